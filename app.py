@@ -1,0 +1,27 @@
+#!/usr/bin/env python3
+"""CDK entry point: `npx cdk synth -c env=dev` builds one environment, no `env` builds all."""
+
+import os
+import sys
+
+from aws_cdk import App, Environment
+
+from stacks.config import ConfigError
+from stacks.deployment import add_compliance_checks, build_environments
+
+
+def main() -> None:
+    app = App()
+    # Unpinned environments (dev) follow the account and region of the CLI's credentials;
+    # the CLI passes them in these variables. Pinned ones (prod) ignore them.
+    cli_default = Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION"))
+    try:
+        build_environments(app, default_env=cli_default)
+    except ConfigError as error:
+        sys.exit(f"error: {error}")
+    add_compliance_checks(app)
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

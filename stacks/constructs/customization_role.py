@@ -1,0 +1,108 @@
+"""The service role that Amazon Bedrock assumes to run this environment's customization jobs."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Stack, aws_iam as iam, aws_kms as kms, aws_s3 as s3
+from constructs import Construct
+
+from lambdas.customization import layout
+from stacks.nag import acknowledge_wildcard_resource
+
+BEDROCK_SERVICE = "bedrock.amazonaws.com"
+
+
+class CustomizationServiceRole(Construct):
+    """Trusted only by Bedrock jobs of this account and region; reads datasets, writes artifacts.
+
+    Actions are listed one by one rather than through `grant_read`/`grant_write`, whose
+    `s3:GetObject*`/`s3:List*` wildcards would give Bedrock more than a job ever calls.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        data_bucket: s3.IBucket,
+        output_bucket: s3.IBucket,
+        key: kms.IKey,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        # Confused-deputy guard: only customization jobs of this account and region may
+        # hand this role to Bedrock, never another account's job.
+        job_arns = stack.format_arn(service="bedrock", resource="model-customization-job", resource_name="*")
+        self.role = iam.Role(
+            self,
+            "Role",
+            description="Assumed by Amazon Bedrock to read training data and write model artifacts",
+            assumed_by=iam.ServicePrincipal(
+                BEDROCK_SERVICE,
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnEquals": {"aws:SourceArn": job_arns},
+                },
+            ),
+        )
+
+        # A customer-managed policy rather than an inline one: it is versioned by IAM and
+        # shows up as its own resource in reviews and in NIST 800-53 (IAMNoInlinePolicy).
+        self.policy = iam.ManagedPolicy(
+            self,
+            "Policy",
+            description="What Bedrock customization jobs may do with this environment's data",
+            roles=[self.role],
+        )
+        readable_objects = [data_bucket.arn_for_objects(f"{p}*") for p in layout.BEDROCK_READABLE_PREFIXES]
+        writable_objects = [output_bucket.arn_for_objects(f"{layout.JOB_OUTPUT_PREFIX}*")]
+        self.policy.add_statements(
+            iam.PolicyStatement(
+                sid="ReadTrainingAndValidationData",
+                actions=["s3:GetObject"],
+                resources=readable_objects,
+            ),
+            iam.PolicyStatement(
+                sid="ListTrainingAndValidationData",
+                actions=["s3:ListBucket"],
+                resources=[data_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in layout.BEDROCK_READABLE_PREFIXES]}},
+            ),
+            iam.PolicyStatement(
+                sid="WriteModelArtifacts",
+                actions=["s3:PutObject", "s3:GetObject"],
+                resources=writable_objects,
+            ),
+            iam.PolicyStatement(
+                sid="ListModelArtifacts",
+                actions=["s3:ListBucket"],
+                resources=[output_bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{layout.JOB_OUTPUT_PREFIX}*"]}},
+            ),
+        )
+        # Reading and writing SSE-KMS objects makes S3 call KMS on the role's behalf, and
+        # encrypting the custom model makes Bedrock do so; the key is usable through those
+        # two services in this region and no other way.
+        self.policy.add_statements(
+            iam.PolicyStatement(
+                sid="UseDataKeyThroughS3AndBedrock",
+                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
+                resources=[key.key_arn],
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": [
+                            f"bedrock.{Aws.REGION}.amazonaws.com",
+                            f"s3.{Aws.REGION}.amazonaws.com",
+                        ]
+                    }
+                },
+            )
+        )
+
+        for objects, reason in (
+            (readable_objects, "GetObject on keys under the datasets/ and prepared/ prefixes of this "
+             "environment's data bucket only: the file names are chosen at upload time"),
+            (writable_objects, "Put/GetObject under the jobs/ prefix of this environment's output bucket "
+             "only: Bedrock names each job's folder (model-customization-job-<id>/) at run time"),
+        ):
+            for resource in objects:
+                acknowledge_wildcard_resource(self.policy, resource, reason)

@@ -1,0 +1,75 @@
+"""Operator command line of the Bedrock customization pipeline.
+
+    python -m tools summary [--cdk-out DIR]   what the last synth produced, per environment
+    python -m tools docs [--check]            regenerate docs/iam.md and the README nag table
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+IAM_DOC = ROOT / "docs" / "iam.md"
+README = ROOT / "README.md"
+
+
+def _summary(args: argparse.Namespace) -> int:
+    from stacks.deployment import PROJECT
+    from tools import summary
+    from tools.assembly import CloudAssembly
+
+    try:
+        assembly = CloudAssembly(args.cdk_out)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(summary.render(assembly, PROJECT), end="")
+    return 0
+
+
+def generated_docs(outdir: Path) -> dict[Path, str]:
+    """The generated files' expected contents, from an in-process synth of every environment."""
+    from stacks.deployment import PROJECT
+    from tools import iam_doc, nag_table
+    from tools.synth import synthesize
+
+    assembly, environments = synthesize(outdir)
+    return {
+        IAM_DOC: iam_doc.render(assembly, [e.config.name for e in environments], PROJECT),
+        README: nag_table.replace_in(README.read_text(), nag_table.render(assembly)),
+    }
+
+
+def _docs(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory() as outdir:
+        expected = generated_docs(Path(outdir))
+    stale = [path for path, text in expected.items() if not path.is_file() or path.read_text() != text]
+    if args.check:
+        for path in stale:
+            print(f"{path.relative_to(ROOT)} is stale: run `make docs` and commit the result", file=sys.stderr)
+        return 1 if stale else 0
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(expected[path])
+        print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    summary = commands.add_parser("summary", help="what the last synth produced, per environment")
+    summary.add_argument("--cdk-out", type=Path, default=ROOT / "cdk.out", help="cloud assembly (default: cdk.out)")
+    summary.set_defaults(run=_summary)
+    docs = commands.add_parser("docs", help="regenerate docs/iam.md and the README's nag table")
+    docs.add_argument("--check", action="store_true", help="only check that they are up to date")
+    docs.set_defaults(run=_docs)
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

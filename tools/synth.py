@@ -1,0 +1,46 @@
+"""In-process synthesis of the CDK app, as the CLI would do it from `cdk.json`.
+
+Used by the tools that read templates (docs, summaries) and by the tests, so that both see
+exactly what `npx cdk synth` produces, without the CLI's process start-up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import App, Environment
+
+from stacks.config import SELECTOR_KEY
+from stacks.deployment import EnvironmentStacks, add_compliance_checks, build_environments, cdk_json_context
+from tools.assembly import CloudAssembly
+
+# What the CLI adds to the context of every synth; the path metadata names resources in docs.
+CLI_CONTEXT = {
+    "aws:cdk:enable-path-metadata": True,
+    "aws:cdk:enable-asset-metadata": True,
+    "aws:cdk:version-reporting": False,
+}
+
+
+def build_app(
+    outdir: Path,
+    *,
+    environment: str | None = None,
+    context_overrides: dict | None = None,
+    default_env: Environment | None = None,
+    nag: bool = True,
+) -> tuple[App, list[EnvironmentStacks]]:
+    context = {**cdk_json_context(), **CLI_CONTEXT, **(context_overrides or {})}
+    if environment is not None:
+        context[SELECTOR_KEY] = environment
+    app = App(context=context, outdir=str(outdir))
+    environments = build_environments(app, default_env=default_env)
+    if nag:
+        add_compliance_checks(app)
+    return app, environments
+
+
+def synthesize(outdir: Path, **options) -> tuple[CloudAssembly, list[EnvironmentStacks]]:
+    app, environments = build_app(outdir, **options)
+    app.synth()
+    return CloudAssembly(outdir), environments
