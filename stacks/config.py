@@ -11,6 +11,7 @@ rejected so a typo cannot be ignored); this module only shapes its errors for pe
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any
@@ -72,7 +73,15 @@ class EnvironmentConfig(_Settings):
 
 
 def load_environments(context: Any) -> dict[str, EnvironmentConfig]:
-    """Parse the `environments` context value into one config per environment name."""
+    """Parse the `environments` context value into one config per environment name.
+
+    `-c environments='{...}'` on the command line arrives as a JSON string: accepted too.
+    """
+    if isinstance(context, str):
+        try:
+            context = json.loads(context)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f'-c {CONTEXT_KEY}=...: not valid JSON ({error})') from None
     if not isinstance(context, Mapping) or not context:
         raise ConfigError(
             f'cdk.json context "{CONTEXT_KEY}": got {_show(context)}; allowed: an object that '

@@ -153,6 +153,18 @@ def test_environment_names_must_be_usable_in_stack_names(name):
     assert f"environments.{name}: got environment name {name!r}" in _error_for(environments)
 
 
-@pytest.mark.parametrize("context", [None, {}, [], "dev"])
+@pytest.mark.parametrize("context", [None, {}, [], "[]", 7])
 def test_missing_or_malformed_environments_context(context):
     assert 'cdk.json context "environments"' in _error_for(context)
+
+
+def test_environments_given_on_the_command_line_as_json_are_parsed():
+    import json
+
+    environments = load_environments(json.dumps(_environments()))
+
+    assert set(environments) == {"dev", "prod"}
+
+
+def test_command_line_environments_that_are_not_json_are_refused():
+    assert "-c environments=...: not valid JSON" in _error_for("{dev:")

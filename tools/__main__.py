@@ -30,32 +30,39 @@ def _summary(args: argparse.Namespace) -> int:
     return 0
 
 
-def generated_docs(outdir: Path) -> dict[Path, str]:
-    """The generated files' expected contents, from an in-process synth of every environment."""
+def generated_docs(assembly, environments: list[str]) -> dict[Path, str]:
+    """The generated files' expected contents, from a synth of every environment."""
     from stacks.deployment import PROJECT
     from tools import iam_doc, nag_table
-    from tools.synth import synthesize
 
-    assembly, environments = synthesize(outdir)
     return {
-        IAM_DOC: iam_doc.render(assembly, [e.config.name for e in environments], PROJECT),
+        IAM_DOC: iam_doc.render(assembly, environments, PROJECT),
         README: nag_table.replace_in(README.read_text(), nag_table.render(assembly)),
     }
 
 
 def _docs(args: argparse.Namespace) -> int:
+    from tools.synth import synthesize
+
     with tempfile.TemporaryDirectory() as outdir:
-        expected = generated_docs(Path(outdir))
+        # In-process and without the CLI's account and region, so the result is the same
+        # on every machine: unpinned environments show ${AWS::Region} and the like.
+        assembly, environments = synthesize(Path(outdir))
+        expected = generated_docs(assembly, [e.config.name for e in environments])
     stale = [path for path, text in expected.items() if not path.is_file() or path.read_text() != text]
     if args.check:
         for path in stale:
-            print(f"{path.relative_to(ROOT)} is stale: run `make docs` and commit the result", file=sys.stderr)
+            print(f"{_shown(path)} is stale: run `make docs` and commit the result", file=sys.stderr)
         return 1 if stale else 0
     for path in stale:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(expected[path])
-        print(f"wrote {path.relative_to(ROOT)}")
+        print(f"wrote {_shown(path)}")
     return 0
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,7 @@ ACKNOWLEDGED_RULES = "aws:cdk:acknowledged-rules"
 @dataclass(frozen=True)
 class Acknowledgment:
     stack: str
-    path: str  # construct path inside the stack
+    path: str  # construct path inside the stack; "" for the stack itself
     finding: str
     reason: str
 
@@ -65,7 +65,7 @@ class StackTemplate:
                     found.append(
                         Acknowledgment(
                             stack=self.name,
-                            path=path.split("/", 2)[-1] if path.count("/") > 1 else path,
+                            path=path.removeprefix(f"/{self.name}").removeprefix("/"),
                             finding=finding.removeprefix("Annotation::"),
                             reason=reason,
                         )

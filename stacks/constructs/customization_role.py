@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Stack, aws_iam as iam, aws_kms as kms, aws_s3 as s3
+from aws_cdk import Stack, aws_iam as iam, aws_kms as kms, aws_s3 as s3
 from constructs import Construct
 
 from lambdas.customization import layout
@@ -39,7 +39,7 @@ class CustomizationServiceRole(Construct):
             assumed_by=iam.ServicePrincipal(
                 BEDROCK_SERVICE,
                 conditions={
-                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "StringEquals": {"aws:SourceAccount": stack.account},
                     "ArnEquals": {"aws:SourceArn": job_arns},
                 },
             ),
@@ -90,8 +90,8 @@ class CustomizationServiceRole(Construct):
                 conditions={
                     "StringEquals": {
                         "kms:ViaService": [
-                            f"bedrock.{Aws.REGION}.amazonaws.com",
-                            f"s3.{Aws.REGION}.amazonaws.com",
+                            f"bedrock.{stack.region}.amazonaws.com",
+                            f"s3.{stack.region}.amazonaws.com",
                         ]
                     }
                 },
