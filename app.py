@@ -14,7 +14,9 @@ def main() -> None:
     app = App()
     # Unpinned environments (dev) follow the account and region of the CLI's credentials;
     # the CLI passes them in these variables. Pinned ones (prod) ignore them.
-    cli_default = Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION"))
+    cli_default = Environment(
+        account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION")
+    )
     try:
         build_environments(app, default_env=cli_default)
     except ConfigError as error:

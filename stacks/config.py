@@ -40,9 +40,7 @@ class StorageConfig(_Settings):
     """Lifecycle of the buckets: how long old object versions and access logs are kept."""
 
     noncurrent_version_expiration_days: Days = Field(alias="noncurrentVersionExpirationDays")
-    abort_incomplete_upload_days: Annotated[int, Field(ge=1, le=365)] = Field(
-        alias="abortIncompleteUploadDays"
-    )
+    abort_incomplete_upload_days: Annotated[int, Field(ge=1, le=365)] = Field(alias="abortIncompleteUploadDays")
     access_log_expiration_days: Days = Field(alias="accessLogExpirationDays")
 
 
@@ -81,7 +79,7 @@ def load_environments(context: Any) -> dict[str, EnvironmentConfig]:
         try:
             context = json.loads(context)
         except json.JSONDecodeError as error:
-            raise ConfigError(f'-c {CONTEXT_KEY}=...: not valid JSON ({error})') from None
+            raise ConfigError(f"-c {CONTEXT_KEY}=...: not valid JSON ({error})") from None
     if not isinstance(context, Mapping) or not context:
         raise ConfigError(
             f'cdk.json context "{CONTEXT_KEY}": got {_show(context)}; allowed: an object that '
@@ -92,7 +90,7 @@ def load_environments(context: Any) -> dict[str, EnvironmentConfig]:
     for name, settings in context.items():
         if not ENVIRONMENT_NAME.match(str(name)):
             problems.append(
-                f'{CONTEXT_KEY}.{name}: got environment name {name!r}; allowed: lower-case '
+                f"{CONTEXT_KEY}.{name}: got environment name {name!r}; allowed: lower-case "
                 "letters, digits and '-', starting with a letter, at most 20 characters"
             )
             continue
@@ -108,16 +106,14 @@ def load_environments(context: Any) -> dict[str, EnvironmentConfig]:
     return environments
 
 
-def select_environments(
-    environments: Mapping[str, EnvironmentConfig], selected: str | None
-) -> list[EnvironmentConfig]:
+def select_environments(environments: Mapping[str, EnvironmentConfig], selected: str | None) -> list[EnvironmentConfig]:
     """All environments, or only the one named by `-c env=NAME`."""
     if selected is None:
         return list(environments.values())
     if selected not in environments:
         raise ConfigError(
             f'-c {SELECTOR_KEY}={selected}: unknown environment "{selected}"; allowed: '
-            f"{', '.join(sorted(environments))} (or add it under \"{CONTEXT_KEY}\" in cdk.json)"
+            f'{", ".join(sorted(environments))} (or add it under "{CONTEXT_KEY}" in cdk.json)'
         )
     return [environments[selected]]
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_cdk import Acknowledgment, Stack, Validations
 import jsii
+from aws_cdk import Acknowledgment, Stack, Validations
 from constructs import IConstruct, IValidation
+
 
 def acknowledge(construct: IConstruct, finding: str, reason: str) -> None:
     """Acknowledge exactly one finding (rule ID, with its `[...]` detail where it has one)."""

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, RemovalPolicy, Stack, aws_kms as kms
+from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from stacks.config import EnvironmentConfig
@@ -33,8 +34,16 @@ class StorageStack(Stack):
         self.data_bucket = SecureBucket(self, "DataBucket", event_bridge_enabled=True, **bucket_settings)
         self.output_bucket = SecureBucket(self, "OutputBucket", **bucket_settings)
 
-        CfnOutput(self, "DataBucketName", value=self.data_bucket.bucket_name,
-                  description="Upload datasets to s3://<this>/datasets/<name>/train.jsonl")
-        CfnOutput(self, "OutputBucketName", value=self.output_bucket.bucket_name,
-                  description="Bedrock writes model artifacts here")
+        CfnOutput(
+            self,
+            "DataBucketName",
+            value=self.data_bucket.bucket_name,
+            description="Upload datasets to s3://<this>/datasets/<name>/train.jsonl",
+        )
+        CfnOutput(
+            self,
+            "OutputBucketName",
+            value=self.output_bucket.bucket_name,
+            description="Bedrock writes model artifacts here",
+        )
         CfnOutput(self, "DataKeyArn", value=self.key.key_arn)

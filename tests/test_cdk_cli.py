@@ -19,11 +19,18 @@ CDK = ROOT / "node_modules" / ".bin" / "cdk"
 def _cdk(*args: str, outdir: Path) -> subprocess.CompletedProcess:
     assert CDK.is_file(), "run `make install` first: the pinned CDK CLI is not in node_modules"
     # The venv's Node 24 and Python first, as the Makefile does; no credentials are needed.
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "AWS_EC2_METADATA_DISABLED": "true"}
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
     return subprocess.run(
         [str(CDK), "synth", "--quiet", "--output", str(outdir), *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
 
 

@@ -13,7 +13,9 @@ from tools.synth import build_app
 
 PACKS = [AwsSolutionsChecks, ServerlessChecks, NIST80053R5Checks]
 # One rule ID, optionally with the single finding detail cdk-nag reports in brackets.
-ONE_FINDING = re.compile(r"^(AwsSolutions|Serverless|NIST\.800\.53\.R5)-[A-Za-z0-9]+(\[[^\[\]]+(\[[^\]]*\])?[^\[\]]*\])?$")
+ONE_FINDING = re.compile(
+    r"^(AwsSolutions|Serverless|NIST\.800\.53\.R5)-[A-Za-z0-9]+(\[[^\[\]]+(\[[^\]]*\])?[^\[\]]*\])?$"
+)
 
 
 @pytest.fixture(scope="module")

@@ -24,8 +24,9 @@ def _statements(synthesized, environment: str) -> dict[str, dict]:
 
 def _storage_output(synthesized, environment: str, statement_resource) -> str:
     """The construct path of the Storage resource a weak cross-stack reference points at."""
-    return synthesized.assembly.readable(statement_resource, synthesized.assembly.stacks[
-        f"BedrockCustomization-{environment}-Pipeline"])
+    return synthesized.assembly.readable(
+        statement_resource, synthesized.assembly.stacks[f"BedrockCustomization-{environment}-Pipeline"]
+    )
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -35,8 +36,20 @@ def test_only_bedrock_jobs_of_this_account_and_region_may_assume_it(synthesized,
     job_arn = (
         f"arn:aws:bedrock:{config.region}:{config.account}:model-customization-job/*"
         if config.pinned
-        else {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":bedrock:", {"Ref": "AWS::Region"}, ":",
-                                {"Ref": "AWS::AccountId"}, ":model-customization-job/*"]]}
+        else {
+            "Fn::Join": [
+                "",
+                [
+                    "arn:",
+                    {"Ref": "AWS::Partition"},
+                    ":bedrock:",
+                    {"Ref": "AWS::Region"},
+                    ":",
+                    {"Ref": "AWS::AccountId"},
+                    ":model-customization-job/*",
+                ],
+            ]
+        }
     )
 
     assert _role(synthesized, environment)["AssumeRolePolicyDocument"] == {

@@ -89,7 +89,10 @@ def test_data_buckets_log_access_to_the_log_bucket(synthesized, environment, buc
 def test_every_bucket_denies_plain_http_and_old_tls(synthesized, environment, bucket):
     bucket_id, _ = _bucket(synthesized, environment, bucket)
     template = synthesized.template(environment, "Storage")
-    bucket_resources = [{"Fn::GetAtt": [bucket_id, "Arn"]}, {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/*"]]}]
+    bucket_resources = [
+        {"Fn::GetAtt": [bucket_id, "Arn"]},
+        {"Fn::Join": ["", [{"Fn::GetAtt": [bucket_id, "Arn"]}, "/*"]]},
+    ]
 
     template.has_resource_properties(
         "AWS::S3::BucketPolicy",

@@ -71,7 +71,10 @@ def test_stateful_logical_ids_are_pinned(synthesized, environment, construct):
 
     assert logical_id in resources, f"{construct} changed logical ID: CloudFormation would replace it"
     assert resources[logical_id]["Type"] == kind
-    assert resources[logical_id]["Metadata"]["aws:cdk:path"] == f"BedrockCustomization-{environment}-Storage/{construct}/Resource"
+    assert (
+        resources[logical_id]["Metadata"]["aws:cdk:path"]
+        == f"BedrockCustomization-{environment}-Storage/{construct}/Resource"
+    )
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -86,7 +89,8 @@ def test_cfn_lint_finds_no_errors_and_only_allowed_warnings(synthesized, environ
     matches = lint(template_file.read_text(), regions=regions)
 
     errors = [f"{m.rule.id} {m.message} at {m.path}" for m in matches if m.rule.id.startswith("E")]
-    warnings = [f"{m.rule.id} {m.message} at {m.path}" for m in matches
-                if not m.rule.id.startswith("E") and not _allowed(m)]
+    warnings = [
+        f"{m.rule.id} {m.message} at {m.path}" for m in matches if not m.rule.id.startswith("E") and not _allowed(m)
+    ]
     assert errors == []
     assert warnings == []

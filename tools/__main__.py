@@ -1,7 +1,7 @@
 """Operator command line of the Bedrock customization pipeline.
 
-    python -m tools summary [--cdk-out DIR]   what the last synth produced, per environment
-    python -m tools docs [--check]            regenerate docs/iam.md and the README nag table
+python -m tools summary [--cdk-out DIR]   what the last synth produced, per environment
+python -m tools docs [--check]            regenerate docs/iam.md and the README nag table
 """
 
 from __future__ import annotations

@@ -93,7 +93,9 @@ class CloudAssembly:
                 name=name,
                 template=json.loads((self.directory / properties["templateFile"]).read_text()),
                 properties=properties,
-                metadata=json.loads(metadata_file.read_text()) if metadata_file.is_file() else artifact.get("metadata", {}),
+                metadata=json.loads(metadata_file.read_text())
+                if metadata_file.is_file()
+                else artifact.get("metadata", {}),
             )
         return stacks
 
@@ -105,7 +107,7 @@ class CloudAssembly:
             return ", ".join(self.readable(item, stack) for item in value)
         if not isinstance(value, dict) or len(value) != 1:
             return json.dumps(value, sort_keys=True)
-        (function, argument), = value.items()
+        ((function, argument),) = value.items()
         if function == "Ref":
             if argument.startswith("AWS::"):
                 return f"${{{argument}}}"

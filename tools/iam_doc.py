@@ -27,9 +27,12 @@ def render(assembly: CloudAssembly, environments: Iterable[str], stack_prefix: s
     for environment in environments:
         lines.append(f"## Environment `{environment}`\n")
         stacks = [s for name, s in assembly.stacks.items() if name.startswith(f"{stack_prefix}-{environment}-")]
-        roles = [(stack, logical_id) for stack in stacks for logical_id, resource in sorted(
-            stack.resources.items(), key=lambda item: stack.construct_path(item[0]))
-            if resource["Type"] == "AWS::IAM::Role"]
+        roles = [
+            (stack, logical_id)
+            for stack in stacks
+            for logical_id, resource in sorted(stack.resources.items(), key=lambda item: stack.construct_path(item[0]))
+            if resource["Type"] == "AWS::IAM::Role"
+        ]
         if not roles:
             lines.append("No IAM roles.\n")
         for stack, logical_id in roles:
@@ -77,8 +80,9 @@ def _permissions(assembly: CloudAssembly, stack: StackTemplate, role_id: str, ro
             document = properties.get("PolicyDocument", {})
             yield from _statements(assembly, stack, document, f"resource policy {source}", principal=role_arn)
         elif kind == "AWS::KMS::Key":
-            yield from _statements(assembly, stack, properties.get("KeyPolicy", {}), f"key policy {source}",
-                                   principal=role_arn)
+            yield from _statements(
+                assembly, stack, properties.get("KeyPolicy", {}), f"key policy {source}", principal=role_arn
+            )
 
 
 def _statements(assembly, stack, document, source, principal=None):

@@ -25,7 +25,9 @@ def render(assembly: CloudAssembly) -> str:
         "|---|---|---|---|",
     ]
     for (finding, resource, reason), environments in sorted(rows.items()):
-        cells = [f"`{finding}`", f"`{resource}`", ", ".join(sorted(environments)), reason]
+        # Reasons are prose: "<id>" would be an HTML tag to a Markdown renderer.
+        prose = reason.replace("<", "&lt;").replace(">", "&gt;")
+        cells = [f"`{finding}`", f"`{resource}`", ", ".join(sorted(environments)), prose]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
     lines.append(END)
     return "\n".join(lines)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from aws_cdk import Stack, aws_iam as iam, aws_kms as kms, aws_s3 as s3
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from lambdas.customization import layout
@@ -99,10 +102,16 @@ class CustomizationServiceRole(Construct):
         )
 
         for objects, reason in (
-            (readable_objects, "GetObject on keys under the datasets/ and prepared/ prefixes of this "
-             "environment's data bucket only: the file names are chosen at upload time"),
-            (writable_objects, "Put/GetObject under the jobs/ prefix of this environment's output bucket "
-             "only: Bedrock names each job's folder (model-customization-job-<id>/) at run time"),
+            (
+                readable_objects,
+                "GetObject on keys under the datasets/ and prepared/ prefixes of this "
+                "environment's data bucket only: the file names are chosen at upload time",
+            ),
+            (
+                writable_objects,
+                "Put/GetObject under the jobs/ prefix of this environment's output bucket "
+                "only: Bedrock names each job's folder (model-customization-job-<id>/) at run time",
+            ),
         ):
             for resource in objects:
                 acknowledge_wildcard_resource(self.policy, resource, reason)
