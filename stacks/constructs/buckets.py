@@ -14,6 +14,15 @@ from constructs import Construct
 from stacks.config import StorageConfig
 from stacks.nag import acknowledge
 
+# What every bucket of the pipeline has, whatever it stores.
+_PRIVATE_TLS_ONLY_VERSIONED = dict(
+    block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+    object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+    enforce_ssl=True,
+    minimum_tls_version=1.2,
+    versioned=True,
+)
+
 
 def _common_rules(storage: StorageConfig) -> s3.LifecycleRule:
     return s3.LifecycleRule(
@@ -53,12 +62,8 @@ class AccessLogBucket(s3.Bucket):
         super().__init__(
             scope,
             construct_id,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
+            **_PRIVATE_TLS_ONLY_VERSIONED,
             lifecycle_rules=[
                 _common_rules(storage),
                 s3.LifecycleRule(
@@ -94,14 +99,10 @@ class SecureBucket(s3.Bucket):
         super().__init__(
             scope,
             construct_id,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             encryption=s3.BucketEncryption.KMS,
             encryption_key=encryption_key,
             bucket_key_enabled=True,
-            enforce_ssl=True,
-            minimum_tls_version=1.2,
-            versioned=True,
+            **_PRIVATE_TLS_ONLY_VERSIONED,
             server_access_logs_bucket=access_logs,
             server_access_logs_prefix=f"{construct_id}/",
             lifecycle_rules=[_common_rules(storage)],
