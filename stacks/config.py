@@ -14,9 +14,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+
+from lambdas.customization.catalog import FINE_TUNING, UnknownModelError, load_catalog
+from lambdas.customization.hyperparameters import check_hyperparameters
+from lambdas.customization.jobspec import MAX_VALIDATION_SPLIT
 
 CONTEXT_KEY = "environments"
 SELECTOR_KEY = "env"
@@ -44,6 +48,50 @@ class StorageConfig(_Settings):
     access_log_expiration_days: Days = Field(alias="accessLogExpirationDays")
 
 
+class CustomizationConfig(_Settings):
+    """Defaults for every run of the environment; a dataset's job.json may override them.
+
+    Checked with the same code the pipeline runs on each dataset, so a hyperparameter the
+    model does not accept fails `cdk synth`, not a job hours later.
+    """
+
+    base_model: str = Field(alias="baseModel")
+    customization_type: Literal["FINE_TUNING", "CONTINUED_PRE_TRAINING"] = Field(
+        default=FINE_TUNING, alias="customizationType"
+    )
+    hyper_parameters: dict[str, Annotated[str, StringConstraints(min_length=1)] | int | float] = Field(
+        default_factory=dict, alias="hyperParameters"
+    )
+    validation_split: Annotated[float, Field(gt=0, le=MAX_VALIDATION_SPLIT)] | None = Field(
+        default=None, alias="validationSplit"
+    )
+
+    @model_validator(mode="after")
+    def _the_model_accepts_these_settings(self) -> CustomizationConfig:
+        try:
+            model = load_catalog().model(self.base_model)
+        except UnknownModelError as error:
+            raise ValueError(f"baseModel: {error}") from None
+        if self.customization_type not in model.customization_types:
+            raise ValueError(
+                f"customizationType: {model.name} supports {', '.join(model.customization_types)}, "
+                f"not {self.customization_type}"
+            )
+        checked = check_hyperparameters(self.hyper_parameters, model, self.customization_type)
+        if checked.problems:
+            raise ValueError("; ".join(f"hyperParameters.{p.key}: {p.message}" for p in checked.problems))
+        return self
+
+    def as_job_settings(self) -> dict:
+        """The JSON the ValidateDataset function reads (same keys as job.json)."""
+        return {
+            "baseModel": self.base_model,
+            "customizationType": self.customization_type,
+            "hyperParameters": {name: str(value) for name, value in self.hyper_parameters.items()},
+            "validationSplit": self.validation_split,
+        }
+
+
 class EnvironmentConfig(_Settings):
     """Everything that differs between two deployments of the pipeline."""
 
@@ -52,6 +100,7 @@ class EnvironmentConfig(_Settings):
     region: RegionName | None = None
     retain_data: bool = Field(alias="retainData")
     storage: StorageConfig
+    customization: CustomizationConfig
 
     @model_validator(mode="after")
     def _protected_environments_are_pinned(self) -> EnvironmentConfig:
@@ -62,6 +111,16 @@ class EnvironmentConfig(_Settings):
             raise ValueError(
                 f"retainData is true, so the environment must pin {' and '.join(missing)} "
                 "(a 12-digit account ID and a region such as us-east-1)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _the_model_is_customizable_in_the_region(self) -> EnvironmentConfig:
+        model = load_catalog().model(self.customization.base_model)
+        if self.region is not None and self.region not in model.regions:
+            raise ValueError(
+                f"customization.baseModel {model.id} is customizable in {', '.join(model.regions)}, "
+                f"not in the environment's region {self.region}"
             )
         return self
 

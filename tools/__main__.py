@@ -68,6 +68,11 @@ def _shown(path: Path) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
+    validate = commands.add_parser("validate", help="check a dataset as the pipeline will, before any upload")
+    from tools import validate as validate_command
+
+    validate_command.add_arguments(validate)
+    validate.set_defaults(run=validate_command.run)
     summary = commands.add_parser("summary", help="what the last synth produced, per environment")
     summary.add_argument("--cdk-out", type=Path, default=ROOT / "cdk.out", help="cloud assembly (default: cdk.out)")
     summary.set_defaults(run=_summary)

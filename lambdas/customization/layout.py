@@ -14,3 +14,41 @@ JOB_OUTPUT_PREFIX = "jobs/"
 
 # Bedrock reads training and validation data only from these data-bucket prefixes.
 BEDROCK_READABLE_PREFIXES = (DATASETS_PREFIX, PREPARED_PREFIX)
+
+# Uploading one of these under datasets/<name>/ starts a run (see ARCHITECTURE.md).
+TRAINING_FILES = ("train.jsonl", "train.txt")
+VALIDATION_FILE = "validation.jsonl"
+JOB_FILE = "job.json"
+REPORT_FILE = "validation-report.json"
+
+
+class UploadKeyError(ValueError):
+    """An object key that does not follow the upload contract."""
+
+
+def dataset_name(key: str) -> str:
+    """`email-classifier` for `datasets/email-classifier/train.jsonl`."""
+    parts = key.split("/")
+    if len(parts) != 3 or parts[0] + "/" != DATASETS_PREFIX or parts[2] not in TRAINING_FILES or not parts[1]:
+        raise UploadKeyError(
+            f"{key!r} does not start a run: upload the training file as "
+            f"{DATASETS_PREFIX}<name>/{' or '.join(TRAINING_FILES)}"
+        )
+    return parts[1]
+
+
+def sibling_key(training_key: str, file_name: str) -> str:
+    return training_key.rsplit("/", 1)[0] + "/" + file_name
+
+
+def run_folder(name: str, version_id: str | None) -> str:
+    """One folder per uploaded version: a re-upload never overwrites what a running job reads."""
+    return f"{name}/{version_id or 'unversioned'}/"
+
+
+def report_key(name: str, version_id: str | None) -> str:
+    return REPORTS_PREFIX + run_folder(name, version_id) + REPORT_FILE
+
+
+def prepared_key(name: str, version_id: str | None, file_name: str) -> str:
+    return PREPARED_PREFIX + run_folder(name, version_id) + file_name

@@ -1,0 +1,193 @@
+"""The customizable base models, read from `catalog.json` (dated, each value with a source).
+
+The data lives in JSON rather than code so that a reviewer can check a limit or a price
+against its source page in one place, and so that updating it is a data change.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+CATALOG_FILE = Path(__file__).with_name("catalog.json")
+
+FINE_TUNING = "FINE_TUNING"
+CONTINUED_PRE_TRAINING = "CONTINUED_PRE_TRAINING"
+
+# Data formats (see BEDROCK.md, "Data formats").
+BEDROCK_CONVERSATION = "bedrock-conversation"
+CLAUDE_MESSAGES = "claude-messages"
+PROMPT_COMPLETION = "prompt-completion"
+INPUT_TEXT = "input-text"
+
+
+class UnknownModelError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class HyperparameterSpec:
+    name: str
+    type: str  # "int" or "float"
+    minimum: float
+    maximum: float
+    default: float
+    customization_types: tuple[str, ...] | None = None
+
+    def applies_to(self, customization_type: str) -> bool:
+        return self.customization_types is None or customization_type in self.customization_types
+
+    def describe(self) -> str:
+        return f"{_number(self.minimum)} to {_number(self.maximum)}, default {_number(self.default)}"
+
+
+@dataclass(frozen=True)
+class RecordBounds:
+    train_min: int | None
+    train_max: int | None
+    validation_min: int | None
+    validation_max: int | None
+    combined_max: int | None
+
+
+@dataclass(frozen=True)
+class MediaRules:
+    images: bool
+    video: bool
+    max_images_per_record: int | None
+    image_formats: tuple[str, ...]
+    video_formats: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Prices:
+    training_per_1k_tokens: float | None
+    storage_per_month: float | None
+    provisioned_per_hour_per_unit: dict[str, float | None]
+    on_demand_per_1k_input_tokens: float | None
+    on_demand_per_1k_output_tokens: float | None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    id: str
+    name: str
+    family: str
+    regions: tuple[str, ...]
+    data_formats: dict[str, str]  # customization type -> data format
+    records: RecordBounds
+    tokens_per_record: tuple[tuple[int | None, int], ...]  # (largest batch size, limit), ascending
+    train_file_bytes: int | None
+    validation_file_bytes: int | None
+    validation_supported: bool
+    media: MediaRules
+    hyperparameters: dict[str, HyperparameterSpec]
+    prices: Prices
+    sources: dict[str, str]
+
+    @property
+    def customization_types(self) -> tuple[str, ...]:
+        return tuple(self.data_formats)
+
+    def token_limit(self, batch_size: int | None = None) -> int:
+        """Tokens allowed in one record; for some models it shrinks as the batch grows."""
+        for largest_batch, tokens in self.tokens_per_record:
+            if largest_batch is None or batch_size is None or batch_size <= largest_batch:
+                return tokens
+        return self.tokens_per_record[-1][1]
+
+    def hyperparameters_for(self, customization_type: str) -> dict[str, HyperparameterSpec]:
+        return {name: spec for name, spec in self.hyperparameters.items() if spec.applies_to(customization_type)}
+
+
+class Catalog:
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.date: str = data["catalogDate"]
+        self.models: dict[str, ModelSpec] = {
+            model_id: _model(model_id, entry) for model_id, entry in data["models"].items()
+        }
+
+    def model(self, model_id: str) -> ModelSpec:
+        if model_id in self.models:
+            return self.models[model_id]
+        hint = _closest(model_id, self.models)
+        raise UnknownModelError(
+            f"{model_id!r} is not a customizable base model in the catalog (dated {self.date}); "
+            + (f"did you mean {hint!r}? " if hint else "")
+            + "IDs carry a context suffix, e.g. amazon.nova-micro-v1:0:128k; known: "
+            + ", ".join(sorted(self.models))
+        )
+
+
+@cache
+def load_catalog(path: Path = CATALOG_FILE) -> Catalog:
+    return Catalog(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def _closest(model_id: str, models: dict[str, ModelSpec]) -> str | None:
+    # "amazon.nova-micro-v1:0" (no context suffix) is the commonest mistake: prefer a prefix match.
+    prefixed = [known for known in models if known.startswith(model_id)]
+    if len(prefixed) == 1:
+        return prefixed[0]
+    matches = difflib.get_close_matches(model_id, list(models), n=1, cutoff=0.6)
+    return matches[0] if matches else None
+
+
+def _model(model_id: str, entry: dict[str, Any]) -> ModelSpec:
+    records, media, prices = entry["records"], entry["media"], entry["prices"]
+    return ModelSpec(
+        id=model_id,
+        name=entry["name"],
+        family=entry["family"],
+        regions=tuple(entry["regions"]),
+        data_formats={kind: spec["dataFormat"] for kind, spec in entry["customizationTypes"].items()},
+        records=RecordBounds(
+            train_min=records.get("trainMin"),
+            train_max=records.get("trainMax"),
+            validation_min=records.get("validationMin"),
+            validation_max=records.get("validationMax"),
+            combined_max=records.get("combinedMax"),
+        ),
+        tokens_per_record=tuple(
+            (limit.get("maxBatchSize"), limit["tokens"])
+            for limit in sorted(entry["tokensPerRecord"], key=lambda item: item.get("maxBatchSize") or 0)
+        ),
+        train_file_bytes=entry["fileSizeBytes"].get("train"),
+        validation_file_bytes=entry["fileSizeBytes"].get("validation"),
+        validation_supported=entry["validationData"]["supported"],
+        media=MediaRules(
+            images=media["images"],
+            video=media["video"],
+            max_images_per_record=media.get("maxImagesPerRecord"),
+            image_formats=tuple(media.get("imageFormats", ())),
+            video_formats=tuple(media.get("videoFormats", ())),
+        ),
+        hyperparameters={
+            name: HyperparameterSpec(
+                name=name,
+                type=spec["type"],
+                minimum=spec["min"],
+                maximum=spec["max"],
+                default=spec["default"],
+                customization_types=tuple(spec["customizationTypes"]) if spec.get("customizationTypes") else None,
+            )
+            for name, spec in entry["hyperparameters"].items()
+        },
+        prices=Prices(
+            training_per_1k_tokens=prices.get("trainingPer1kTokens"),
+            storage_per_month=prices.get("storagePerMonth"),
+            provisioned_per_hour_per_unit=dict(prices.get("provisionedPerHourPerUnit") or {}),
+            on_demand_per_1k_input_tokens=prices.get("onDemandPer1kInputTokens"),
+            on_demand_per_1k_output_tokens=prices.get("onDemandPer1kOutputTokens"),
+        ),
+        sources=dict(entry.get("sources", {})),
+    )
+
+
+def _number(value: float) -> str:
+    """0.00001 rather than 1e-05, as the value would be written in job.json."""
+    return f"{value:.15f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))

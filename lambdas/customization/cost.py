@@ -1,0 +1,72 @@
+"""What a run will cost, from the catalog's prices (estimates: check the sources)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from .catalog import ModelSpec
+
+SERVING_MODES = ("none", "provisioned", "on-demand")
+COMMITMENTS = ("none", "OneMonth", "SixMonths")
+HOURS_PER_MONTH = 730
+
+
+@dataclass(frozen=True)
+class ServingPlan:
+    mode: str = "none"
+    model_units: int = 1
+    commitment: str = "none"
+
+
+@dataclass(frozen=True)
+class CostEstimate:
+    training_tokens: int
+    epochs: float
+    training_usd: float | None
+    storage_usd_per_month: float | None
+    serving_mode: str
+    serving_usd_per_hour: float | None
+    notes: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        parts = [f"training ~{_usd(self.training_usd)} ({self.training_tokens:,} tokens x {self.epochs:g} epochs)"]
+        parts.append(f"storage ~{_usd(self.storage_usd_per_month)}/month")
+        if self.serving_mode == "provisioned":
+            parts.append(f"provisioned throughput ~{_usd(self.serving_usd_per_hour)}/hour while it exists")
+        elif self.serving_mode == "on-demand":
+            parts.append("on-demand serving billed per token when invoked")
+        return "; ".join(parts)
+
+
+def estimate_cost(model: ModelSpec, training_tokens: int, epochs: float, serving: ServingPlan) -> CostEstimate:
+    prices = model.prices
+    notes = ["prices are estimates from the catalog; verify them on the Bedrock pricing page"]
+    training = None
+    if prices.training_per_1k_tokens is None:
+        notes.append(f"no training price for {model.name} in the catalog")
+    else:
+        training = round(training_tokens * epochs / 1000 * prices.training_per_1k_tokens, 2)
+    hourly = None
+    if serving.mode == "provisioned":
+        key = "noCommitment" if serving.commitment == "none" else serving.commitment
+        unit_price = prices.provisioned_per_hour_per_unit.get(key)
+        if unit_price is None:
+            notes.append(f"no provisioned throughput price ({key}) for {model.name} in the catalog")
+        else:
+            hourly = round(unit_price * serving.model_units, 2)
+    return CostEstimate(
+        training_tokens=training_tokens,
+        epochs=epochs,
+        training_usd=training,
+        storage_usd_per_month=prices.storage_per_month,
+        serving_mode=serving.mode,
+        serving_usd_per_hour=hourly,
+        notes=tuple(notes),
+    )
+
+
+def _usd(amount: float | None) -> str:
+    return "unknown" if amount is None else f"${amount:,.2f}"

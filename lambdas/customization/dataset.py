@@ -1,0 +1,241 @@
+"""Checking one dataset (training file, optional validation file, settings) end to end.
+
+`check_dataset` is what the CLI (`python -m tools validate`) and the pipeline's first step
+(the ValidateDataset Lambda) both call; `write_prepared` then writes the files Bedrock
+will read, when they differ from the upload (plain text converted, a validation split).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+from .catalog import INPUT_TEXT, Catalog, ModelSpec, UnknownModelError, load_catalog
+from .cost import CostEstimate, ServingPlan, estimate_cost
+from .engine import DatasetScanner, FileScan, iter_lines, read_chunks
+from .hyperparameters import check_hyperparameters
+from .jobspec import JobSettings
+from .prepare import SplitPlan, plan_split, text_to_input_records, write_lines, write_split
+from .problems import ProblemLog
+
+R_MODEL = "base-model"
+R_TYPE = "customization-type"
+R_HYPERPARAMETER = "hyperparameter"
+R_RECORDS = "record-count"
+R_SIZE = "file-size"
+R_VALIDATION = "validation-data"
+R_PLAIN_TEXT = "plain-text"
+
+
+class Source(Protocol):
+    """A file to read, possibly twice (the split writes in a second pass)."""
+
+    name: str
+
+    def chunks(self) -> Iterator[bytes]: ...
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    path: Path
+
+    @property
+    def name(self) -> str:
+        return str(self.path)
+
+    def chunks(self) -> Iterator[bytes]:
+        with open(self.path, "rb") as stream:
+            yield from read_chunks(stream)
+
+
+@dataclass
+class DatasetCheck:
+    settings: JobSettings
+    log: ProblemLog
+    model: ModelSpec | None = None
+    data_format: str | None = None
+    token_limit: int | None = None
+    train: FileScan | None = None
+    validation: FileScan | None = None
+    hyperparameters: dict[str, str] = field(default_factory=dict)
+    split: SplitPlan | None = None
+    cost: CostEstimate | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.log.error_count == 0
+
+    @property
+    def train_records(self) -> int:
+        if self.split:
+            return self.split.train_records
+        return self.train.records if self.train else 0
+
+    @property
+    def validation_records(self) -> int:
+        if self.split:
+            return self.split.validation_records
+        return self.validation.records if self.validation else 0
+
+    @property
+    def needs_prepared_files(self) -> bool:
+        """Bedrock cannot read the upload as it is: it is plain text, or a split is due."""
+        return self.data_format == INPUT_TEXT and self.train is not None and _is_plain_text(self.train.name) or bool(
+            self.split
+        )
+
+    def summary(self) -> dict:
+        """The machine-readable result: what the CLI's --json and the Lambda return."""
+        return {
+            "valid": self.valid,
+            "baseModel": self.settings.base_model,
+            "customizationType": self.settings.customization_type,
+            "dataFormat": self.data_format,
+            "tokenLimitPerRecord": self.token_limit,
+            "hyperParameters": self.hyperparameters,
+            "records": {"train": self.train_records, "validation": self.validation_records},
+            "tokens": {
+                "train": self.train.tokens if self.train else 0,
+                "validation": self.validation.tokens if self.validation else 0,
+                "largestRecord": max((s.max_record_tokens for s in (self.train, self.validation) if s), default=0),
+            },
+            "validationSplit": None
+            if not self.split
+            else {"ratio": self.split.ratio, "validationRecords": self.split.validation_records},
+            "errors": self.log.error_count,
+            "warnings": self.log.warning_count,
+            "problemsByRule": {**self.log.errors_by_rule, **self.log.warnings_by_rule},
+            "problems": [problem.as_dict() for problem in self.log.problems],
+            "problemsNotShown": self.log.truncated,
+            "cost": self.cost.as_dict() if self.cost else None,
+        }
+
+
+def check_dataset(
+    train: Source,
+    settings: JobSettings,
+    *,
+    log: ProblemLog | None = None,
+    validation: Source | None = None,
+    settings_origin: str = "settings",
+    dataset_bucket: str | None = None,
+    serving: ServingPlan | None = None,
+    catalog: Catalog | None = None,
+) -> DatasetCheck:
+    log = log or ProblemLog()
+    result = DatasetCheck(settings=settings, log=log)
+    try:
+        model = (catalog or load_catalog()).model(settings.base_model)
+    except UnknownModelError as error:
+        log.error(settings_origin, None, R_MODEL, f"baseModel: {error}")
+        return result
+    result.model = model
+    data_format = model.data_formats.get(settings.customization_type)
+    if data_format is None:
+        log.error(
+            settings_origin,
+            None,
+            R_TYPE,
+            f"customizationType: {model.name} supports {', '.join(model.customization_types)}, "
+            f"not {settings.customization_type}",
+        )
+        return result
+    result.data_format = data_format
+
+    checked = check_hyperparameters(settings.hyperparameters, model, settings.customization_type)
+    for problem in checked.problems:
+        log.error(settings_origin, None, R_HYPERPARAMETER, f"hyperParameters.{problem.key}: {problem.message}")
+    result.hyperparameters = checked.values
+    accepted = model.hyperparameters_for(settings.customization_type)
+    batch_size = checked.number("batchSize", accepted.get("batchSize"))
+    result.token_limit = model.token_limit(int(batch_size) if batch_size else None)
+
+    if _is_plain_text(train.name) and data_format != INPUT_TEXT:
+        log.error(
+            train.name,
+            None,
+            R_PLAIN_TEXT,
+            f"plain text is for continued pre-training; {settings.customization_type} on {model.name} "
+            "needs a .jsonl file of records",
+        )
+        return result
+    scanner = DatasetScanner(model, data_format, log, token_limit=result.token_limit, dataset_bucket=dataset_bucket)
+    result.train = scanner.scan(train.name, training_lines(train, result))
+    _check_size(log, result.train, model.train_file_bytes, "training")
+
+    if validation is not None:
+        if not model.validation_supported:
+            log.error(validation.name, None, R_VALIDATION, f"{model.name} takes no validation data: drop this file")
+        result.validation = scanner.scan(validation.name, iter_lines(validation.chunks()), is_validation=True)
+        _check_size(log, result.validation, model.validation_file_bytes, "validation")
+    elif settings.validation_split:
+        if model.validation_supported:
+            result.split = plan_split(result.train.split_keys, settings.validation_split)
+        else:
+            log.error(settings_origin, None, R_VALIDATION, f"validationSplit: {model.name} takes no validation data")
+
+    _check_record_counts(log, result, train.name)
+    epochs = checked.number("epochCount", accepted.get("epochCount")) or 1
+    share = result.train_records / result.train.records if result.train.records else 0
+    result.cost = estimate_cost(model, round(result.train.tokens * share), epochs, serving or ServingPlan())
+    return result
+
+
+def training_lines(train: Source, result: DatasetCheck) -> Iterator[tuple[int, bytes]]:
+    """The training records as Bedrock will get them (plain text converted to records)."""
+    lines = iter_lines(train.chunks())
+    if _is_plain_text(train.name):
+        return text_to_input_records(lines, result.token_limit, log=result.log, file=train.name)
+    return lines
+
+
+def write_prepared(
+    result: DatasetCheck, train: Source, train_out: BinaryIO, validation_out: BinaryIO | None = None
+) -> None:
+    """Write the prepared training (and split validation) records; only for a valid result."""
+    if not result.valid:
+        raise ValueError("refusing to prepare an invalid dataset")
+    lines = training_lines(train, result)
+    if result.split:
+        if validation_out is None:
+            raise ValueError("a split needs a validation output")
+        write_split(lines, result.split, train_out, validation_out)
+    else:
+        write_lines(lines, train_out)
+
+
+def _is_plain_text(name: str) -> bool:
+    return name.lower().endswith(".txt")
+
+
+def _check_size(log: ProblemLog, scan: FileScan, limit: int | None, role: str) -> None:
+    if limit is not None and scan.bytes > limit:
+        log.error(scan.name, None, R_SIZE, f"{scan.bytes:,} bytes; a {role} file may have at most {limit:,}: "
+                                           "drop or shorten records")  # fmt: skip
+
+
+def _check_record_counts(log: ProblemLog, result: DatasetCheck, train_name: str) -> None:
+    bounds, model = result.model.records, result.model
+    train, validation = result.train_records, result.validation_records
+    where = result.validation.name if result.validation else train_name
+    if result.train.records == 0 and result.log.error_count == 0:
+        log.error(train_name, None, R_RECORDS, "no records: the file is empty")
+        return
+    split_note = f" after holding out {validation} for validation" if result.split else ""
+    if bounds.train_min is not None and train < bounds.train_min:
+        log.error(train_name, None, R_RECORDS, f"{train:,} training records{split_note}; {model.name} needs at least "
+                                               f"{bounds.train_min:,}")  # fmt: skip
+    if bounds.train_max is not None and train > bounds.train_max:
+        log.error(train_name, None, R_RECORDS, f"{train:,} training records{split_note}; {model.name} takes at most "
+                                               f"{bounds.train_max:,}: drop some or ask for a quota increase")  # fmt: skip
+    if validation and bounds.validation_max is not None and validation > bounds.validation_max:
+        log.error(where, None, R_RECORDS, f"{validation:,} validation records; {model.name} takes at most "
+                                          f"{bounds.validation_max:,}")  # fmt: skip
+    if validation and bounds.validation_min is not None and validation < bounds.validation_min:
+        log.error(where, None, R_RECORDS, f"{validation:,} validation records; {model.name} needs at least "
+                                          f"{bounds.validation_min:,}")  # fmt: skip
+    if bounds.combined_max is not None and train + validation > bounds.combined_max:
+        log.error(train_name, None, R_RECORDS, f"{train + validation:,} training and validation records together; "
+                                               f"{model.name} takes at most {bounds.combined_max:,}")  # fmt: skip

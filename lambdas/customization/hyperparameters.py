@@ -1,0 +1,123 @@
+"""Hyperparameters checked against what the chosen model really accepts.
+
+Tutorials use names Bedrock does not know (`epochs`, `warmupSteps`, `learning_rate`), and
+Bedrock only rejects them when the job starts; we say which name to use instead. Values
+are normalized to the strings the API requires (`hyperParameters` is a map of strings).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from .catalog import HyperparameterSpec, ModelSpec
+
+# Names seen in tutorials and other frameworks -> the API names they mean. Keys are
+# lower-case with separators removed; the first candidate the model has is suggested.
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "epochs": ("epochCount",),
+    "epoch": ("epochCount",),
+    "numepochs": ("epochCount",),
+    "numtrainepochs": ("epochCount",),
+    "nepochs": ("epochCount",),
+    "epochcount": ("epochCount",),
+    "warmupsteps": ("learningRateWarmupSteps",),
+    "warmup": ("learningRateWarmupSteps",),
+    "numwarmupsteps": ("learningRateWarmupSteps",),
+    "learningratewarmupsteps": ("learningRateWarmupSteps",),
+    "lr": ("learningRate", "learningRateMultiplier"),
+    "learningrate": ("learningRate", "learningRateMultiplier"),
+    "learningratemultiplier": ("learningRateMultiplier", "learningRate"),
+    "batch": ("batchSize",),
+    "batchsize": ("batchSize",),
+    "trainbatchsize": ("batchSize",),
+    "perdevicetrainbatchsize": ("batchSize",),
+    "earlystoppingthreshold": ("earlyStoppingThreshold",),
+    "earlystoppingpatience": ("earlyStoppingPatience",),
+}
+_SEPARATORS = re.compile(r"[-_\s.]")
+
+
+@dataclass(frozen=True)
+class HyperparameterProblem:
+    key: str
+    message: str
+
+
+@dataclass
+class CheckedHyperparameters:
+    values: dict[str, str] = field(default_factory=dict)  # API names -> strings, as sent to Bedrock
+    problems: list[HyperparameterProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def number(self, name: str, spec: HyperparameterSpec | None = None) -> float | None:
+        if name in self.values:
+            return float(self.values[name])
+        return spec.default if spec else None
+
+
+def check_hyperparameters(
+    given: Mapping[str, object] | None, model: ModelSpec, customization_type: str
+) -> CheckedHyperparameters:
+    """Names and values of `given` for `model` and `customization_type`; defaults are not filled in."""
+    result = CheckedHyperparameters()
+    if given is None:
+        return result
+    if not isinstance(given, Mapping):
+        result.problems.append(
+            HyperparameterProblem("hyperParameters", f"must be an object of name to value, got {type(given).__name__}")
+        )
+        return result
+    accepted = model.hyperparameters_for(customization_type)
+    for name, raw in given.items():
+        spec = accepted.get(name)
+        if spec is None:
+            result.problems.append(HyperparameterProblem(name, _unknown_name(name, model, customization_type)))
+            continue
+        value, problem = _parse(raw, spec)
+        if problem:
+            result.problems.append(HyperparameterProblem(name, problem))
+        else:
+            result.values[name] = value
+    return result
+
+
+def _unknown_name(name: str, model: ModelSpec, customization_type: str) -> str:
+    accepted = model.hyperparameters_for(customization_type)
+    known = ", ".join(f"{n} ({s.describe()})" for n, s in sorted(accepted.items()))
+    if name in model.hyperparameters:
+        return f"{model.name} does not take {name} for {customization_type}; it takes {known}"
+    for candidate in _ALIASES.get(_SEPARATORS.sub("", name).lower(), ()):
+        if candidate in accepted:
+            return f"{model.name} calls it {candidate!r} ({accepted[candidate].describe()}); rename {name!r}"
+    return f"{model.name} has no hyperparameter {name!r}; it takes {known}"
+
+
+def _parse(raw: object, spec: HyperparameterSpec) -> tuple[str, str | None]:
+    if isinstance(raw, bool) or not isinstance(raw, int | float | str):
+        return "", f"must be a number (or a string holding one), got {raw!r}"
+    try:
+        number = float(raw)
+    except ValueError:
+        return "", f"must be a number, got {raw!r}"
+    if not math.isfinite(number):
+        return "", f"must be a finite number, got {raw!r}"
+    if spec.type == "int":
+        if number != int(number):
+            return "", f"must be a whole number ({spec.describe()}), got {raw!r}"
+        text = str(int(number))
+    else:
+        text = _decimal(number)
+    if not spec.minimum <= number <= spec.maximum:
+        return "", f"{raw!r} is out of range: allowed {spec.describe()}"
+    return text, None
+
+
+def _decimal(number: float) -> str:
+    """0.00001 rather than 1e-05: plain decimals read the same in every parser and console."""
+    return f"{number:.15f}".rstrip("0").rstrip(".")

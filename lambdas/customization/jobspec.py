@@ -1,0 +1,88 @@
+"""The settings of one run: the environment's defaults, overridden by `job.json`.
+
+`job.json` sits beside the training file (`datasets/<name>/job.json`). A key it does not
+know is an error, not a silent no-op: a misspelt `hyperparameters` would otherwise train
+with defaults.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+from .catalog import CONTINUED_PRE_TRAINING, FINE_TUNING
+from .problems import ProblemLog
+
+JOB_FILE = "job.json"
+CUSTOMIZATION_TYPES = (FINE_TUNING, CONTINUED_PRE_TRAINING)
+MAX_VALIDATION_SPLIT = 0.5
+R_JOB = "job-settings"
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    base_model: str
+    customization_type: str = FINE_TUNING
+    hyperparameters: Mapping[str, object] = field(default_factory=dict)
+    validation_split: float | None = None  # share of records held out when no validation file is given
+
+    def as_dict(self) -> dict:
+        return {
+            "baseModel": self.base_model,
+            "customizationType": self.customization_type,
+            "hyperParameters": dict(self.hyperparameters),
+            "validationSplit": self.validation_split,
+        }
+
+
+_KEYS = {
+    "baseModel": "base_model",
+    "customizationType": "customization_type",
+    "hyperParameters": "hyperparameters",
+    "validationSplit": "validation_split",
+}
+
+
+def apply_job_file(defaults: JobSettings, text: str | None, log: ProblemLog, file: str = JOB_FILE) -> JobSettings:
+    """`defaults` with the overrides of a `job.json` text; problems go to `log`."""
+    if text is None:
+        return check_settings(defaults, log, file="environment defaults")
+    try:
+        overrides = json.loads(text)
+    except json.JSONDecodeError as error:
+        log.error(file, error.lineno, R_JOB, f"not valid JSON ({error.msg} at column {error.colno})")
+        return defaults
+    if not isinstance(overrides, dict):
+        log.error(file, 1, R_JOB, 'must be one JSON object, e.g. {"baseModel": "amazon.nova-micro-v1:0:128k"}')
+        return defaults
+    changes = {}
+    for key, value in overrides.items():
+        if key not in _KEYS:
+            log.error(file, None, R_JOB, f"unknown key {key!r}; allowed: {', '.join(_KEYS)}")
+        else:
+            changes[_KEYS[key]] = value
+    # Hyperparameters chosen for the default model rarely fit another one: a job that picks
+    # its own model starts from that model's defaults.
+    if "base_model" in changes and changes["base_model"] != defaults.base_model and "hyperparameters" not in changes:
+        changes["hyperparameters"] = {}
+    elif "hyperparameters" in changes and isinstance(changes["hyperparameters"], Mapping):
+        if changes.get("base_model", defaults.base_model) == defaults.base_model:
+            changes["hyperparameters"] = {**defaults.hyperparameters, **changes["hyperparameters"]}
+    return check_settings(replace(defaults, **changes), log, file=file)
+
+
+def check_settings(settings: JobSettings, log: ProblemLog, *, file: str) -> JobSettings:
+    if not isinstance(settings.base_model, str) or not settings.base_model:
+        log.error(file, None, R_JOB, f"baseModel must be a model ID string, got {settings.base_model!r}")
+    if settings.customization_type not in CUSTOMIZATION_TYPES:
+        log.error(file, None, R_JOB, f"customizationType {settings.customization_type!r} is not one of "
+                                     f"{', '.join(CUSTOMIZATION_TYPES)}")  # fmt: skip
+    split = settings.validation_split
+    if split is not None and (
+        isinstance(split, bool) or not isinstance(split, int | float) or not 0 < split <= MAX_VALIDATION_SPLIT
+    ):
+        log.error(file, None, R_JOB, f"validationSplit must be a number above 0 and at most {MAX_VALIDATION_SPLIT} "
+                                     f"(0.1 to 0.2 is usual), got {split!r}")  # fmt: skip
+        settings = replace(settings, validation_split=None)
+    return settings

@@ -1,0 +1,302 @@
+"""One checker per data format: every rule Bedrock applies to a record, said with the fix.
+
+A checker gets a parsed JSON object and reports problems for its line. It returns the
+record's text (for duplicate detection and the token estimate), or None when the record
+is too broken to say more. Field paths in messages (`messages[2].content[0].text`) are
+the ones a person would type to find the spot in an editor.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .catalog import BEDROCK_CONVERSATION, CLAUDE_MESSAGES, INPUT_TEXT, PROMPT_COMPLETION, ModelSpec
+from .problems import ProblemLog
+
+SCHEMA_VERSION = "bedrock-conversation-2024"
+ROLES = ("user", "assistant")
+
+# Strings that make an Amazon Nova customization job fail when they appear in any text.
+NOVA_RESERVED = ("System:", "SYSTEM:", "User:", "USER:", "Bot:", "BOT:", "Assistant:", "ASSISTANT:",
+                 "Thought:", "[EOS]", "<image>", "<video>")  # fmt: skip
+_NOVA_RESERVED_PATTERN = re.compile("|".join(re.escape(s) for s in NOVA_RESERVED))
+
+# Rule IDs, as printed in reports (`FILE:LINE: rule: message`).
+R_UNEXPECTED = "unexpected-field"
+R_REQUIRED = "required-field"
+R_TYPE = "field-type"
+R_EMPTY = "empty-text"
+R_ROLE = "role-order"
+R_SCHEMA = "schema-version"
+R_RESERVED = "reserved-string"
+R_MEDIA = "media"
+R_MEDIA_URI = "media-uri"
+
+
+@dataclass
+class RecordContext:
+    file: str
+    log: ProblemLog
+    model: ModelSpec
+    dataset_bucket: str | None = None  # media must live in the dataset's own bucket
+
+    @property
+    def nova(self) -> bool:
+        return self.model.family == "nova"
+
+
+class _Record:
+    """Problems of one line, with the file and line filled in."""
+
+    __slots__ = ("context", "line", "valid")
+
+    def __init__(self, context: RecordContext, line: int) -> None:
+        self.context, self.line, self.valid = context, line, True
+
+    def error(self, rule: str, message: str) -> None:
+        self.valid = False
+        self.context.log.error(self.context.file, self.line, rule, message)
+
+    def text(self, value: object, path: str, texts: list[str]) -> None:
+        if not isinstance(value, str):
+            self.error(R_TYPE, f"{path} must be a string, got {_kind(value)}")
+        elif not value.strip():
+            self.error(R_EMPTY, f"{path} is empty: give it text, or drop the record")
+        else:
+            texts.append(value)
+
+    def fields(self, record: dict, allowed: frozenset[str], path: str = "") -> None:
+        extra = record.keys() - allowed
+        if extra:
+            self.error(
+                R_UNEXPECTED,
+                f"{path or 'record'} has unexpected field(s) {', '.join(sorted(map(repr, extra)))}; "
+                f"allowed: {', '.join(sorted(allowed))}",
+            )
+
+    def required(self, record: dict, name: str, path: str = "") -> object:
+        if name not in record:
+            self.error(R_REQUIRED, f"{path + '.' if path else ''}{name} is missing")
+        return record.get(name)
+
+
+def _kind(value: object) -> str:
+    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def _roles(record: _Record, roles: list[object]) -> None:
+    """Roles alternate user, assistant, ...; first user, last assistant."""
+    for index, role in enumerate(roles):
+        expected = ROLES[index % 2]
+        if role not in ROLES:
+            record.error(R_ROLE, f"messages[{index}].role is {role!r}: only 'user' and 'assistant' are allowed")
+            return
+        if role != expected:
+            record.error(
+                R_ROLE,
+                f"messages[{index}].role is {role!r} where {expected!r} was expected: roles must alternate "
+                "user, assistant, user, ... starting with user",
+            )
+            return
+    if roles and roles[-1] != "assistant":
+        record.error(R_ROLE, f"the last message (messages[{len(roles) - 1}]) must be from the assistant: "
+                             "it is the answer the model learns")  # fmt: skip
+
+
+def _reserved(record: _Record, texts: list[str]) -> None:
+    for text in texts:
+        found = _NOVA_RESERVED_PATTERN.search(text)
+        if found:
+            record.error(
+                R_RESERVED,
+                f"contains {found.group(0)!r}, which Amazon Nova reserves: reword it "
+                f"(reserved: {' '.join(NOVA_RESERVED)})",
+            )
+            return
+
+
+_PROMPT_COMPLETION_FIELDS = frozenset({"prompt", "completion"})
+
+
+def check_prompt_completion(obj: dict, line: int, context: RecordContext) -> list[str] | None:
+    record, texts = _Record(context, line), []
+    record.fields(obj, _PROMPT_COMPLETION_FIELDS)
+    for name in ("prompt", "completion"):
+        if name in obj:
+            record.text(obj[name], name, texts)
+        else:
+            record.error(R_REQUIRED, f"{name} is missing: each line is {{\"prompt\": \"...\", \"completion\": \"...\"}}")
+    return texts if record.valid else None
+
+
+_INPUT_FIELDS = frozenset({"input"})
+
+
+def check_input_text(obj: dict, line: int, context: RecordContext) -> list[str] | None:
+    record, texts = _Record(context, line), []
+    record.fields(obj, _INPUT_FIELDS)
+    if "input" in obj:
+        record.text(obj["input"], "input", texts)
+    else:
+        record.error(R_REQUIRED, 'input is missing: continued pre-training takes {"input": "..."} per line')
+    return texts if record.valid else None
+
+
+_CLAUDE_FIELDS = frozenset({"system", "messages"})
+_CLAUDE_MESSAGE_FIELDS = frozenset({"role", "content"})
+
+
+def check_claude_messages(obj: dict, line: int, context: RecordContext) -> list[str] | None:
+    record, texts = _Record(context, line), []
+    record.fields(obj, _CLAUDE_FIELDS)
+    if "system" in obj:
+        record.text(obj["system"], "system", texts)
+    messages = record.required(obj, "messages")
+    if messages is None:
+        return None
+    if not isinstance(messages, list) or not messages:
+        record.error(R_TYPE, f"messages must be a non-empty list, got {_kind(messages)}")
+        return None
+    roles = []
+    for index, message in enumerate(messages):
+        path = f"messages[{index}]"
+        if not isinstance(message, dict):
+            record.error(R_TYPE, f"{path} must be an object with role and content, got {_kind(message)}")
+            return None
+        record.fields(message, _CLAUDE_MESSAGE_FIELDS, path)
+        roles.append(record.required(message, "role", path))
+        if "content" in message:
+            record.text(message["content"], f"{path}.content", texts)
+        else:
+            record.error(R_REQUIRED, f"{path}.content is missing")
+    _roles(record, roles)
+    return texts if record.valid else None
+
+
+_CONVERSATION_FIELDS = frozenset({"schemaVersion", "system", "messages"})
+_CONVERSATION_MESSAGE_FIELDS = frozenset({"role", "content"})
+_MEDIA_FIELDS = frozenset({"format", "source"})
+
+
+def check_conversation(obj: dict, line: int, context: RecordContext) -> list[str] | None:
+    record, texts = _Record(context, line), []
+    record.fields(obj, _CONVERSATION_FIELDS)
+    version = obj.get("schemaVersion")
+    if version != SCHEMA_VERSION:
+        record.error(R_SCHEMA, f"schemaVersion must be {SCHEMA_VERSION!r}, got {version!r}")
+    system = obj.get("system", [])
+    if not isinstance(system, list):
+        record.error(R_TYPE, f'system must be a list of {{"text": "..."}} blocks, got {_kind(system)}')
+    else:
+        for index, block in enumerate(system):
+            if not isinstance(block, dict) or block.keys() != {"text"}:
+                record.error(R_TYPE, f'system[{index}] must be {{"text": "..."}}, got {_kind(block)}')
+            else:
+                record.text(block["text"], f"system[{index}].text", texts)
+    messages = record.required(obj, "messages")
+    if messages is None:
+        return None
+    if not isinstance(messages, list) or not messages:
+        record.error(R_TYPE, f"messages must be a non-empty list, got {_kind(messages)}")
+        return None
+    roles, media = [], _MediaCount()
+    for index, message in enumerate(messages):
+        path = f"messages[{index}]"
+        if not isinstance(message, dict):
+            record.error(R_TYPE, f"{path} must be an object with role and content, got {_kind(message)}")
+            return None
+        record.fields(message, _CONVERSATION_MESSAGE_FIELDS, path)
+        role = record.required(message, "role", path)
+        roles.append(role)
+        content = message.get("content")
+        if not isinstance(content, list) or not content:
+            record.error(R_TYPE, f'{path}.content must be a non-empty list of blocks like {{"text": "..."}}')
+            continue
+        for block_index, block in enumerate(content):
+            _content_block(record, block, f"{path}.content[{block_index}]", role, texts, media)
+    _roles(record, roles)
+    media.check(record)
+    if context.nova:
+        _reserved(record, texts)
+    return texts if record.valid else None
+
+
+class _MediaCount:
+    __slots__ = ("images", "videos")
+
+    def __init__(self) -> None:
+        self.images = self.videos = 0
+
+    def check(self, record: _Record) -> None:
+        limit = record.context.model.media.max_images_per_record
+        if limit is not None and self.images > limit:
+            record.error(R_MEDIA, f"{self.images} images in one record; {record.context.model.name} takes at most {limit}")
+        if self.videos > 1:
+            record.error(R_MEDIA, f"{self.videos} videos in one record; at most one is allowed")
+        if self.images and self.videos:
+            record.error(R_MEDIA, "a record may hold images or one video, not both")
+
+
+def _content_block(record: _Record, block: object, path: str, role: object, texts: list[str], media: _MediaCount):
+    if not isinstance(block, dict) or len(block) != 1:
+        record.error(R_TYPE, f'{path} must hold exactly one of "text", "image" or "video", got {_kind(block)}')
+        return
+    (kind, value), = block.items()  # fmt: skip
+    if kind == "text":
+        record.text(value, f"{path}.text", texts)
+        return
+    if kind not in ("image", "video"):
+        record.error(R_UNEXPECTED, f'{path} has {kind!r}; a content block is "text", "image" or "video"')
+        return
+    model = record.context.model
+    supported, formats = (
+        (model.media.images, model.media.image_formats) if kind == "image" else (model.media.video, model.media.video_formats)
+    )
+    if not supported:
+        record.error(R_MEDIA, f"{path}: {model.name} is trained on text only; remove the {kind} or pick a multimodal model")
+        return
+    if role != "user":
+        record.error(R_MEDIA, f"{path}: {kind}s are allowed in user messages only")
+    if kind == "image":
+        media.images += 1
+    else:
+        media.videos += 1
+    if not isinstance(value, dict):
+        record.error(R_TYPE, f"{path}.{kind} must be an object with format and source")
+        return
+    record.fields(value, _MEDIA_FIELDS, f"{path}.{kind}")
+    if value.get("format") not in formats:
+        record.error(R_MEDIA, f"{path}.{kind}.format is {value.get('format')!r}; allowed: {', '.join(formats)}")
+    _media_uri(record, value.get("source"), f"{path}.{kind}.source")
+
+
+def _media_uri(record: _Record, source: object, path: str) -> None:
+    uri = source.get("s3Location", {}).get("uri") if isinstance(source, dict) else None
+    if not isinstance(uri, str) or not uri.startswith("s3://"):
+        record.error(R_MEDIA_URI, f'{path} must be {{"s3Location": {{"uri": "s3://bucket/key"}}}}, got {source!r}')
+        return
+    bucket = uri[5:].split("/", 1)[0]
+    expected = record.context.dataset_bucket
+    if expected is not None and bucket != expected:
+        record.error(R_MEDIA_URI, f"{path}: {uri} is in bucket {bucket!r}; media must be in the dataset's own bucket {expected!r}")
+
+
+CHECKERS: dict[str, Callable[[dict, int, RecordContext], list[str] | None]] = {
+    BEDROCK_CONVERSATION: check_conversation,
+    CLAUDE_MESSAGES: check_claude_messages,
+    PROMPT_COMPLETION: check_prompt_completion,
+    INPUT_TEXT: check_input_text,
+}
+
+EXAMPLES: dict[str, str] = {
+    BEDROCK_CONVERSATION: '{"schemaVersion": "bedrock-conversation-2024", "system": [{"text": "..."}], '
+    '"messages": [{"role": "user", "content": [{"text": "..."}]}, {"role": "assistant", "content": [{"text": "..."}]}]}',
+    CLAUDE_MESSAGES: '{"system": "...", "messages": [{"role": "user", "content": "..."}, '
+    '{"role": "assistant", "content": "..."}]}',
+    PROMPT_COMPLETION: '{"prompt": "...", "completion": "..."}',
+    INPUT_TEXT: '{"input": "..."}',
+}

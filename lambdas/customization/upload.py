@@ -1,0 +1,170 @@
+"""Validating an uploaded dataset in S3: the pipeline's first step, behind a thin handler.
+
+Reads the training file at the exact version that was uploaded, with `job.json` and
+`validation.jsonl` beside it when present; writes the full report, and the prepared files
+when Bedrock cannot read the upload as it is, under a folder per uploaded version.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from . import layout
+from .cost import ServingPlan
+from .dataset import DatasetCheck, check_dataset, write_prepared
+from .engine import read_chunks
+from .jobspec import JobSettings, apply_job_file
+from .problems import ProblemLog
+
+REPORT_PROBLEMS_KEPT = 1000  # in the report object; all are counted
+MESSAGE_PROBLEMS_SHOWN = 5  # in the error the state machine routes to a notification
+
+
+class DatasetInvalidError(Exception):
+    """The dataset or its settings would fail the job: nothing was started.
+
+    Step Functions sees the class name as the error name, so the state machine can route it.
+    """
+
+
+@dataclass(frozen=True)
+class UploadedDataset:
+    bucket: str
+    key: str
+    version_id: str | None
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> UploadedDataset:
+        try:
+            return cls(bucket=event["bucket"], key=event["key"], version_id=event.get("versionId"))
+        except (KeyError, TypeError):
+            raise ValueError(
+                f'expected {{"bucket": ..., "key": ..., "versionId": ...}} naming the uploaded training file, got {event!r}'
+            ) from None
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+@dataclass(frozen=True)
+class S3Object:
+    """An S3 object as a re-readable source of byte chunks, at a fixed version."""
+
+    client: Any
+    bucket: str
+    key: str
+    version_id: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    def chunks(self) -> Iterator[bytes]:
+        extra = {"VersionId": self.version_id} if self.version_id else {}
+        body = self.client.get_object(Bucket=self.bucket, Key=self.key, **extra)["Body"]
+        try:
+            yield from read_chunks(body)
+        finally:
+            body.close()
+
+
+def validate_upload(
+    upload: UploadedDataset, s3: Any, defaults: JobSettings, serving: ServingPlan | None = None
+) -> dict[str, Any]:
+    """Check the upload; return the run's summary, or raise DatasetInvalidError after writing the report."""
+    name = layout.dataset_name(upload.key)
+    log = ProblemLog(keep=REPORT_PROBLEMS_KEPT)
+    job_key = layout.sibling_key(upload.key, layout.JOB_FILE)
+    try:
+        job_text = _read_text(s3, upload.bucket, job_key)
+    except UnicodeDecodeError as error:
+        log.error(f"s3://{upload.bucket}/{job_key}", None, "job-settings", f"not UTF-8 ({error.reason}): save it as UTF-8")
+        job_text = None
+    settings = apply_job_file(defaults, job_text, log, file=f"s3://{upload.bucket}/{job_key}")
+    validation = _existing(s3, upload.bucket, layout.sibling_key(upload.key, layout.VALIDATION_FILE))
+    train = S3Object(s3, upload.bucket, upload.key, upload.version_id)
+    result = check_dataset(
+        train,
+        settings,
+        log=log,
+        validation=validation,
+        settings_origin=f"s3://{upload.bucket}/{job_key}" if job_text is not None else "environment defaults",
+        dataset_bucket=upload.bucket,
+        serving=serving,
+    )
+    report_key = layout.report_key(name, upload.version_id)
+    summary = {
+        "dataset": {"name": name, "bucket": upload.bucket, "key": upload.key, "versionId": upload.version_id},
+        "settings": {**settings.as_dict(), "hyperParameters": result.hyperparameters},
+        **result.summary(),
+        "reportUri": f"s3://{upload.bucket}/{report_key}",
+    }
+    if result.valid:
+        summary["prepared"] = _prepared_uris(result, train, validation, upload, name, s3)
+    _put_json(s3, upload.bucket, report_key, summary)
+    if not result.valid:
+        raise DatasetInvalidError(_failure_message(result, summary["reportUri"]))
+    # The state machine carries this between states: keep it small (the report has the rest).
+    return {key: value for key, value in summary.items() if key not in ("problems", "problemsByRule")}
+
+
+def _prepared_uris(
+    result: DatasetCheck, train: S3Object, validation: S3Object | None, upload: UploadedDataset, name: str, s3: Any
+) -> dict[str, str | None]:
+    if not result.needs_prepared_files:
+        return {"trainUri": train.name, "validationUri": validation.name if validation else None}
+    train_key = layout.prepared_key(name, upload.version_id, "train.jsonl")
+    validation_key = layout.prepared_key(name, upload.version_id, layout.VALIDATION_FILE)
+    # Lambda's /tmp holds the prepared files; S3 then gets them in multipart uploads.
+    with tempfile.TemporaryFile() as train_out, tempfile.TemporaryFile() as validation_out:
+        write_prepared(result, train, train_out, validation_out if result.split else None)
+        _upload(s3, train_out, upload.bucket, train_key)
+        if result.split:
+            _upload(s3, validation_out, upload.bucket, validation_key)
+    split_validation = f"s3://{upload.bucket}/{validation_key}" if result.split else None
+    return {
+        "trainUri": f"s3://{upload.bucket}/{train_key}",
+        "validationUri": split_validation or (validation.name if validation else None),
+    }
+
+
+def _failure_message(result: DatasetCheck, report_uri: str) -> str:
+    shown = [str(problem) for problem in result.log.problems if problem.severity == "error"][:MESSAGE_PROBLEMS_SHOWN]
+    more = result.log.error_count - len(shown)
+    lines = [f"{result.log.error_count} problem(s) in the dataset; nothing was started. First ones:", *shown]
+    if more > 0:
+        lines.append(f"... and {more} more")
+    lines.append(f"Full report: {report_uri}")
+    return "\n".join(lines)
+
+
+def _read_text(s3: Any, bucket: str, key: str) -> str | None:
+    try:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+    except s3.exceptions.NoSuchKey:
+        return None
+
+
+def _existing(s3: Any, bucket: str, key: str) -> S3Object | None:
+    try:
+        head = s3.head_object(Bucket=bucket, Key=key)
+    except s3.exceptions.ClientError as error:
+        if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise
+    return S3Object(s3, bucket, key, head.get("VersionId"))
+
+
+def _upload(s3: Any, stream, bucket: str, key: str) -> None:
+    stream.seek(0)
+    s3.upload_fileobj(stream, bucket, key)
+
+
+def _put_json(s3: Any, bucket: str, key: str, body: dict[str, Any]) -> None:
+    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body, indent=2).encode("utf-8"),
+                  ContentType="application/json")  # fmt: skip
