@@ -185,7 +185,7 @@ def _describe(prefix: str, error: ValidationError) -> list[str]:
             lines.append(f"{location}: required key is missing")
         elif problem["type"] == "extra_forbidden":
             lines.append(f"{location}: unknown key (got {_show(problem['input'])}); check the spelling")
-        elif problem["type"] == "value_error" and not problem["loc"]:
+        elif problem["type"] == "value_error" and isinstance(problem["input"], Mapping):
             # A rule across keys (see the model validators): the message says it all.
             lines.append(f"{location}: {problem['msg'].removeprefix('Value error, ')}")
         else:

@@ -28,8 +28,12 @@ def test_the_bundled_example_is_valid(capsys):
 
     assert code == 0
     assert out.splitlines()[-1] == "valid: 0 error(s), 0 warning(s)"
-    assert re.search(r"^records: train 157; tokens \(estimate\): [\d,]+, largest record \d+ of 32,000 allowed$", out, re.M)
-    assert re.search(r"^estimated cost: training ~\$\d+\.\d\d \([\d,]+ tokens x 2 epochs\); storage ~\$1\.95/month$", out, re.M)
+    assert re.search(
+        r"^records: train 157; tokens \(estimate\): [\d,]+, largest record \d+ of 32,000 allowed$", out, re.M
+    )
+    assert re.search(
+        r"^estimated cost: training ~\$\d+\.\d\d \([\d,]+ tokens x 2 epochs\); storage ~\$1\.95/month$", out, re.M
+    )
 
 
 def test_problems_print_one_a_line_as_file_line_rule_message(tmp_path, capsys):
@@ -41,7 +45,10 @@ def test_problems_print_one_a_line_as_file_line_rule_message(tmp_path, capsys):
 
     assert code == 1
     problems = [PROBLEM_LINE.match(line) for line in out.splitlines()[:2]]
-    assert [(m["file"], m["line"], m["rule"]) for m in problems] == [(str(path), "4", "role-order"), (str(path), "7", "json")]
+    assert [(m["file"], m["line"], m["rule"]) for m in problems] == [
+        (str(path), "4", "role-order"),
+        (str(path), "7", "json"),
+    ]
     assert out.splitlines()[-1] == "invalid: 2 error(s), 0 warning(s)"
 
 

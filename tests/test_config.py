@@ -168,3 +168,57 @@ def test_environments_given_on_the_command_line_as_json_are_parsed():
 
 def test_command_line_environments_that_are_not_json_are_refused():
     assert "-c environments=...: not valid JSON" in _error_for("{dev:")
+
+
+def test_customization_defaults_are_parsed():
+    dev = load_environments(_environments())["dev"]
+
+    assert dev.customization.base_model == "amazon.nova-micro-v1:0:128k"
+    assert dev.customization.as_job_settings()["hyperParameters"]["epochCount"] == "2"
+
+
+def test_a_hyperparameter_the_model_does_not_accept_fails_synth_with_the_right_name():
+    environments = _environments()
+    environments["dev"]["customization"]["hyperParameters"] = {"epochs": "2"}
+
+    message = _error_for(environments)
+
+    assert "environments.dev.customization: hyperParameters.epochs: Amazon Nova Micro calls it 'epochCount'" in message
+
+
+def test_an_out_of_range_default_fails_synth():
+    environments = _environments()
+    environments["prod"]["customization"]["hyperParameters"]["epochCount"] = "9"
+
+    assert "environments.prod.customization: hyperParameters.epochCount: '9' is out of range: allowed 1 to 5" in (
+        _error_for(environments)
+    )
+
+
+def test_an_unknown_base_model_fails_synth_with_a_suggestion():
+    environments = _environments()
+    environments["dev"]["customization"]["baseModel"] = "amazon.nova-micro-v1:0"
+
+    assert "did you mean 'amazon.nova-micro-v1:0:128k'?" in _error_for(environments)
+
+
+def test_the_model_must_be_customizable_in_the_pinned_region():
+    environments = _environments()
+    environments["prod"]["region"] = "eu-west-1"
+
+    assert "customizable in us-east-1, not in the environment's region eu-west-1" in _error_for(environments)
+
+
+@pytest.mark.parametrize("split", [0, 0.6, -0.1])
+def test_validation_split_range(split):
+    environments = _environments()
+    environments["dev"]["customization"]["validationSplit"] = split
+
+    assert "environments.dev.customization.validationSplit" in _error_for(environments)
+
+
+def test_continued_pre_training_needs_a_model_that_supports_it():
+    environments = _environments()
+    environments["dev"]["customization"]["customizationType"] = "CONTINUED_PRE_TRAINING"
+
+    assert "Amazon Nova Micro supports FINE_TUNING, not CONTINUED_PRE_TRAINING" in _error_for(environments)

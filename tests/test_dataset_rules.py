@@ -145,7 +145,10 @@ def test_images_follow_the_media_rules(tmp_path):
     too_many = conversation()
     too_many["messages"][0]["content"].extend(image() for _ in range(11))
     both = conversation()
-    both["messages"][0]["content"] += [image(), {"video": {"format": "mp4", "source": {"s3Location": {"uri": "s3://data-bucket/v.mp4"}}}}]
+    both["messages"][0]["content"] += [
+        image(),
+        {"video": {"format": "mp4", "source": {"s3Location": {"uri": "s3://data-bucket/v.mp4"}}}},
+    ]
     records = [good, in_assistant, wrong_bucket, wrong_format, too_many, both, *numbered("x", 8)]
 
     checked = check(write_jsonl(tmp_path / "train.jsonl", records), NOVA_LITE, dataset_bucket="data-bucket")
@@ -193,7 +196,9 @@ def test_claude_validation_set_is_capped(tmp_path):
 
     checked = check(train, CLAUDE_HAIKU, validation=validation)
 
-    assert "1,001 validation records; Anthropic Claude 3 Haiku takes at most 1,000" in " ".join(checked.messages("record-count"))
+    assert "1,001 validation records; Anthropic Claude 3 Haiku takes at most 1,000" in " ".join(
+        checked.messages("record-count")
+    )
 
 
 def test_duplicates_and_train_validation_overlap_are_warnings(tmp_path):

@@ -105,7 +105,9 @@ def render_text(result: DatasetCheck) -> str:
     lines = [str(problem) for problem in log.problems]
     if log.truncated:
         counts = ", ".join(f"{rule} {count}" for rule, count in {**log.errors_by_rule, **log.warnings_by_rule}.items())
-        lines.append(f"... {log.truncated:,} more problem(s) not shown (by rule: {counts}); use --max-problems or --json")
+        lines.append(
+            f"... {log.truncated:,} more problem(s) not shown (by rule: {counts}); use --max-problems or --json"
+        )
     if result.train is not None:
         held_out = f", {result.split.validation_records:,} held out for validation" if result.split else ""
         validation = f", validation {result.validation_records:,}" if result.validation else ""

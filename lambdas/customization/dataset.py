@@ -82,7 +82,7 @@ class DatasetCheck:
     @property
     def needs_prepared_files(self) -> bool:
         """Bedrock cannot read the upload as it is: it is plain text, or a split is due."""
-        return self.data_format == INPUT_TEXT and self.train is not None and _is_plain_text(self.train.name) or bool(
+        return (self.data_format == INPUT_TEXT and self.train is not None and _is_plain_text(self.train.name)) or bool(
             self.split
         )
 

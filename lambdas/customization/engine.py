@@ -8,8 +8,8 @@ duplicate check keeps a bounded number of fingerprints.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import zlib
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -58,8 +58,13 @@ def read_chunks(stream, size: int = CHUNK_BYTES) -> Iterator[bytes]:
 
 
 def split_key(line: bytes) -> int:
-    """A stable 64-bit fingerprint of a line: the same record lands on the same side of a split."""
-    return int.from_bytes(hashlib.blake2b(line, digest_size=8).digest(), "big")
+    """A stable 64-bit fingerprint of a line: the same record lands on the same side of a split.
+
+    CRC-32 and Adler-32 rather than a cryptographic hash: the split needs an even spread
+    that never changes between runs or Python versions, not secrecy, and this runs on
+    every record at twice the speed of blake2b.
+    """
+    return zlib.crc32(line) << 32 | zlib.adler32(line)
 
 
 @dataclass
@@ -99,36 +104,43 @@ class DatasetScanner:
     def scan(self, name: str, lines: Iterable[tuple[int, bytes]], *, is_validation: bool = False) -> FileScan:
         """Check every line of `name`; for the validation file, also warn on records shared with training."""
         scan = FileScan(name)
-        log, checker, limit = self.log, self._checker, self.token_limit
+        log, checker, limit, loads = self.log, self._checker, self.token_limit, json.loads
         context = RecordContext(file=name, log=log, model=self.model, dataset_bucket=self.dataset_bucket)
         seen: dict[int, int] = {}
         training = self.training_fingerprints if is_validation else None
+        keys = scan.split_keys
+        # Counted in locals, not on `scan`: this loop runs once a record, at JSON-parsing speed.
+        number = size = records = total_tokens = largest = duplicates = 0
         for number, raw in lines:
-            scan.lines = number
-            scan.bytes += len(raw) + 1
-            if not raw.strip():
+            size += len(raw) + 1
+            if not raw or raw.isspace():
                 log.error(name, number, R_BLANK, "blank line: every line must hold one JSON record; delete it")
                 continue
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as error:
-                log.error(name, number, R_ENCODING, f"not UTF-8 (byte {error.start + 1} of the line): save the file as UTF-8")
+                log.error(
+                    name, number, R_ENCODING, f"not UTF-8 (byte {error.start + 1} of the line): save the file as UTF-8"
+                )
                 continue
             if number == 1 and text.startswith("\ufeff"):
                 log.error(name, number, R_BOM, "the file starts with a byte-order mark: save it as UTF-8 without BOM")
                 text = text[1:]
             try:
-                record = json.loads(text)
+                record = loads(text)
             except (json.JSONDecodeError, RecursionError) as error:
-                log.error(name, number, R_JSON, f"not valid JSON ({_json_problem(error)}); {_expected(self.data_format)}")
+                log.error(
+                    name, number, R_JSON, f"not valid JSON ({_json_problem(error)}); {_expected(self.data_format)}"
+                )
                 continue
-            if not isinstance(record, dict):
+            if type(record) is not dict:
                 log.error(name, number, R_OBJECT, f"a line must be one JSON object; {_expected(self.data_format)}")
                 continue
             texts = checker(record, number, context)
             if texts is None:
                 continue
-            tokens = sum(estimate_tokens(text) for text in texts) + TOKENS_PER_TEXT_OVERHEAD * len(texts)
+            joined = "\x00".join(texts)
+            tokens = estimate_tokens(joined) + TOKENS_PER_TEXT_OVERHEAD * len(texts)
             if tokens > limit:
                 log.error(
                     name,
@@ -138,14 +150,15 @@ class DatasetScanner:
                     f"{self.model.name}: shorten or split this record",
                 )
                 continue
-            scan.records += 1
-            scan.tokens += tokens
-            scan.max_record_tokens = max(scan.max_record_tokens, tokens)
-            scan.split_keys.append(split_key(raw))
-            fingerprint = hash(tuple(texts))
+            records += 1
+            total_tokens += tokens
+            if tokens > largest:
+                largest = tokens
+            keys.append(split_key(raw))
+            fingerprint = hash(joined)
             first = seen.get(fingerprint)
             if first is not None:
-                scan.duplicates += 1
+                duplicates += 1
                 log.warning(name, number, R_DUPLICATE, f"same text as line {first}: duplicates weigh one example twice")
             elif len(seen) < DUPLICATE_TRACKING_LIMIT:
                 seen[fingerprint] = number
@@ -157,6 +170,8 @@ class DatasetScanner:
                     f"same text as training line {training[fingerprint]}: validation loss on seen examples flatters "
                     "the model; remove it from one of the files",
                 )
+        scan.lines, scan.bytes, scan.records = number, size, records
+        scan.tokens, scan.max_record_tokens, scan.duplicates = total_tokens, largest, duplicates
         if not is_validation:
             self.training_fingerprints = seen
         return scan

@@ -97,7 +97,9 @@ def _paragraphs(lines: Iterable[tuple[int, bytes]], log: ProblemLog, file: str) 
         try:
             text = raw.decode("utf-8").removeprefix("\ufeff").rstrip()
         except UnicodeDecodeError as error:
-            log.error(file, number, R_ENCODING, f"not UTF-8 (byte {error.start + 1} of the line): save the file as UTF-8")
+            log.error(
+                file, number, R_ENCODING, f"not UTF-8 (byte {error.start + 1} of the line): save the file as UTF-8"
+            )
             continue
         if text.strip():
             if not current:

@@ -8,7 +8,6 @@ the ones a person would type to find the spot in an editor.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -21,7 +20,28 @@ ROLES = ("user", "assistant")
 # Strings that make an Amazon Nova customization job fail when they appear in any text.
 NOVA_RESERVED = ("System:", "SYSTEM:", "User:", "USER:", "Bot:", "BOT:", "Assistant:", "ASSISTANT:",
                  "Thought:", "[EOS]", "<image>", "<video>")  # fmt: skip
-_NOVA_RESERVED_PATTERN = re.compile("|".join(re.escape(s) for s in NOVA_RESERVED))
+_RESERVED_BEFORE_COLON = tuple(s[:-1] for s in NOVA_RESERVED if s.endswith(":"))
+_RESERVED_ELSEWHERE = tuple(s for s in NOVA_RESERVED if not s.endswith(":"))
+
+
+def find_reserved(text: str) -> str | None:
+    """The first reserved string in `text`, if any.
+
+    Hand-written rather than one regex alternation: scanning for ':' and looking back is
+    about twice as fast on real text, and this runs on every record.
+    """
+    if "<" in text or "[" in text:  # one memchr each, before the longer searches
+        for reserved in _RESERVED_ELSEWHERE:
+            if reserved in text:
+                return reserved
+    colon = text.find(":")
+    while colon != -1:
+        for word in _RESERVED_BEFORE_COLON:
+            if text.endswith(word, 0, colon):
+                return word + ":"
+        colon = text.find(":", colon + 1)
+    return None
+
 
 # Rule IDs, as printed in reports (`FILE:LINE: rule: message`).
 R_UNEXPECTED = "unexpected-field"
@@ -62,7 +82,7 @@ class _Record:
     def text(self, value: object, path: str, texts: list[str]) -> None:
         if not isinstance(value, str):
             self.error(R_TYPE, f"{path} must be a string, got {_kind(value)}")
-        elif not value.strip():
+        elif not value or value.isspace():
             self.error(R_EMPTY, f"{path} is empty: give it text, or drop the record")
         else:
             texts.append(value)
@@ -108,15 +128,12 @@ def _roles(record: _Record, roles: list[object]) -> None:
 
 
 def _reserved(record: _Record, texts: list[str]) -> None:
-    for text in texts:
-        found = _NOVA_RESERVED_PATTERN.search(text)
-        if found:
-            record.error(
-                R_RESERVED,
-                f"contains {found.group(0)!r}, which Amazon Nova reserves: reword it "
-                f"(reserved: {' '.join(NOVA_RESERVED)})",
-            )
-            return
+    found = find_reserved("\x00".join(texts))
+    if found:
+        record.error(
+            R_RESERVED,
+            f"contains {found!r}, which Amazon Nova reserves: reword it (reserved: {' '.join(NOVA_RESERVED)})",
+        )
 
 
 _PROMPT_COMPLETION_FIELDS = frozenset({"prompt", "completion"})
@@ -129,7 +146,7 @@ def check_prompt_completion(obj: dict, line: int, context: RecordContext) -> lis
         if name in obj:
             record.text(obj[name], name, texts)
         else:
-            record.error(R_REQUIRED, f"{name} is missing: each line is {{\"prompt\": \"...\", \"completion\": \"...\"}}")
+            record.error(R_REQUIRED, f'{name} is missing: each line is {{"prompt": "...", "completion": "..."}}')
     return texts if record.valid else None
 
 
@@ -183,6 +200,63 @@ _MEDIA_FIELDS = frozenset({"format", "source"})
 
 
 def check_conversation(obj: dict, line: int, context: RecordContext) -> list[str] | None:
+    texts = _well_formed_conversation_texts(obj)
+    if texts is not None:
+        if context.nova and find_reserved("\x00".join(texts)):
+            _reserved(_Record(context, line), texts)
+            return None
+        return texts
+    return _check_conversation(obj, line, context)
+
+
+def _well_formed_conversation_texts(obj: dict) -> list[str] | None:
+    """The texts of a plain text-only conversation with no problem, else None.
+
+    The fast path for the common case (validation runs at the speed of JSON parsing, see
+    `make bench`): it only ever accepts; anything unusual, media included, goes to
+    `_check_conversation`, which names the problem. A property test holds the two together.
+    Wrong types surface as KeyError/TypeError from the lookups, which is cheaper than
+    checking each type first.
+    """
+    if obj.get("schemaVersion") != SCHEMA_VERSION or not obj.keys() <= _CONVERSATION_FIELDS:
+        return None
+    texts: list[str] = []
+    append = texts.append
+    try:
+        system = obj.get("system", ())
+        if type(system) is not list:
+            return None
+        for block in system:
+            if len(block) != 1:
+                return None
+            text = block["text"]
+            if type(text) is not str or not text or text.isspace():
+                return None
+            append(text)
+        messages = obj["messages"]
+        if type(messages) is not list or not messages or len(messages) % 2:
+            return None
+        expected, other = "user", "assistant"
+        for message in messages:
+            if len(message) != 2 or message["role"] != expected:
+                return None
+            content = message["content"]
+            if type(content) is not list or not content:
+                return None
+            for block in content:
+                if len(block) != 1:
+                    return None
+                text = block["text"]
+                if type(text) is not str or not text or text.isspace():
+                    return None
+                append(text)
+            expected, other = other, expected
+    except (KeyError, TypeError):
+        return None
+    return texts
+
+
+def _check_conversation(obj: dict, line: int, context: RecordContext) -> list[str] | None:
     record, texts = _Record(context, line), []
     record.fields(obj, _CONVERSATION_FIELDS)
     version = obj.get("schemaVersion")
@@ -234,7 +308,9 @@ class _MediaCount:
     def check(self, record: _Record) -> None:
         limit = record.context.model.media.max_images_per_record
         if limit is not None and self.images > limit:
-            record.error(R_MEDIA, f"{self.images} images in one record; {record.context.model.name} takes at most {limit}")
+            record.error(
+                R_MEDIA, f"{self.images} images in one record; {record.context.model.name} takes at most {limit}"
+            )
         if self.videos > 1:
             record.error(R_MEDIA, f"{self.videos} videos in one record; at most one is allowed")
         if self.images and self.videos:
@@ -254,10 +330,14 @@ def _content_block(record: _Record, block: object, path: str, role: object, text
         return
     model = record.context.model
     supported, formats = (
-        (model.media.images, model.media.image_formats) if kind == "image" else (model.media.video, model.media.video_formats)
+        (model.media.images, model.media.image_formats)
+        if kind == "image"
+        else (model.media.video, model.media.video_formats)
     )
     if not supported:
-        record.error(R_MEDIA, f"{path}: {model.name} is trained on text only; remove the {kind} or pick a multimodal model")
+        record.error(
+            R_MEDIA, f"{path}: {model.name} is trained on text only; remove the {kind} or pick a multimodal model"
+        )
         return
     if role != "user":
         record.error(R_MEDIA, f"{path}: {kind}s are allowed in user messages only")
@@ -282,7 +362,10 @@ def _media_uri(record: _Record, source: object, path: str) -> None:
     bucket = uri[5:].split("/", 1)[0]
     expected = record.context.dataset_bucket
     if expected is not None and bucket != expected:
-        record.error(R_MEDIA_URI, f"{path}: {uri} is in bucket {bucket!r}; media must be in the dataset's own bucket {expected!r}")
+        record.error(
+            R_MEDIA_URI,
+            f"{path}: {uri} is in bucket {bucket!r}; media must be in the dataset's own bucket {expected!r}",
+        )
 
 
 CHECKERS: dict[str, Callable[[dict, int, RecordContext], list[str] | None]] = {

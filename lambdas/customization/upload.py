@@ -83,7 +83,9 @@ def validate_upload(
     try:
         job_text = _read_text(s3, upload.bucket, job_key)
     except UnicodeDecodeError as error:
-        log.error(f"s3://{upload.bucket}/{job_key}", None, "job-settings", f"not UTF-8 ({error.reason}): save it as UTF-8")
+        log.error(
+            f"s3://{upload.bucket}/{job_key}", None, "job-settings", f"not UTF-8 ({error.reason}): save it as UTF-8"
+        )
         job_text = None
     settings = apply_job_file(defaults, job_text, log, file=f"s3://{upload.bucket}/{job_key}")
     validation = _existing(s3, upload.bucket, layout.sibling_key(upload.key, layout.VALIDATION_FILE))

@@ -14,7 +14,6 @@ from functools import cache
 from typing import Any
 
 import boto3
-
 from customization.cost import ServingPlan
 from customization.jobspec import JobSettings
 from customization.upload import DatasetInvalidError, UploadedDataset, validate_upload
@@ -45,7 +44,9 @@ def environment_defaults() -> tuple[JobSettings, ServingPlan]:
             commitment=serving.get("commitment", "none"),
         )
     except (KeyError, ValueError, TypeError) as error:
-        raise RuntimeError(f"DEFAULT_JOB_SETTINGS/SERVING are missing or malformed ({error!r}): redeploy the stack") from error
+        raise RuntimeError(
+            f"DEFAULT_JOB_SETTINGS/SERVING are missing or malformed ({error!r}): redeploy the stack"
+        ) from error
     return settings, plan
 
 

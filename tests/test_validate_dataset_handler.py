@@ -1,0 +1,141 @@
+"""The ValidateDataset Lambda against S3 (moto): reads the exact uploaded version and its
+siblings, writes the report and prepared files, and fails with a routable error."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+from customization.upload import DatasetInvalidError
+from moto import mock_aws
+from validate_dataset import handler
+
+from tests.conftest import ROOT
+from tests.dataset_helpers import NOVA_MICRO, TITAN_EXPRESS, numbered
+
+BUCKET = "data-bucket"
+DEFAULTS = {"baseModel": NOVA_MICRO, "customizationType": "FINE_TUNING",
+            "hyperParameters": {"epochCount": "2"}, "validationSplit": 0.1}  # fmt: skip
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    monkeypatch.setenv("DEFAULT_JOB_SETTINGS", json.dumps(DEFAULTS))
+    monkeypatch.setenv("SERVING", json.dumps({"mode": "provisioned", "modelUnits": 1, "commitment": "none"}))
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    handler.environment_defaults.cache_clear()
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=BUCKET)
+        client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        yield client
+    handler.environment_defaults.cache_clear()
+
+
+def _put(s3, key: str, body: bytes) -> str:
+    return s3.put_object(Bucket=BUCKET, Key=key, Body=body)["VersionId"]
+
+
+def _jsonl(records) -> bytes:
+    return ("\n".join(json.dumps(r) for r in records) + "\n").encode()
+
+
+def _event(key: str, version: str) -> dict:
+    return {"bucket": BUCKET, "key": key, "versionId": version}
+
+
+def _read_json(s3, key: str) -> dict:
+    return json.loads(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+
+
+def test_a_valid_upload_is_split_prepared_and_summarized(s3):
+    version = _put(s3, "datasets/spam/train.jsonl", (ROOT / "examples/email-classifier/train.jsonl").read_bytes())
+
+    summary = handler.lambda_handler(_event("datasets/spam/train.jsonl", version), None, s3=s3)
+
+    run = f"spam/{version}/"
+    assert summary["valid"] is True
+    assert summary["records"] == {"train": 141, "validation": 16}
+    assert summary["prepared"] == {
+        "trainUri": f"s3://{BUCKET}/prepared/{run}train.jsonl",
+        "validationUri": f"s3://{BUCKET}/prepared/{run}validation.jsonl",
+    }
+    assert summary["settings"]["hyperParameters"] == {"epochCount": "2"}
+    assert summary["cost"]["serving_usd_per_hour"] is None  # no Nova provisioned price in the catalog
+    assert summary["reportUri"] == f"s3://{BUCKET}/reports/{run}validation-report.json"
+    prepared = s3.get_object(Bucket=BUCKET, Key=f"prepared/{run}validation.jsonl")["Body"].read()
+    assert len(prepared.splitlines()) == 16
+    assert _read_json(s3, f"reports/{run}validation-report.json")["valid"] is True
+
+
+def test_the_uploaded_version_is_read_not_the_latest(s3):
+    key = "datasets/spam/train.jsonl"
+    first = _put(s3, key, _jsonl(numbered("q", 20)))
+    _put(s3, key, b"not json at all\n")
+
+    assert handler.lambda_handler(_event(key, first), None, s3=s3)["valid"] is True
+
+
+def test_job_json_and_validation_file_beside_the_upload_are_used(s3):
+    _put(s3, "datasets/spam/job.json", json.dumps({"hyperParameters": {"epochCount": "4"}}).encode())
+    _put(s3, "datasets/spam/validation.jsonl", _jsonl(numbered("v", 5)))
+    version = _put(s3, "datasets/spam/train.jsonl", _jsonl(numbered("t", 20)))
+
+    summary = handler.lambda_handler(_event("datasets/spam/train.jsonl", version), None, s3=s3)
+
+    assert summary["settings"]["hyperParameters"] == {"epochCount": "4"}
+    assert summary["records"] == {"train": 20, "validation": 5}
+    assert summary["prepared"]["trainUri"] == f"s3://{BUCKET}/datasets/spam/train.jsonl"
+    assert summary["prepared"]["validationUri"] == f"s3://{BUCKET}/datasets/spam/validation.jsonl"
+
+
+def test_an_invalid_dataset_raises_with_the_first_problems_and_the_report(s3):
+    records = numbered("q", 20)
+    records[4] = {"prompt": "wrong format"}
+    version = _put(s3, "datasets/spam/train.jsonl", _jsonl(records))
+
+    with pytest.raises(DatasetInvalidError) as raised:
+        handler.lambda_handler(_event("datasets/spam/train.jsonl", version), None, s3=s3)
+
+    message = str(raised.value)
+    assert f"s3://{BUCKET}/datasets/spam/train.jsonl:5: unexpected-field:" in message
+    assert f"Full report: s3://{BUCKET}/reports/spam/{version}/validation-report.json" in message
+    report = _read_json(s3, f"reports/spam/{version}/validation-report.json")
+    assert report["valid"] is False and report["problems"][0]["line"] == 5
+    assert "prepared" not in report
+    assert not s3.list_objects_v2(Bucket=BUCKET, Prefix="prepared/").get("Contents")
+
+
+def test_a_bad_job_json_is_reported_with_its_key(s3):
+    _put(s3, "datasets/spam/job.json", json.dumps({"hyperparameters": {"epochs": 3}}).encode())
+    version = _put(s3, "datasets/spam/train.jsonl", _jsonl(numbered("q", 20)))
+
+    with pytest.raises(
+        DatasetInvalidError, match=r"datasets/spam/job.json: job-settings: unknown key 'hyperparameters'"
+    ):
+        handler.lambda_handler(_event("datasets/spam/train.jsonl", version), None, s3=s3)
+
+
+def test_plain_text_for_continued_pre_training_is_converted(s3):
+    _put(s3, "datasets/handbook/job.json", (ROOT / "examples/support-handbook/job.json").read_bytes())
+    version = _put(s3, "datasets/handbook/train.txt", (ROOT / "examples/support-handbook/train.txt").read_bytes())
+
+    summary = handler.lambda_handler(_event("datasets/handbook/train.txt", version), None, s3=s3)
+
+    prepared = s3.get_object(Bucket=BUCKET, Key=f"prepared/handbook/{version}/train.jsonl")["Body"].read()
+    records = [json.loads(line) for line in prepared.splitlines()]
+    assert summary["settings"]["baseModel"] == TITAN_EXPRESS
+    assert len(records) == summary["records"]["train"] > 1
+    assert all(set(record) == {"input"} for record in records)
+
+
+@pytest.mark.parametrize("key", ["datasets/train.jsonl", "other/spam/train.jsonl", "datasets/spam/data.csv"])
+def test_keys_outside_the_upload_contract_are_refused(s3, key):
+    with pytest.raises(ValueError, match="does not start a run: upload the training file as datasets/<name>/"):
+        handler.lambda_handler({"bucket": BUCKET, "key": key, "versionId": "v"}, None, s3=s3)
+
+
+def test_a_malformed_event_says_what_is_expected(s3):
+    with pytest.raises(ValueError, match='expected {"bucket": ..., "key": ..., "versionId": ...}'):
+        handler.lambda_handler({"Records": []}, None, s3=s3)
