@@ -35,7 +35,31 @@ MEMORY_BYTES = 1_000_000_000
 MAX_RATIO = 2.5
 MAX_PEAK_MB = 100.0
 
-_WORDS = ["invoice", "account", "delivery", "meeting", "password", "refund", "order", "update", "security", "team", "project", "review", "schedule", "customer", "report", "payment", "offer", "winner", "urgent", "verify", "contract", "support", "ticket"]  # fmt: skip
+_WORDS = [
+    "invoice",
+    "account",
+    "delivery",
+    "meeting",
+    "password",
+    "refund",
+    "order",
+    "update",
+    "security",
+    "team",
+    "project",
+    "review",
+    "schedule",
+    "customer",
+    "report",
+    "payment",
+    "offer",
+    "winner",
+    "urgent",
+    "verify",
+    "contract",
+    "support",
+    "ticket",
+]
 
 MEMORY_SCRIPT = """
 import resource, sys
@@ -59,8 +83,11 @@ def conversation(index: int, rng: random.Random) -> dict:
     for _ in range(3):
         messages.append({"role": "user", "content": [{"text": text(rng.randint(40, 80))}]})
         messages.append({"role": "assistant", "content": [{"text": text(rng.randint(20, 60))}]})
-    return {"schemaVersion": "bedrock-conversation-2024", "system": [{"text": "You answer support e-mail."}],
-            "messages": messages}  # fmt: skip
+    return {
+        "schemaVersion": "bedrock-conversation-2024",
+        "system": [{"text": "You answer support e-mail."}],
+        "messages": messages,
+    }
 
 
 def generate(path: Path, *, records: int | None = None, size: int | None = None) -> Path:
@@ -104,8 +131,10 @@ def time_interleaved(path: Path, runs: int) -> tuple[list[float], list[float]]:
 def peak_rss_mb(path: Path | None) -> float:
     output = subprocess.run(
         [sys.executable, "-c", MEMORY_SCRIPT, str(ROOT), str(path) if path else "-", MODEL],
-        check=True, capture_output=True, text=True,
-    ).stdout  # fmt: skip
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     return int(output.strip().splitlines()[-1]) / 1024  # Linux reports KiB
 
 
@@ -143,18 +172,24 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(results, indent=2))
     else:
-        print(f"dataset validation benchmark ({THROUGHPUT_RECORDS:,} multi-turn records, {megabytes:.1f} MB, "
-              f"{args.runs} runs each, interleaved)")  # fmt: skip
+        print(
+            f"dataset validation benchmark ({THROUGHPUT_RECORDS:,} multi-turn records, {megabytes:.1f} MB, "
+            f"{args.runs} runs each, interleaved)"
+        )
         print(f"  bare json.loads loop   median {statistics.median(floor):.2f} s")
-        print(f"  validation engine      median {statistics.median(ours):.2f} s   "
-              f"({megabytes / statistics.median(ours):.0f} MB/s, "
-              f"{THROUGHPUT_RECORDS / statistics.median(ours):,.0f} records/s)")  # fmt: skip
+        print(
+            f"  validation engine      median {statistics.median(ours):.2f} s   "
+            f"({megabytes / statistics.median(ours):.0f} MB/s, "
+            f"{THROUGHPUT_RECORDS / statistics.median(ours):,.0f} records/s)"
+        )
         print(
             f"  ratio (median)         {ratio:.2f}x   target <= {MAX_RATIO}x   {'PASS' if ratio <= MAX_RATIO else 'FAIL'}"
         )
-        print(f"  peak memory, {args.memory_bytes / 1e9:.1f} GB file: {validating_mb:.0f} MB "
-              f"({added_mb:.0f} MB over the {baseline_mb:.0f} MB of Python and the engine's imports)   "
-              f"target <= {MAX_PEAK_MB:.0f} MB   {'PASS' if added_mb <= MAX_PEAK_MB else 'FAIL'}")  # fmt: skip
+        print(
+            f"  peak memory, {args.memory_bytes / 1e9:.1f} GB file: {validating_mb:.0f} MB "
+            f"({added_mb:.0f} MB over the {baseline_mb:.0f} MB of Python and the engine's imports)   "
+            f"target <= {MAX_PEAK_MB:.0f} MB   {'PASS' if added_mb <= MAX_PEAK_MB else 'FAIL'}"
+        )
     return 0 if passed else 1
 
 

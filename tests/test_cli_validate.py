@@ -62,9 +62,12 @@ def test_json_output_is_one_report(tmp_path, capsys):
     assert report["valid"] is False
     assert report["records"] == {"train": 10, "validation": 0}
     assert report["problems"][0] == {
-        "file": str(path), "line": 11, "rule": "unexpected-field", "severity": "error",
+        "file": str(path),
+        "line": 11,
+        "rule": "unexpected-field",
+        "severity": "error",
         "message": "record has unexpected field(s) 'bad'; allowed: messages, schemaVersion, system",
-    }  # fmt: skip
+    }
     assert report["cost"]["epochs"] == 2
 
 
@@ -93,8 +96,16 @@ def test_validation_file_and_prepared_split(tmp_path, capsys):
 def test_continued_pre_training_text_file(capsys):
     example = ROOT / "examples" / "support-handbook"
 
-    code, out, _ = _run(capsys, str(example / "train.txt"), "--base-model", TITAN_EXPRESS,
-                        "--customization-type", "CONTINUED_PRE_TRAINING", "--serving", "provisioned")  # fmt: skip
+    code, out, _ = _run(
+        capsys,
+        str(example / "train.txt"),
+        "--base-model",
+        TITAN_EXPRESS,
+        "--customization-type",
+        "CONTINUED_PRE_TRAINING",
+        "--serving",
+        "provisioned",
+    )
 
     assert code == 0
     assert "provisioned throughput ~$20.50/hour while it exists" in out
@@ -116,8 +127,9 @@ def test_usage_errors_exit_2(capsys, args, message):
 
 
 def test_an_unknown_option_exits_2_through_the_module_entry_point():
-    result = subprocess.run([sys.executable, "-m", "tools", "validate", "x.jsonl", "--nope"], cwd=ROOT, capture_output=True,
-                            text=True)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "tools", "validate", "x.jsonl", "--nope"], cwd=ROOT, capture_output=True, text=True
+    )
 
     assert result.returncode == 2
     assert "unrecognized arguments: --nope" in result.stderr

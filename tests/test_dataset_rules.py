@@ -24,8 +24,14 @@ from tests.dataset_helpers import (
 
 # Enough records for every model's minimum, so only the rule under test can fire.
 FILLER = {NOVA_MICRO: 10, NOVA_LITE: 10, CLAUDE_HAIKU: 40, LLAMA_31_8B: 110, TITAN_EXPRESS: 10, LLAMA_32_11B: 110}
-BUILDERS = {NOVA_MICRO: conversation, NOVA_LITE: conversation, LLAMA_32_11B: conversation, CLAUDE_HAIKU: claude,
-            LLAMA_31_8B: prompt_completion, TITAN_EXPRESS: prompt_completion}  # fmt: skip
+BUILDERS = {
+    NOVA_MICRO: conversation,
+    NOVA_LITE: conversation,
+    LLAMA_32_11B: conversation,
+    CLAUDE_HAIKU: claude,
+    LLAMA_31_8B: prompt_completion,
+    TITAN_EXPRESS: prompt_completion,
+}
 
 
 def _dataset(tmp_path, model, bad_record=None, *, raw=None):
@@ -55,18 +61,28 @@ CASES = [
     ("conv-unknown-role", NOVA_MICRO, lambda r: r["messages"][1].update(role="bot"), "role-order"),
     ("conv-reserved", NOVA_MICRO, lambda r: r["messages"][0]["content"][0].update(text="User: hi"), "reserved-string"),
     ("conv-block-kind", NOVA_MICRO, lambda r: r["messages"][0]["content"].append({"audio": {}}), "unexpected-field"),
-    ("conv-image-text-only-model", NOVA_MICRO, lambda r: r["messages"][0]["content"].append(
-        {"image": {"format": "png", "source": {"s3Location": {"uri": "s3://data/img.png"}}}}), "media"),
+    (
+        "conv-image-text-only-model",
+        NOVA_MICRO,
+        lambda r: r["messages"][0]["content"].append(
+            {"image": {"format": "png", "source": {"s3Location": {"uri": "s3://data/img.png"}}}}
+        ),
+        "media",
+    ),
     ("claude-unexpected", CLAUDE_HAIKU, lambda r: r.update(schemaVersion="x"), "unexpected-field"),
     ("claude-content-type", CLAUDE_HAIKU, lambda r: r["messages"][0].update(content=[{"text": "hi"}]), "field-type"),
-    ("claude-role-order", CLAUDE_HAIKU, lambda r: r["messages"].insert(0, {"role": "assistant", "content": "x"}),
-     "role-order"),
+    (
+        "claude-role-order",
+        CLAUDE_HAIKU,
+        lambda r: r["messages"].insert(0, {"role": "assistant", "content": "x"}),
+        "role-order",
+    ),
     ("claude-empty-system", CLAUDE_HAIKU, lambda r: r.update(system=""), "empty-text"),
     ("pc-missing-completion", LLAMA_31_8B, lambda r: r.pop("completion"), "required-field"),
     ("pc-unexpected", LLAMA_31_8B, lambda r: r.update(messages=[]), "unexpected-field"),
     ("pc-empty", TITAN_EXPRESS, lambda r: r.update(prompt=""), "empty-text"),
     ("pc-type", TITAN_EXPRESS, lambda r: r.update(completion=["a"]), "field-type"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("model", "mutate", "rule"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])

@@ -21,10 +21,14 @@ json_values = st.recursive(
 )
 # Records that look like the real formats, so the checks deep inside them are exercised too.
 message = st.fixed_dictionaries(
-    {"role": st.sampled_from(["user", "assistant", "bot", 3]),
-     "content": st.one_of(st.text(), st.lists(st.dictionaries(st.sampled_from(["text", "image", "video"]), json_values,
-                                                              max_size=2), max_size=3))},
-)  # fmt: skip
+    {
+        "role": st.sampled_from(["user", "assistant", "bot", 3]),
+        "content": st.one_of(
+            st.text(),
+            st.lists(st.dictionaries(st.sampled_from(["text", "image", "video"]), json_values, max_size=2), max_size=3),
+        ),
+    },
+)
 near_miss_records = st.fixed_dictionaries(
     {},
     optional={
@@ -49,8 +53,9 @@ class InMemory:
 
 def _run(data: bytes, model: str, chunk: int, name: str = "train.jsonl"):
     customization_type = load_catalog().model(model).customization_types[-1]
-    result = check_dataset(InMemory(name, data, chunk), JobSettings(model, customization_type, {}, 0.2),
-                           log=ProblemLog(keep=20))  # fmt: skip
+    result = check_dataset(
+        InMemory(name, data, chunk), JobSettings(model, customization_type, {}, 0.2), log=ProblemLog(keep=20)
+    )
     assert result.log.error_count + result.log.warning_count >= len(result.log.problems)
     return result
 
@@ -115,19 +120,18 @@ def test_the_fast_path_accepts_well_formed_conversations(record):
 @settings(max_examples=300, deadline=None)
 @given(record=valid_conversations | near_miss_records | json_values)
 def test_the_conversation_fast_path_only_accepts_what_the_full_check_accepts(record):
-    from customization.records import RecordContext, _check_conversation, _well_formed_conversation_texts
+    from customization.records import RecordContext, _check_conversation, check_conversation
 
     if not isinstance(record, dict):
         return
-    fast = _well_formed_conversation_texts(record)
-    log = ProblemLog()
-    context = RecordContext(file="t", log=log, model=load_catalog().model("amazon.nova-lite-v1:0:300k"))
+    model = load_catalog().model("amazon.nova-lite-v1:0:300k")
+    with_fast_path, full_only = ProblemLog(), ProblemLog()
 
-    full = _check_conversation(record, 1, context)
+    texts = check_conversation(record, 1, RecordContext(file="t", log=with_fast_path, model=model))
+    expected = _check_conversation(record, 1, RecordContext(file="t", log=full_only, model=model))
 
-    if fast is not None:
-        assert log.error_count == 0
-        assert fast == full
+    assert texts == expected
+    assert (with_fast_path.error_count == 0) == (full_only.error_count == 0)
 
 
 def test_the_fast_path_accepts_the_bundled_example():

@@ -77,8 +77,10 @@ def test_the_split_counts_feed_the_record_bounds(tmp_path):
 
 
 @settings(max_examples=50, deadline=None)
-@given(keys=st.lists(st.integers(min_value=0, max_value=2**64 - 1), min_size=2, max_size=300, unique=True),
-       ratio=st.floats(min_value=0.01, max_value=0.5))  # fmt: skip
+@given(
+    keys=st.lists(st.integers(min_value=0, max_value=2**64 - 1), min_size=2, max_size=300, unique=True),
+    ratio=st.floats(min_value=0.01, max_value=0.5),
+)
 def test_split_plan_always_leaves_both_sides_non_empty(keys, ratio):
     from array import array
 

@@ -4,6 +4,7 @@ siblings, writes the report and prepared files, and fails with a routable error.
 from __future__ import annotations
 
 import json
+import re
 
 import boto3
 import pytest
@@ -15,8 +16,12 @@ from tests.conftest import ROOT
 from tests.dataset_helpers import NOVA_MICRO, TITAN_EXPRESS, numbered
 
 BUCKET = "data-bucket"
-DEFAULTS = {"baseModel": NOVA_MICRO, "customizationType": "FINE_TUNING",
-            "hyperParameters": {"epochCount": "2"}, "validationSplit": 0.1}  # fmt: skip
+DEFAULTS = {
+    "baseModel": NOVA_MICRO,
+    "customizationType": "FINE_TUNING",
+    "hyperParameters": {"epochCount": "2"},
+    "validationSplit": 0.1,
+}
 
 
 @pytest.fixture
@@ -137,5 +142,5 @@ def test_keys_outside_the_upload_contract_are_refused(s3, key):
 
 
 def test_a_malformed_event_says_what_is_expected(s3):
-    with pytest.raises(ValueError, match='expected {"bucket": ..., "key": ..., "versionId": ...}'):
+    with pytest.raises(ValueError, match=re.escape('expected {"bucket": ..., "key": ..., "versionId": ...}')):
         handler.lambda_handler({"Records": []}, None, s3=s3)

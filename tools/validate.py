@@ -23,15 +23,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="training file: .jsonl, or .txt for continued pre-training")
     parser.add_argument("--base-model", help="model ID with its context suffix, e.g. amazon.nova-micro-v1:0:128k")
     parser.add_argument(
-        "--customization-type", choices=[FINE_TUNING, CONTINUED_PRE_TRAINING], default=None,
+        "--customization-type",
+        choices=[FINE_TUNING, CONTINUED_PRE_TRAINING],
+        default=None,
         help=f"default: {FINE_TUNING}, or the job file's",
-    )  # fmt: skip
+    )
     parser.add_argument("--validation-file", type=Path, help="validation .jsonl (otherwise --validation-split)")
     parser.add_argument("--job-file", type=Path, help="a job.json whose settings apply first (flags override it)")
     parser.add_argument(
-        "--hyperparameter", "-p", action="append", default=[], metavar="NAME=VALUE",
+        "--hyperparameter",
+        "-p",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="a hyperparameter as Bedrock names it, e.g. -p epochCount=2 (repeatable)",
-    )  # fmt: skip
+    )
     parser.add_argument("--validation-split", type=float, help="hold out this share of records, e.g. 0.1")
     parser.add_argument("--serving", choices=SERVING_MODES, default="none", help="serving mode for the cost estimate")
     parser.add_argument("--model-units", type=int, default=1, help="provisioned model units for the cost estimate")

@@ -212,8 +212,12 @@ def _is_plain_text(name: str) -> bool:
 
 def _check_size(log: ProblemLog, scan: FileScan, limit: int | None, role: str) -> None:
     if limit is not None and scan.bytes > limit:
-        log.error(scan.name, None, R_SIZE, f"{scan.bytes:,} bytes; a {role} file may have at most {limit:,}: "
-                                           "drop or shorten records")  # fmt: skip
+        log.error(
+            scan.name,
+            None,
+            R_SIZE,
+            f"{scan.bytes:,} bytes; a {role} file may have at most {limit:,}: drop or shorten records",
+        )
 
 
 def _check_record_counts(log: ProblemLog, result: DatasetCheck, train_name: str) -> None:
@@ -225,17 +229,39 @@ def _check_record_counts(log: ProblemLog, result: DatasetCheck, train_name: str)
         return
     split_note = f" after holding out {validation} for validation" if result.split else ""
     if bounds.train_min is not None and train < bounds.train_min:
-        log.error(train_name, None, R_RECORDS, f"{train:,} training records{split_note}; {model.name} needs at least "
-                                               f"{bounds.train_min:,}")  # fmt: skip
+        log.error(
+            train_name,
+            None,
+            R_RECORDS,
+            f"{train:,} training records{split_note}; {model.name} needs at least {bounds.train_min:,}",
+        )
     if bounds.train_max is not None and train > bounds.train_max:
-        log.error(train_name, None, R_RECORDS, f"{train:,} training records{split_note}; {model.name} takes at most "
-                                               f"{bounds.train_max:,}: drop some or ask for a quota increase")  # fmt: skip
+        log.error(
+            train_name,
+            None,
+            R_RECORDS,
+            f"{train:,} training records{split_note}; {model.name} takes at most "
+            f"{bounds.train_max:,}: drop some or ask for a quota increase",
+        )
     if validation and bounds.validation_max is not None and validation > bounds.validation_max:
-        log.error(where, None, R_RECORDS, f"{validation:,} validation records; {model.name} takes at most "
-                                          f"{bounds.validation_max:,}")  # fmt: skip
+        log.error(
+            where,
+            None,
+            R_RECORDS,
+            f"{validation:,} validation records; {model.name} takes at most {bounds.validation_max:,}",
+        )
     if validation and bounds.validation_min is not None and validation < bounds.validation_min:
-        log.error(where, None, R_RECORDS, f"{validation:,} validation records; {model.name} needs at least "
-                                          f"{bounds.validation_min:,}")  # fmt: skip
+        log.error(
+            where,
+            None,
+            R_RECORDS,
+            f"{validation:,} validation records; {model.name} needs at least {bounds.validation_min:,}",
+        )
     if bounds.combined_max is not None and train + validation > bounds.combined_max:
-        log.error(train_name, None, R_RECORDS, f"{train + validation:,} training and validation records together; "
-                                               f"{model.name} takes at most {bounds.combined_max:,}")  # fmt: skip
+        log.error(
+            train_name,
+            None,
+            R_RECORDS,
+            f"{train + validation:,} training and validation records together; "
+            f"{model.name} takes at most {bounds.combined_max:,}",
+        )

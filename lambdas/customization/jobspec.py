@@ -66,9 +66,11 @@ def apply_job_file(defaults: JobSettings, text: str | None, log: ProblemLog, fil
     # its own model starts from that model's defaults.
     if "base_model" in changes and changes["base_model"] != defaults.base_model and "hyperparameters" not in changes:
         changes["hyperparameters"] = {}
-    elif "hyperparameters" in changes and isinstance(changes["hyperparameters"], Mapping):
-        if changes.get("base_model", defaults.base_model) == defaults.base_model:
-            changes["hyperparameters"] = {**defaults.hyperparameters, **changes["hyperparameters"]}
+    elif (
+        isinstance(changes.get("hyperparameters"), Mapping)
+        and changes.get("base_model", defaults.base_model) == defaults.base_model
+    ):
+        changes["hyperparameters"] = {**defaults.hyperparameters, **changes["hyperparameters"]}
     return check_settings(replace(defaults, **changes), log, file=file)
 
 
@@ -76,13 +78,22 @@ def check_settings(settings: JobSettings, log: ProblemLog, *, file: str) -> JobS
     if not isinstance(settings.base_model, str) or not settings.base_model:
         log.error(file, None, R_JOB, f"baseModel must be a model ID string, got {settings.base_model!r}")
     if settings.customization_type not in CUSTOMIZATION_TYPES:
-        log.error(file, None, R_JOB, f"customizationType {settings.customization_type!r} is not one of "
-                                     f"{', '.join(CUSTOMIZATION_TYPES)}")  # fmt: skip
+        log.error(
+            file,
+            None,
+            R_JOB,
+            f"customizationType {settings.customization_type!r} is not one of {', '.join(CUSTOMIZATION_TYPES)}",
+        )
     split = settings.validation_split
     if split is not None and (
         isinstance(split, bool) or not isinstance(split, int | float) or not 0 < split <= MAX_VALIDATION_SPLIT
     ):
-        log.error(file, None, R_JOB, f"validationSplit must be a number above 0 and at most {MAX_VALIDATION_SPLIT} "
-                                     f"(0.1 to 0.2 is usual), got {split!r}")  # fmt: skip
+        log.error(
+            file,
+            None,
+            R_JOB,
+            f"validationSplit must be a number above 0 and at most {MAX_VALIDATION_SPLIT} "
+            f"(0.1 to 0.2 is usual), got {split!r}",
+        )
         settings = replace(settings, validation_split=None)
     return settings

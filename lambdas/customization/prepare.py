@@ -20,7 +20,7 @@ from .tokens import estimate_tokens
 # Chunks stay this far under the model's limit: the estimate is conservative, but the cost
 # of a record that is too long is a job that fails hours in.
 CHUNK_SAFETY_MARGIN = 0.8
-_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+")  # noqa: RUF001 (CJK sentence ends, on purpose)
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,20 @@ SCHEMA_VERSION = "bedrock-conversation-2024"
 ROLES = ("user", "assistant")
 
 # Strings that make an Amazon Nova customization job fail when they appear in any text.
-NOVA_RESERVED = ("System:", "SYSTEM:", "User:", "USER:", "Bot:", "BOT:", "Assistant:", "ASSISTANT:",
-                 "Thought:", "[EOS]", "<image>", "<video>")  # fmt: skip
+NOVA_RESERVED = (
+    "System:",
+    "SYSTEM:",
+    "User:",
+    "USER:",
+    "Bot:",
+    "BOT:",
+    "Assistant:",
+    "ASSISTANT:",
+    "Thought:",
+    "[EOS]",
+    "<image>",
+    "<video>",
+)
 _RESERVED_BEFORE_COLON = tuple(s[:-1] for s in NOVA_RESERVED if s.endswith(":"))
 _RESERVED_ELSEWHERE = tuple(s for s in NOVA_RESERVED if not s.endswith(":"))
 
@@ -123,8 +135,11 @@ def _roles(record: _Record, roles: list[object]) -> None:
             )
             return
     if roles and roles[-1] != "assistant":
-        record.error(R_ROLE, f"the last message (messages[{len(roles) - 1}]) must be from the assistant: "
-                             "it is the answer the model learns")  # fmt: skip
+        record.error(
+            R_ROLE,
+            f"the last message (messages[{len(roles) - 1}]) must be from the assistant: "
+            "it is the answer the model learns",
+        )
 
 
 def _reserved(record: _Record, texts: list[str]) -> None:
@@ -321,7 +336,7 @@ def _content_block(record: _Record, block: object, path: str, role: object, text
     if not isinstance(block, dict) or len(block) != 1:
         record.error(R_TYPE, f'{path} must hold exactly one of "text", "image" or "video", got {_kind(block)}')
         return
-    (kind, value), = block.items()  # fmt: skip
+    ((kind, value),) = block.items()
     if kind == "text":
         record.text(value, f"{path}.text", texts)
         return

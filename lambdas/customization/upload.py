@@ -168,5 +168,6 @@ def _upload(s3: Any, stream, bucket: str, key: str) -> None:
 
 
 def _put_json(s3: Any, bucket: str, key: str, body: dict[str, Any]) -> None:
-    s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body, indent=2).encode("utf-8"),
-                  ContentType="application/json")  # fmt: skip
+    s3.put_object(
+        Bucket=bucket, Key=key, Body=json.dumps(body, indent=2).encode("utf-8"), ContentType="application/json"
+    )
