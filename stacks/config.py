@@ -65,11 +65,19 @@ class CustomizationConfig(_Settings):
     validation_split: Annotated[float, Field(gt=0, le=MAX_VALIDATION_SPLIT)] | None = Field(
         default=None, alias="validationSplit"
     )
+    # What a dataset's job.json may pick besides baseModel; the pipeline's IAM allows these only.
+    other_base_models: list[str] = Field(default_factory=list, alias="otherBaseModels")
+
+    @property
+    def allowed_base_models(self) -> list[str]:
+        return [self.base_model, *(m for m in self.other_base_models if m != self.base_model)]
 
     @model_validator(mode="after")
     def _the_model_accepts_these_settings(self) -> CustomizationConfig:
         try:
             model = load_catalog().model(self.base_model)
+            for other in self.other_base_models:
+                load_catalog().model(other)
         except UnknownModelError as error:
             raise ValueError(f"baseModel: {error}") from None
         if self.customization_type not in model.customization_types:
@@ -92,6 +100,67 @@ class CustomizationConfig(_Settings):
         }
 
 
+Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Hours = Annotated[float, Field(gt=0, le=24 * 14)]
+
+
+class ServingConfig(_Settings):
+    """How a trained model is served: not at all, provisioned throughput, or on demand."""
+
+    mode: Literal["none", "provisioned", "on-demand"] = "none"
+    model_units: Annotated[int, Field(ge=1, le=100)] = Field(default=1, alias="modelUnits")
+    commitment: Literal["none", "OneMonth", "SixMonths"] = "none"
+
+    @model_validator(mode="after")
+    def _no_commitment_means_one_unit(self) -> ServingConfig:
+        if self.mode == "provisioned" and self.commitment == "none" and self.model_units != 1:
+            raise ValueError(
+                f"modelUnits is {self.model_units}, but throughput without a commitment has exactly 1 model unit "
+                "(at most 2 such per account): use modelUnits 1, or a OneMonth/SixMonths commitment"
+            )
+        return self
+
+
+class LimitsConfig(_Settings):
+    """Bounds that keep a run from spending without anyone noticing."""
+
+    max_job_hours: Hours = Field(alias="maxJobHours")
+    max_serving_setup_hours: Hours = Field(default=2, alias="maxServingSetupHours")
+    quota_wait_hours: Annotated[float, Field(ge=0, le=72)] = Field(default=6, alias="quotaWaitHours")
+    cost_ceiling_usd: Annotated[float, Field(gt=0)] | None = Field(default=None, alias="costCeilingUsd")
+
+
+class PollingConfig(_Settings):
+    """The job poll backs off from `firstPollMinutes` to at most `maxPollMinutes` apart."""
+
+    first_poll_minutes: Annotated[float, Field(ge=1, le=60)] = Field(default=5, alias="firstPollMinutes")
+    max_poll_minutes: Annotated[float, Field(ge=1, le=60)] = Field(default=15, alias="maxPollMinutes")
+    backoff_rate: Annotated[float, Field(ge=1, le=5)] = Field(default=1.5, alias="backoffRate")
+
+    @model_validator(mode="after")
+    def _first_is_not_above_max(self) -> PollingConfig:
+        if self.first_poll_minutes > self.max_poll_minutes:
+            raise ValueError(
+                f"firstPollMinutes ({self.first_poll_minutes:g}) is above maxPollMinutes ({self.max_poll_minutes:g})"
+            )
+        return self
+
+
+class NotificationsConfig(_Settings):
+    emails: list[Email] = Field(default_factory=list)
+
+
+class JobVpcConfig(_Settings):
+    """Run customization jobs in your VPC (optional): Bedrock attaches network interfaces there."""
+
+    subnet_ids: list[Annotated[str, StringConstraints(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(
+        alias="subnetIds", min_length=1
+    )
+    security_group_ids: list[Annotated[str, StringConstraints(pattern=r"^sg-[0-9a-f]{8,17}$")]] = Field(
+        alias="securityGroupIds", min_length=1
+    )
+
+
 class EnvironmentConfig(_Settings):
     """Everything that differs between two deployments of the pipeline."""
 
@@ -101,6 +170,11 @@ class EnvironmentConfig(_Settings):
     retain_data: bool = Field(alias="retainData")
     storage: StorageConfig
     customization: CustomizationConfig
+    serving: ServingConfig = Field(default_factory=ServingConfig)
+    limits: LimitsConfig
+    polling: PollingConfig = Field(default_factory=PollingConfig)
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+    job_vpc: JobVpcConfig | None = Field(default=None, alias="jobVpc")
 
     @model_validator(mode="after")
     def _protected_environments_are_pinned(self) -> EnvironmentConfig:
@@ -117,10 +191,17 @@ class EnvironmentConfig(_Settings):
     @model_validator(mode="after")
     def _the_model_is_customizable_in_the_region(self) -> EnvironmentConfig:
         model = load_catalog().model(self.customization.base_model)
-        if self.region is not None and self.region not in model.regions:
+        for model_id in self.customization.allowed_base_models:
+            allowed = load_catalog().model(model_id)
+            if self.region is not None and self.region not in allowed.regions:
+                raise ValueError(
+                    f"customization: {allowed.id} is customizable in {', '.join(allowed.regions)}, "
+                    f"not in the environment's region {self.region}"
+                )
+        if self.serving.mode == "on-demand" and not model.on_demand_serving:
             raise ValueError(
-                f"customization.baseModel {model.id} is customizable in {', '.join(model.regions)}, "
-                f"not in the environment's region {self.region}"
+                f"serving.mode is on-demand, but custom {model.name} models cannot be served on demand: "
+                "use provisioned (or none)"
             )
         return self
 

@@ -8,6 +8,7 @@ import re
 
 import boto3
 import pytest
+from customization import runtime
 from customization.upload import DatasetInvalidError
 from moto import mock_aws
 from validate_dataset import handler
@@ -29,13 +30,13 @@ def s3(monkeypatch):
     monkeypatch.setenv("DEFAULT_JOB_SETTINGS", json.dumps(DEFAULTS))
     monkeypatch.setenv("SERVING", json.dumps({"mode": "provisioned", "modelUnits": 1, "commitment": "none"}))
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    handler.environment_defaults.cache_clear()
+    runtime.reset()
     with mock_aws():
         client = boto3.client("s3", region_name="us-east-1")
         client.create_bucket(Bucket=BUCKET)
         client.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
         yield client
-    handler.environment_defaults.cache_clear()
+    runtime.reset()
 
 
 def _put(s3, key: str, body: bytes) -> str:

@@ -85,6 +85,7 @@ class ModelSpec:
     validation_file_bytes: int | None
     validation_supported: bool
     media: MediaRules
+    on_demand_serving: bool
     hyperparameters: dict[str, HyperparameterSpec]
     prices: Prices
     sources: dict[str, str]
@@ -166,6 +167,7 @@ def _model(model_id: str, entry: dict[str, Any]) -> ModelSpec:
             image_formats=tuple(media.get("imageFormats", ())),
             video_formats=tuple(media.get("videoFormats", ())),
         ),
+        on_demand_serving=entry.get("onDemandServing", False),
         hyperparameters={
             name: HyperparameterSpec(
                 name=name,

@@ -74,7 +74,11 @@ class S3Object:
 
 
 def validate_upload(
-    upload: UploadedDataset, s3: Any, defaults: JobSettings, serving: ServingPlan | None = None
+    upload: UploadedDataset,
+    s3: Any,
+    defaults: JobSettings,
+    serving: ServingPlan | None = None,
+    allowed_models: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """Check the upload; return the run's summary, or raise DatasetInvalidError after writing the report."""
     name = layout.dataset_name(upload.key)
@@ -88,6 +92,15 @@ def validate_upload(
         )
         job_text = None
     settings = apply_job_file(defaults, job_text, log, file=f"s3://{upload.bucket}/{job_key}")
+    origin = f"s3://{upload.bucket}/{job_key}" if job_text is not None else "environment defaults"
+    if allowed_models is not None and settings.base_model not in allowed_models:
+        log.error(
+            origin,
+            None,
+            "base-model",
+            f"baseModel {settings.base_model!r} is not allowed in this environment (allowed: "
+            f"{', '.join(allowed_models)}): add it to customization.otherBaseModels in cdk.json",
+        )
     validation = _existing(s3, upload.bucket, layout.sibling_key(upload.key, layout.VALIDATION_FILE))
     train = S3Object(s3, upload.bucket, upload.key, upload.version_id)
     result = check_dataset(
@@ -95,7 +108,7 @@ def validate_upload(
         settings,
         log=log,
         validation=validation,
-        settings_origin=f"s3://{upload.bucket}/{job_key}" if job_text is not None else "environment defaults",
+        settings_origin=origin,
         dataset_bucket=upload.bucket,
         serving=serving,
     )

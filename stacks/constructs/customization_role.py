@@ -9,6 +9,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from lambdas.customization import layout
+from stacks.config import JobVpcConfig
 from stacks.nag import acknowledge_wildcard_resource
 
 BEDROCK_SERVICE = "bedrock.amazonaws.com"
@@ -29,6 +30,7 @@ class CustomizationServiceRole(Construct):
         data_bucket: s3.IBucket,
         output_bucket: s3.IBucket,
         key: kms.IKey,
+        job_vpc: JobVpcConfig | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -115,3 +117,49 @@ class CustomizationServiceRole(Construct):
         ):
             for resource in objects:
                 acknowledge_wildcard_resource(self.policy, resource, reason)
+        if job_vpc is not None:
+            self._allow_job_network_interfaces(stack, job_vpc)
+
+    def _allow_job_network_interfaces(self, stack: Stack, job_vpc: JobVpcConfig) -> None:
+        """VPC jobs: Bedrock creates network interfaces in the given subnets, tagged by itself."""
+        subnets = [stack.format_arn(service="ec2", resource="subnet", resource_name=s) for s in job_vpc.subnet_ids]
+        groups = [
+            stack.format_arn(service="ec2", resource="security-group", resource_name=g)
+            for g in job_vpc.security_group_ids
+        ]
+        interfaces = stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
+        self.policy.add_statements(
+            iam.PolicyStatement(
+                sid="DescribeNetworkForVpcJobs",
+                actions=[
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeVpcs",
+                    "ec2:DescribeDhcpOptions",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeSecurityGroups",
+                ],
+                resources=["*"],
+            ),
+            iam.PolicyStatement(
+                sid="CreateNetworkInterfacesForVpcJobs",
+                actions=["ec2:CreateNetworkInterface"],
+                resources=[*subnets, *groups, interfaces],
+                conditions={"StringEquals": {"aws:RequestTag/BedrockManaged": ["true"]}},
+            ),
+            iam.PolicyStatement(
+                sid="ManageOwnNetworkInterfaces",
+                actions=[
+                    "ec2:CreateNetworkInterfacePermission",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:DeleteNetworkInterfacePermission",
+                ],
+                resources=[interfaces],
+                conditions={"StringEquals": {"ec2:ResourceTag/BedrockManaged": "true"}},
+            ),
+            iam.PolicyStatement(
+                sid="TagNetworkInterfacesForVpcJobs",
+                actions=["ec2:CreateTags"],
+                resources=[interfaces],
+                conditions={"StringEquals": {"ec2:CreateAction": ["CreateNetworkInterface"]}},
+            ),
+        )

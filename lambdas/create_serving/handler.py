@@ -1,0 +1,17 @@
+"""CreateServing: provisioned throughput or an on-demand deployment, per the environment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from customization import runtime
+from customization.naming import run_names
+from customization.serving import create_serving
+
+
+def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    upload = event["upload"]
+    names = run_names(runtime.environment_name(), upload["bucket"], upload["key"], upload.get("versionId"))
+    serving = create_serving(runtime.client("bedrock"), names, event["customModelArn"], runtime.serving_plan())
+    runtime.log("serving requested", servingArn=serving["arn"], mode=serving["mode"])
+    return serving

@@ -1,0 +1,187 @@
+"""Starting, following and stopping a Bedrock model customization job.
+
+Each outcome the state machine must route differently is a named exception: Step Functions
+sees the class name as the error name, so Retry and Catch can key on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .naming import RunNames
+
+RUNNING = ("InProgress", "Stopping")
+
+
+class JobStillRunning(Exception):
+    """Polled before the end: the state machine retries with backoff up to the time limit."""
+
+
+class JobFailed(Exception):
+    """Bedrock reports the job Failed; the message is Bedrock's failureMessage."""
+
+
+class JobStopped(Exception):
+    """Someone (or the pipeline's time limit) stopped the job."""
+
+
+class CapacityUnavailable(Exception):
+    """ServiceQuotaExceeded: too many jobs in the account and region. Retried while capacity frees up."""
+
+
+class BedrockThrottled(Exception):
+    """Throttling or a transient Bedrock error: retried with backoff."""
+
+
+class BedrockRequestRejected(Exception):
+    """Validation, AccessDenied and the like: retrying cannot help. The message is Bedrock's."""
+
+
+class CostCeilingExceeded(Exception):
+    """The run's estimated training cost is above the environment's ceiling: no job started."""
+
+
+@dataclass(frozen=True)
+class JobEnvironment:
+    """What a job needs from the deployed environment (passed to the function as variables)."""
+
+    environment: str
+    role_arn: str
+    output_bucket: str
+    kms_key_arn: str
+    cost_ceiling_usd: float | None = None
+    subnet_ids: tuple[str, ...] = ()
+    security_group_ids: tuple[str, ...] = ()
+
+
+def check_cost(summary: dict[str, Any], ceiling_usd: float | None) -> None:
+    """Refuse a run whose training estimate is above the ceiling, before anything is spent."""
+    estimate = (summary.get("cost") or {}).get("training_usd")
+    if ceiling_usd is not None and estimate is not None and estimate > ceiling_usd:
+        raise CostCeilingExceeded(
+            f"estimated training cost ${estimate:,.2f} is above this environment's ceiling ${ceiling_usd:,.2f}: "
+            "reduce records or epochs, or raise limits.costCeilingUsd in cdk.json"
+        )
+
+
+def start_job(bedrock: Any, names: RunNames, summary: dict[str, Any], env: JobEnvironment) -> dict[str, Any]:
+    """Create the job (idempotent for this run); returns its ARN and where its outputs go."""
+    check_cost(summary, env.cost_ceiling_usd)
+    settings, prepared = summary["settings"], summary["prepared"]
+    tags = [{"key": key, "value": value} for key, value in names.tags.items()]
+    output_uri = f"s3://{env.output_bucket}/jobs/{names.job_name}/"
+    request: dict[str, Any] = {
+        "jobName": names.job_name,
+        "customModelName": names.custom_model_name,
+        "roleArn": env.role_arn,
+        "clientRequestToken": names.client_token("job"),
+        "baseModelIdentifier": settings["baseModel"],
+        "customizationType": settings["customizationType"],
+        "customModelKmsKeyId": env.kms_key_arn,
+        "jobTags": tags,
+        "customModelTags": tags,
+        "trainingDataConfig": {"s3Uri": prepared["trainUri"]},
+        "outputDataConfig": {"s3Uri": output_uri},
+        "hyperParameters": settings["hyperParameters"],
+    }
+    if prepared.get("validationUri"):
+        request["validationDataConfig"] = {"validators": [{"s3Uri": prepared["validationUri"]}]}
+    if env.subnet_ids:
+        request["vpcConfig"] = {"subnetIds": list(env.subnet_ids), "securityGroupIds": list(env.security_group_ids)}
+    try:
+        job_arn = bedrock.create_model_customization_job(**request)["jobArn"]
+        already_started = False
+    except ClientError as error:
+        job_arn = _existing_job_of_this_run(bedrock, names, error)
+        already_started = True
+    return {
+        "jobArn": job_arn,
+        "jobName": names.job_name,
+        "customModelName": names.custom_model_name,
+        "outputUri": output_uri,
+        "alreadyStarted": already_started,
+    }
+
+
+def _existing_job_of_this_run(bedrock: Any, names: RunNames, error: ClientError) -> str:
+    code, message = error_code(error), error_message(error)
+    if code in ("ConflictException", "ResourceInUseException"):
+        # A retry of this very run (same deterministic name and token) is not a conflict.
+        existing = bedrock.get_model_customization_job(jobIdentifier=names.job_name)
+        if existing.get("clientRequestToken") in (None, names.client_token("job")):
+            return existing["jobArn"]
+        raise BedrockRequestRejected(f"job name {names.job_name} is taken by another request: {message}") from None
+    raise translated_error(error) from None
+
+
+def poll_job(bedrock: Any, job_name: str) -> dict[str, Any]:
+    """The job's outcome once it ended; raises JobStillRunning while it runs."""
+    try:
+        job = bedrock.get_model_customization_job(jobIdentifier=job_name)
+    except ClientError as error:
+        raise translated_error(error) from None
+    status = job["status"]
+    if status in RUNNING:
+        raise JobStillRunning(f"{job_name} is {status}{_stage(job)}")
+    if status == "Failed":
+        raise JobFailed(f"{job_name} failed: {job.get('failureMessage') or 'Bedrock gave no reason'}")
+    if status == "Stopped":
+        raise JobStopped(f"{job_name} was stopped before it completed")
+    validation_losses = [m.get("validationLoss") for m in job.get("validationMetrics") or []]
+    return {
+        "jobArn": job["jobArn"],
+        "status": status,
+        "customModelArn": job["outputModelArn"],
+        "trainingLoss": (job.get("trainingMetrics") or {}).get("trainingLoss"),
+        "validationLoss": validation_losses[-1] if validation_losses else None,
+        "endTime": job["endTime"].isoformat() if job.get("endTime") else None,
+    }
+
+
+def stop_job(bedrock: Any, job_name: str) -> dict[str, Any]:
+    """Stop the job if it still runs; a job that already ended is left as it is."""
+    try:
+        job = bedrock.get_model_customization_job(jobIdentifier=job_name)
+    except ClientError as error:
+        if error_code(error) == "ResourceNotFoundException":
+            return {"jobName": job_name, "stopped": False, "reason": "no job was started"}
+        raise translated_error(error) from None
+    if job["status"] != "InProgress":
+        return {"jobName": job_name, "stopped": False, "reason": f"job is {job['status']}"}
+    try:
+        bedrock.stop_model_customization_job(jobIdentifier=job_name)
+    except ClientError as error:
+        if error_code(error) == "ValidationException":  # it ended between the two calls
+            return {"jobName": job_name, "stopped": False, "reason": error_message(error)}
+        raise translated_error(error) from None
+    return {"jobName": job_name, "jobArn": job["jobArn"], "stopped": True}
+
+
+def _stage(job: dict[str, Any]) -> str:
+    details = job.get("statusDetails") or {}
+    stages = [
+        name
+        for name in ("validationDetails", "dataProcessingDetails", "trainingDetails")
+        if (details.get(name) or {}).get("status") == "InProgress"
+    ]
+    return f" ({stages[-1].removesuffix('Details')})" if stages else ""
+
+
+def translated_error(error: ClientError) -> Exception:
+    code, message = error_code(error), error_message(error)
+    if code == "ServiceQuotaExceededException":
+        return CapacityUnavailable(message)
+    if code in ("ThrottlingException", "InternalServerException", "ServiceUnavailableException"):
+        return BedrockThrottled(f"{code}: {message}")
+    return BedrockRequestRejected(f"{code}: {message}")
+
+
+def error_code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+def error_message(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Message", str(error))

@@ -1,0 +1,97 @@
+"""Names of everything a run creates, derived from the uploaded object version alone.
+
+The same upload (bucket, key, version) always yields the same execution name, job name,
+model name and idempotency tokens, so a duplicate event or a retried Lambda can never
+start a second paid job; a new version of the same file yields new names, so it runs
+again. Any function can find a run's job from the upload alone (the abort path does).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from . import layout
+
+# Step Functions: 80 characters, no whitespace, brackets, wildcards or punctuation such as
+# " # % \ ^ | ~ ` $ & , ; : /, and ASCII only so that execution logs work.
+EXECUTION_NAME_MAX = 80
+# Bedrock: jobName [a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])* up to 63; customModelName
+# ([0-9a-zA-Z][_-]?){1,63}; provisionedModelName up to 63; clientRequestToken
+# [a-zA-Z0-9]([-a-zA-Z0-9]{0,254}[a-zA-Z0-9])?
+BEDROCK_NAME_MAX = 63
+RUN_ID_LENGTH = 16
+_NOT_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9]+")
+
+
+@dataclass(frozen=True)
+class RunNames:
+    environment: str
+    dataset: str  # as uploaded, any characters
+    slug: str  # ASCII letters, digits and single dashes
+    run_id: str  # 16 hex digits of the upload's identity
+
+    @property
+    def execution_name(self) -> str:
+        return f"{self.slug[: EXECUTION_NAME_MAX - RUN_ID_LENGTH - 1]}-{self.run_id}"
+
+    @property
+    def job_name(self) -> str:
+        return self._bedrock_name("job")
+
+    @property
+    def custom_model_name(self) -> str:
+        return self._bedrock_name("model")
+
+    @property
+    def provisioned_model_name(self) -> str:
+        return self._bedrock_name("pt")
+
+    @property
+    def deployment_name(self) -> str:
+        return self._bedrock_name("deploy")
+
+    def client_token(self, purpose: str) -> str:
+        """Idempotency token for one create call: repeated, Bedrock ignores the request."""
+        return f"{purpose}-{self.environment}-{self.run_id}"
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Tags on everything the run creates: cleanup and IAM conditions key on them."""
+        return {
+            "project": "BedrockCustomization",
+            "environment": self.environment,
+            "dataset": _tag_value(self.dataset),
+            "run": self.run_id,
+        }
+
+    def _bedrock_name(self, kind: str) -> str:
+        fixed = f"{self.environment}-{kind}-{self.run_id}"
+        room = BEDROCK_NAME_MAX - len(fixed) - 1
+        return f"{self.slug[:room].rstrip('-')}-{fixed}" if room > 1 else fixed
+
+
+def run_names(environment: str, bucket: str, key: str, version_id: str | None) -> RunNames:
+    """The names of the run that this exact object version starts."""
+    dataset = layout.dataset_name(key)
+    identity = f"{bucket}\n{key}\n{version_id or ''}".encode()
+    return RunNames(
+        environment=environment,
+        dataset=dataset,
+        slug=slugify(dataset),
+        run_id=hashlib.sha256(identity).hexdigest()[:RUN_ID_LENGTH],
+    )
+
+
+def slugify(name: str) -> str:
+    """`Spam Filter (v2)` -> `Spam-Filter-v2`; `données` -> `donnees`; never empty."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = _NOT_NAME_CHARACTERS.sub("-", ascii_name).strip("-")
+    return slug or "dataset"
+
+
+def _tag_value(value: str) -> str:
+    # Tag values: up to 256 Unicode letters, digits, spaces and _ . : / = + - @
+    return re.sub(r"[^\w .:/=+\-@]", "_", value)[:256]

@@ -1,0 +1,95 @@
+"""What every handler needs from the Lambda environment: settings, clients and logs.
+
+Settings arrive as environment variables set by the stack (validated at synth); they are
+read lazily, on first use, so tests can set them and import handlers in any order.
+Logs are JSON (the function's log format is JSON): `extra=` fields become JSON keys.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from .cost import ServingPlan
+from .jobs import JobEnvironment
+
+# Bedrock throttles control-plane calls; the SDK's adaptive mode backs off before the state
+# machine's own retries take over.
+_BEDROCK_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 5})
+
+logger = logging.getLogger("customization")
+logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
+
+
+class SettingsError(RuntimeError):
+    """A variable the stack sets is missing or malformed: redeploy the stack."""
+
+
+def variable(name: str) -> str:
+    try:
+        return os.environ[name]
+    except KeyError:
+        raise SettingsError(f"environment variable {name} is not set: redeploy the stack") from None
+
+
+def json_variable(name: str, default: Any = None) -> Any:
+    raw = os.environ.get(name)
+    if raw is None:
+        if default is None:
+            raise SettingsError(f"environment variable {name} is not set: redeploy the stack")
+        return default
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise SettingsError(f"environment variable {name} is not JSON ({error}): redeploy the stack") from None
+
+
+@cache
+def environment_name() -> str:
+    return variable("ENVIRONMENT")
+
+
+@cache
+def serving_plan() -> ServingPlan:
+    serving = json_variable("SERVING", {})
+    return ServingPlan(
+        mode=serving.get("mode", "none"),
+        model_units=int(serving.get("modelUnits", 1)),
+        commitment=serving.get("commitment", "none"),
+    )
+
+
+@cache
+def job_environment() -> JobEnvironment:
+    vpc = json_variable("JOB_VPC", {})
+    ceiling = os.environ.get("COST_CEILING_USD")
+    return JobEnvironment(
+        environment=environment_name(),
+        role_arn=variable("CUSTOMIZATION_ROLE_ARN"),
+        output_bucket=variable("OUTPUT_BUCKET"),
+        kms_key_arn=variable("DATA_KEY_ARN"),
+        cost_ceiling_usd=float(ceiling) if ceiling else None,
+        subnet_ids=tuple(vpc.get("subnetIds", ())),
+        security_group_ids=tuple(vpc.get("securityGroupIds", ())),
+    )
+
+
+@cache
+def client(service: str):
+    return boto3.client(service, config=_BEDROCK_CONFIG) if service == "bedrock" else boto3.client(service)
+
+
+def reset() -> None:
+    """Forget cached settings and clients (tests change the environment between cases)."""
+    for cached in (environment_name, serving_plan, job_environment, client):
+        cached.cache_clear()
+
+
+def log(message: str, **fields: Any) -> None:
+    logger.info(message, extra={key: value for key, value in fields.items() if value is not None})

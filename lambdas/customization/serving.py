@@ -1,0 +1,123 @@
+"""Serving the custom model the way the environment says: provisioned throughput or an
+on-demand deployment. Creation is idempotent per run; what is created is deleted again
+when the run fails after creating it, unless a commitment term forbids it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .cost import ServingPlan
+from .jobs import error_code, error_message, translated_error
+from .naming import RunNames
+
+PROVISIONED = "provisioned"
+ON_DEMAND = "on-demand"
+
+
+class ServingNotReady(Exception):
+    """Still Creating or Updating: the state machine retries with backoff."""
+
+
+class ServingFailed(Exception):
+    """Bedrock reports the throughput or deployment Failed."""
+
+
+def create_serving(bedrock: Any, names: RunNames, model_arn: str, plan: ServingPlan) -> dict[str, Any]:
+    tags = [{"key": key, "value": value} for key, value in names.tags.items()]
+    try:
+        if plan.mode == PROVISIONED:
+            request = {
+                "modelUnits": plan.model_units,
+                "provisionedModelName": names.provisioned_model_name,
+                "modelId": model_arn,
+                "clientRequestToken": names.client_token("pt"),
+                "tags": tags,
+            }
+            if plan.commitment != "none":
+                request["commitmentDuration"] = plan.commitment
+            arn = bedrock.create_provisioned_model_throughput(**request)["provisionedModelArn"]
+        elif plan.mode == ON_DEMAND:
+            arn = bedrock.create_custom_model_deployment(
+                modelDeploymentName=names.deployment_name,
+                modelArn=model_arn,
+                clientRequestToken=names.client_token("deploy"),
+                tags=tags,
+                description=f"Bedrock customization pipeline, dataset {names.dataset}",
+            )["customModelDeploymentArn"]
+        else:
+            raise ValueError(f"serving mode {plan.mode!r} creates nothing")
+    except ClientError as error:
+        arn = _existing_serving_of_this_run(bedrock, names, plan, error)
+    return {
+        "mode": plan.mode,
+        "arn": arn,
+        "modelUnits": plan.model_units if plan.mode == PROVISIONED else None,
+        "commitment": plan.commitment if plan.mode == PROVISIONED else None,
+        # Only no-commitment throughput and deployments can be deleted at will.
+        "deletable": plan.mode == ON_DEMAND or plan.commitment == "none",
+    }
+
+
+def _existing_serving_of_this_run(bedrock: Any, names: RunNames, plan: ServingPlan, error: ClientError) -> str:
+    if error_code(error) not in ("ConflictException", "ResourceInUseException"):
+        raise translated_error(error) from None
+    if plan.mode == PROVISIONED:
+        return bedrock.get_provisioned_model_throughput(provisionedModelId=names.provisioned_model_name)[
+            "provisionedModelArn"
+        ]
+    return bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=names.deployment_name)[
+        "customModelDeploymentArn"
+    ]
+
+
+def poll_serving(bedrock: Any, serving: dict[str, Any]) -> dict[str, Any]:
+    try:
+        if serving["mode"] == PROVISIONED:
+            current = bedrock.get_provisioned_model_throughput(provisionedModelId=serving["arn"])
+            ready = "InService"
+        else:
+            current = bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=serving["arn"])
+            ready = "Active"
+    except ClientError as error:
+        raise translated_error(error) from None
+    status = current["status"]
+    if status == "Failed":
+        raise ServingFailed(f"{serving['arn']} failed: {current.get('failureMessage') or 'Bedrock gave no reason'}")
+    if status != ready:
+        raise ServingNotReady(f"{serving['arn']} is {status}")
+    return {**serving, "status": status}
+
+
+def delete_serving(bedrock: Any, names: RunNames, plan: ServingPlan) -> dict[str, Any]:
+    """Delete the throughput or deployment this run created, if any, so nothing keeps billing.
+
+    Found by the run's deterministic name, so it works whatever step failed, including a
+    create call that timed out after Bedrock accepted it.
+    """
+    if plan.mode not in (PROVISIONED, ON_DEMAND):
+        return {"deleted": False, "reason": "the environment serves nothing"}
+    try:
+        if plan.mode == PROVISIONED:
+            current = bedrock.get_provisioned_model_throughput(provisionedModelId=names.provisioned_model_name)
+            arn = current["provisionedModelArn"]
+            if current.get("commitmentDuration"):
+                return {
+                    "deleted": False,
+                    "arn": arn,
+                    "reason": f"under a {current['commitmentDuration']} commitment: it cannot be deleted before "
+                    f"{current.get('commitmentExpirationTime')}",
+                }
+            bedrock.delete_provisioned_model_throughput(provisionedModelId=arn)
+        else:
+            current = bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=names.deployment_name)
+            arn = current["customModelDeploymentArn"]
+            bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=arn)
+    except ClientError as error:
+        if error_code(error) in ("ResourceNotFoundException", "ValidationException"):
+            return {"deleted": False, "reason": "nothing was created"}
+        raise RuntimeError(
+            f"could not delete the run's {plan.mode} serving: {error_message(error)}; delete it by hand"
+        ) from None
+    return {"deleted": True, "arn": arn}

@@ -1,0 +1,14 @@
+"""PollJob: the job's outcome, or JobStillRunning for the state machine to retry later."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from customization import runtime
+from customization.jobs import poll_job
+
+
+def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    result = poll_job(runtime.client("bedrock"), event["jobName"])
+    runtime.log("customization job completed", jobArn=result["jobArn"], customModelArn=result["customModelArn"])
+    return result

@@ -1,0 +1,22 @@
+"""StartCustomizationJob: the cost guard, then the Bedrock job, idempotent per upload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from customization import runtime
+from customization.jobs import start_job
+from customization.naming import run_names
+
+
+def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    upload = event["upload"]
+    names = run_names(runtime.environment_name(), upload["bucket"], upload["key"], upload.get("versionId"))
+    job = start_job(runtime.client("bedrock"), names, event["validation"], runtime.job_environment())
+    runtime.log(
+        "customization job started",
+        jobArn=job["jobArn"],
+        alreadyStarted=job["alreadyStarted"],
+        executionArn=event.get("executionArn"),
+    )
+    return job

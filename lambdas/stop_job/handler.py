@@ -1,0 +1,33 @@
+"""StopJob: stops the run's Bedrock job (and deletes its serving) when the pipeline lets go.
+
+Two callers: the state machine, when the job runs past the environment's time limit
+(event: {"upload": ...}); and an EventBridge rule on executions that were aborted or timed
+out (event: "Step Functions Execution Status Change"), so that stopping an execution
+never leaves a job training, and billing, on its own.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from customization import runtime
+from customization.jobs import stop_job
+from customization.naming import run_names
+from customization.serving import delete_serving
+
+
+def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    if event.get("detail-type") == "Step Functions Execution Status Change":
+        upload = json.loads(event["detail"]["input"])["upload"]
+        reason = f"execution {event['detail']['status']}"
+    else:
+        upload, reason = event["upload"], "time limit"
+    names = run_names(runtime.environment_name(), upload["bucket"], upload["key"], upload.get("versionId"))
+    bedrock = runtime.client("bedrock")
+    outcome = {**stop_job(bedrock, names.job_name), "reason": reason}
+    if reason != "time limit":
+        # Aborted or timed out anywhere, serving setup included: nothing may keep billing.
+        outcome["serving"] = delete_serving(bedrock, names, runtime.serving_plan())
+    runtime.log("stop job", **outcome)
+    return outcome

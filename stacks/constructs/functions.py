@@ -1,0 +1,131 @@
+"""The pipeline's Lambda functions: one asset, one role each, traced, JSON-logged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy, Size
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.nag import acknowledge, acknowledge_wildcard_resource
+
+# The whole lambdas/ folder is one asset: the handlers share the engine package, and
+# boto3 comes with the runtime, so nothing is bundled (and no Docker is needed at synth).
+LAMBDA_CODE = Path(__file__).resolve().parent.parent.parent / "lambdas"
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+
+
+class PipelineFunction(Construct):
+    """A function whose role can write its own log group and X-Ray traces, and nothing else
+    until the stack grants it what its step needs."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        handler_package: str,
+        description: str,
+        environment: dict[str, str],
+        log_key: kms.IKey,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+        timeout: Duration = Duration.seconds(60),
+        memory_mib: int = 256,
+        ephemeral_storage_mib: int = 512,
+        dead_letter_queue: sqs.IQueue | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=log_retention,
+            encryption_key=log_key,
+            removal_policy=removal_policy,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{construct_id}: {description}",
+        )
+        # One customer-managed policy per function, holding everything it may do: logs to its
+        # own group (not AWSLambdaBasicExecutionRole's any group), traces, and what the stack
+        # grants for its step. No inline policy (NIST 800-53 IAMNoInlinePolicy).
+        self.policy = iam.ManagedPolicy(self, "Policy", roles=[self.role], description=description)
+        self.policy.add_statements(
+            iam.PolicyStatement(
+                sid="OwnLogGroup",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            ),
+            iam.PolicyStatement(
+                sid="Traces", actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]
+            ),
+        )
+        acknowledge(
+            self.policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions "
+            "(Service Authorization Reference, AWS X-Ray): tracing needs Resource '*'",
+        )
+        if dead_letter_queue is not None:
+            self.policy.add_statements(
+                iam.PolicyStatement(
+                    sid="DeadLetters", actions=["sqs:SendMessage"], resources=[dead_letter_queue.queue_arn]
+                )
+            )
+            if dead_letter_queue.encryption_master_key is not None:
+                self.policy.add_statements(
+                    iam.PolicyStatement(
+                        sid="DeadLettersKey",
+                        actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                        resources=[dead_letter_queue.encryption_master_key.key_arn],
+                    )
+                )
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description=description,
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.ARM_64,
+            code=lambda_.Code.from_asset(str(LAMBDA_CODE), exclude=["**/__pycache__", "**/*.pyc"]),
+            handler=f"{handler_package}.handler.lambda_handler",
+            # The function may not add to its role behind our back: the policy above is complete.
+            role=self.role.without_policy_updates(),
+            timeout=timeout,
+            memory_size=memory_mib,
+            ephemeral_storage_size=Size.mebibytes(ephemeral_storage_mib),
+            environment=environment,
+            tracing=lambda_.Tracing.ACTIVE,
+            dead_letter_queue=dead_letter_queue,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
+            system_log_level_v2=lambda_.SystemLogLevel.WARN,
+        )
+        acknowledge(
+            self.function,
+            "NIST.800.53.R5-LambdaInsideVPC",
+            "The function calls only AWS APIs (S3, Bedrock, Step Functions, SNS) over TLS with IAM auth; a "
+            "VPC would need NAT or five interface endpoints per environment and adds no control here",
+        )
+        acknowledge(
+            self.function,
+            "NIST.800.53.R5-LambdaConcurrency",
+            "Concurrency is bounded by the workflow (one execution per uploaded file version, one task at a "
+            "time); reserving concurrency would take capacity from the account's other functions",
+        )
+
+    def grant(self, *statements: iam.PolicyStatement) -> None:
+        self.policy.add_statements(*statements)
+
+    def acknowledge_wildcards(self, resources: list, reason: str) -> None:
+        """AwsSolutions-IAM5, one finding per resource pattern that ends in a wildcard."""
+        for resource in resources:
+            acknowledge_wildcard_resource(self.policy, resource, reason)

@@ -1,0 +1,328 @@
+"""The customization workflow as a Step Functions state machine (Standard).
+
+ValidateDataset -> StartCustomizationJob -> PollJob -> [CreateServing -> PollServing]
+-> NotifySuccess. Waiting is done by Retry on a named error (JobStillRunning,
+ServingNotReady, CapacityUnavailable) rather than a Wait/Task/Choice loop: each poll then
+costs one state transition instead of three, which is how a 12-hour job stays under 60
+transitions while completion is still noticed within the poll ceiling (see
+`poll_schedule` and `make bench`). Every failure ends in NotifyFailure and a Fail state
+whose error and cause say what happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from stacks.config import EnvironmentConfig
+from stacks.constructs.functions import PipelineFunction
+from stacks.nag import acknowledge
+
+# Lambda's own transient errors, retried on every task.
+LAMBDA_TRANSIENT_ERRORS = [
+    "Lambda.ClientExecutionTimeoutException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+BEDROCK_TRANSIENT_ERRORS = ["BedrockThrottled"]
+
+
+@dataclass(frozen=True)
+class PollSchedule:
+    """Retry settings that wait up to `limit` between a first and a largest interval."""
+
+    first: Duration
+    largest: Duration
+    backoff_rate: float
+    attempts: int
+
+    @classmethod
+    def covering(cls, limit_seconds: float, first_s: float, largest_s: float, backoff: float) -> PollSchedule:
+        waited, interval, attempts = 0.0, first_s, 0
+        while waited < limit_seconds:
+            waited += min(interval, largest_s)
+            interval *= backoff
+            attempts += 1
+        return cls(Duration.seconds(round(first_s)), Duration.seconds(round(largest_s)), backoff, max(attempts, 1))
+
+    def delays(self) -> list[float]:
+        """The waits Step Functions will make, in seconds (without jitter, which is off)."""
+        first, largest = self.first.to_seconds(), self.largest.to_seconds()
+        return [min(first * self.backoff_rate**n, largest) for n in range(self.attempts)]
+
+
+def job_poll_schedule(config: EnvironmentConfig) -> PollSchedule:
+    polling = config.polling
+    return PollSchedule.covering(
+        config.limits.max_job_hours * 3600,
+        polling.first_poll_minutes * 60,
+        polling.max_poll_minutes * 60,
+        polling.backoff_rate,
+    )
+
+
+def serving_poll_schedule(config: EnvironmentConfig) -> PollSchedule:
+    return PollSchedule.covering(config.limits.max_serving_setup_hours * 3600, 60, 300, 1.5)
+
+
+def capacity_wait_schedule(config: EnvironmentConfig) -> PollSchedule:
+    return PollSchedule.covering(config.limits.quota_wait_hours * 3600, 300, 1800, 1.5)
+
+
+def execution_timeout(config: EnvironmentConfig) -> Duration:
+    limits = config.limits
+    # Every bounded wait, plus an hour for validation, notifications and retries.
+    hours = limits.quota_wait_hours + limits.max_job_hours + limits.max_serving_setup_hours + 1
+    return Duration.minutes(round(hours * 60))
+
+
+@dataclass(frozen=True)
+class WorkflowFunctions:
+    validate: PipelineFunction
+    start_job: PipelineFunction
+    poll_job: PipelineFunction
+    stop_job: PipelineFunction
+    create_serving: PipelineFunction | None
+    poll_serving: PipelineFunction | None
+    delete_serving: PipelineFunction | None
+    notify: PipelineFunction
+
+
+class CustomizationWorkflow(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: EnvironmentConfig,
+        functions: WorkflowFunctions,
+        log_key: kms.IKey,
+        log_retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.config = config
+        fail = sfn.Fail(self, "RunFailed", error_path="$.failure.Error", cause_path="$.failure.Cause")
+        notify_failure = self._task(
+            "NotifyFailure",
+            functions.notify,
+            {"outcome": "failed", "state": sfn.JsonPath.entire_payload, "executionArn": sfn.JsonPath.execution_id},
+            result_path="$.notification",
+            timeout=Duration.minutes(2),
+        )
+        # A failed notification must not hide the run's own failure: the Fail state still follows.
+        notify_failure.add_catch(fail, errors=["States.ALL"], result_path="$.notificationError")
+        notify_failure.next(fail)
+
+        validate = self._task(
+            "ValidateDataset",
+            functions.validate,
+            {"upload": sfn.JsonPath.object_at("$.upload")},
+            result_path="$.validation",
+            timeout=Duration.minutes(15),
+        )
+        start_job = self._task(
+            "StartCustomizationJob",
+            functions.start_job,
+            {
+                "upload": sfn.JsonPath.object_at("$.upload"),
+                "validation": sfn.JsonPath.object_at("$.validation"),
+                "executionArn": sfn.JsonPath.execution_id,
+            },
+            result_path="$.job",
+            timeout=Duration.minutes(2),
+        )
+        capacity = capacity_wait_schedule(config)
+        start_job.add_retry(
+            errors=["CapacityUnavailable"],
+            interval=capacity.first,
+            max_delay=capacity.largest,
+            backoff_rate=capacity.backoff_rate,
+            max_attempts=capacity.attempts,
+            jitter_strategy=sfn.JitterType.NONE,
+        )
+        poll_job = self._task(
+            "PollJob",
+            functions.poll_job,
+            {"jobName": sfn.JsonPath.string_at("$.job.jobName")},
+            result_path="$.result",
+            timeout=Duration.minutes(2),
+        )
+        schedule = job_poll_schedule(config)
+        poll_job.add_retry(
+            errors=["JobStillRunning"],
+            interval=schedule.first,
+            max_delay=schedule.largest,
+            backoff_rate=schedule.backoff_rate,
+            max_attempts=schedule.attempts,
+            jitter_strategy=sfn.JitterType.NONE,
+        )
+        stop_after_limit = self._task(
+            "StopJobAfterTimeLimit",
+            functions.stop_job,
+            {"upload": sfn.JsonPath.object_at("$.upload")},
+            result_path="$.cleanup",
+            timeout=Duration.minutes(2),
+        )
+        time_limit = sfn.Pass(
+            self,
+            "JobTimeLimitExceeded",
+            parameters={
+                "Error": "JobTimeLimitExceeded",
+                "Cause": f"The customization job ran past limits.maxJobHours ({config.limits.max_job_hours:g} h) "
+                "and the pipeline stopped it. Raise the limit in cdk.json or train on less data.",
+            },
+            result_path="$.failure",
+        )
+        stop_after_limit.add_catch(time_limit, errors=["States.ALL"], result_path="$.cleanupError")
+        stop_after_limit.next(time_limit)
+        time_limit.next(notify_failure)
+        poll_job.add_catch(stop_after_limit, errors=["JobStillRunning"], result_path="$.failure")
+
+        notify_success = self._task(
+            "NotifySuccess",
+            functions.notify,
+            {"outcome": "succeeded", "state": sfn.JsonPath.entire_payload, "executionArn": sfn.JsonPath.execution_id},
+            result_path="$.notification",
+            timeout=Duration.minutes(2),
+        )
+        succeeded = sfn.Succeed(self, "RunSucceeded")
+        for step in (validate, start_job, poll_job):
+            step.add_catch(notify_failure, errors=["States.ALL"], result_path="$.failure")
+        chain = validate.next(start_job).next(poll_job)
+
+        if config.serving.mode == "none":
+            chain = chain.next(notify_success)
+        else:
+            chain = chain.next(self._serving(config, functions, notify_failure, notify_success))
+        notify_success.add_catch(succeeded, errors=["States.ALL"], result_path="$.notificationError")
+        notify_success.next(succeeded)
+
+        self.log_group = logs.LogGroup(
+            self, "ExecutionLogs", retention=log_retention, encryption_key=log_key, removal_policy=removal_policy
+        )
+        self.role = self._role(functions)
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_chainable(chain),
+            timeout=execution_timeout(config),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True),
+            comment=f"Bedrock customization ({config.name}): validate, train, serve, notify",
+            # Its policy below is complete: CDK's automatic grants would add an inline policy
+            # with `function:*` version wildcards that the tasks never invoke.
+            role=self.role.without_policy_updates(),
+        )
+
+    def _role(self, functions: WorkflowFunctions) -> iam.Role:
+        role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("states.amazonaws.com"),
+            description="Runs the customization workflow: invokes its functions, logs, traces",
+        )
+        policy = iam.ManagedPolicy(self, "Policy", roles=[role], description="What the workflow may do")
+        steps = [step.function.function_arn for step in vars(functions).values() if step is not None]
+        policy.add_statements(
+            iam.PolicyStatement(sid="InvokeSteps", actions=["lambda:InvokeFunction"], resources=steps),
+            iam.PolicyStatement(
+                sid="Traces",
+                actions=[
+                    "xray:PutTraceSegments",
+                    "xray:PutTelemetryRecords",
+                    "xray:GetSamplingRules",
+                    "xray:GetSamplingTargets",
+                ],
+                resources=["*"],
+            ),
+            # Vended log delivery to CloudWatch Logs takes these on "*" only (Step Functions
+            # developer guide, "IAM policies for logging to CloudWatch Logs").
+            iam.PolicyStatement(
+                sid="ExecutionLogDelivery",
+                actions=[
+                    "logs:CreateLogDelivery",
+                    "logs:GetLogDelivery",
+                    "logs:UpdateLogDelivery",
+                    "logs:DeleteLogDelivery",
+                    "logs:ListLogDeliveries",
+                    "logs:PutResourcePolicy",
+                    "logs:DescribeResourcePolicies",
+                    "logs:DescribeLogGroups",
+                ],
+                resources=["*"],
+            ),
+        )
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Only X-Ray tracing and CloudWatch Logs vended log delivery, which take no resource-level "
+            "permissions; the functions it invokes are listed one by one",
+        )
+        return role
+
+    def _serving(self, config, functions: WorkflowFunctions, notify_failure, notify_success) -> sfn.IChainable:
+        create = self._task(
+            "CreateServing",
+            functions.create_serving,
+            {
+                "upload": sfn.JsonPath.object_at("$.upload"),
+                "customModelArn": sfn.JsonPath.string_at("$.result.customModelArn"),
+            },
+            result_path="$.serving",
+            timeout=Duration.minutes(2),
+        )
+        poll = self._task(
+            "PollServing",
+            functions.poll_serving,
+            {"serving": sfn.JsonPath.object_at("$.serving")},
+            result_path="$.serving",
+            timeout=Duration.minutes(2),
+        )
+        schedule = serving_poll_schedule(config)
+        poll.add_retry(
+            errors=["ServingNotReady"],
+            interval=schedule.first,
+            max_delay=schedule.largest,
+            backoff_rate=schedule.backoff_rate,
+            max_attempts=schedule.attempts,
+            jitter_strategy=sfn.JitterType.NONE,
+        )
+        # Whatever this run created goes again when serving fails: nothing keeps billing.
+        delete = self._task(
+            "DeleteServingAfterFailure",
+            functions.delete_serving,
+            {"upload": sfn.JsonPath.object_at("$.upload")},
+            result_path="$.cleanup",
+            timeout=Duration.minutes(2),
+        )
+        delete.add_catch(notify_failure, errors=["States.ALL"], result_path="$.cleanupError")
+        delete.next(notify_failure)
+        create.add_catch(delete, errors=["States.ALL"], result_path="$.failure")
+        poll.add_catch(delete, errors=["States.ALL"], result_path="$.failure")
+        return create.next(poll).next(notify_success)
+
+    def _task(self, name, function: PipelineFunction, payload: dict, *, result_path: str, timeout: Duration):
+        task = tasks.LambdaInvoke(
+            self,
+            name,
+            lambda_function=function.function,
+            payload=sfn.TaskInput.from_object(payload),
+            payload_response_only=True,
+            result_path=result_path,
+            retry_on_service_exceptions=False,
+            task_timeout=sfn.Timeout.duration(timeout),
+        )
+        task.add_retry(errors=LAMBDA_TRANSIENT_ERRORS, interval=Duration.seconds(2), backoff_rate=2, max_attempts=6)
+        task.add_retry(errors=BEDROCK_TRANSIENT_ERRORS, interval=Duration.seconds(10), backoff_rate=2, max_attempts=5)
+        return task
