@@ -18,6 +18,7 @@ from stacks.nag import acknowledge, acknowledge_wildcard_resource
 # boto3 comes with the runtime, so nothing is bundled (and no Docker is needed at synth).
 LAMBDA_CODE = Path(__file__).resolve().parent.parent.parent / "lambdas"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
+DEFAULT_TIMEOUT = Duration.seconds(60)
 
 
 class PipelineFunction(Construct):
@@ -35,7 +36,7 @@ class PipelineFunction(Construct):
         log_key: kms.IKey,
         log_retention: logs.RetentionDays,
         removal_policy: RemovalPolicy,
-        timeout: Duration = Duration.seconds(60),
+        timeout: Duration = DEFAULT_TIMEOUT,
         memory_mib: int = 256,
         ephemeral_storage_mib: int = 512,
         dead_letter_queue: sqs.IQueue | None = None,
