@@ -87,9 +87,12 @@ def client(service: str):
 
 def reset() -> None:
     """Forget cached settings and clients (tests change the environment between cases)."""
-    for cached in (environment_name, serving_plan, job_environment, client):
+    for cached in _CACHED:
         cached.cache_clear()
 
 
 def log(message: str, **fields: Any) -> None:
     logger.info(message, extra={key: value for key, value in fields.items() if value is not None})
+
+
+_CACHED = (environment_name, serving_plan, job_environment, client)

@@ -20,13 +20,13 @@ from customization.serving import delete_serving
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     if event.get("detail-type") == "Step Functions Execution Status Change":
         upload = json.loads(event["detail"]["input"])["upload"]
-        reason = f"execution {event['detail']['status']}"
+        trigger = f"execution {event['detail']['status']}"
     else:
-        upload, reason = event["upload"], "time limit"
+        upload, trigger = event["upload"], "time limit"
     names = run_names(runtime.environment_name(), upload["bucket"], upload["key"], upload.get("versionId"))
     bedrock = runtime.client("bedrock")
-    outcome = {**stop_job(bedrock, names.job_name), "reason": reason}
-    if reason != "time limit":
+    outcome = {**stop_job(bedrock, names.job_name), "trigger": trigger}
+    if trigger != "time limit":
         # Aborted or timed out anywhere, serving setup included: nothing may keep billing.
         outcome["serving"] = delete_serving(bedrock, names, runtime.serving_plan())
     runtime.log("stop job", **outcome)

@@ -1,0 +1,531 @@
+"""The workflow's Lambda steps against the Bedrock API as botocore defines it (Stubber):
+every request is checked against the real service model, every status and error class
+has a case, and retries of a step never create a second paid resource."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from customization import runtime
+from customization.jobs import (
+    BedrockRequestRejected,
+    BedrockThrottled,
+    CapacityUnavailable,
+    CostCeilingExceeded,
+    JobFailed,
+    JobStillRunning,
+    JobStopped,
+)
+from customization.naming import run_names
+from customization.serving import ServingFailed, ServingNotReady
+from hypothesis import given
+from hypothesis import strategies as st
+
+ENVIRONMENT = {
+    "ENVIRONMENT": "dev",
+    "CUSTOMIZATION_ROLE_ARN": "arn:aws:iam::111122223333:role/customization",
+    "OUTPUT_BUCKET": "output-bucket",
+    "DATA_KEY_ARN": "arn:aws:kms:us-east-1:111122223333:key/1234",
+    "COST_CEILING_USD": "25",
+    "SERVING": json.dumps({"mode": "provisioned", "modelUnits": 1, "commitment": "none"}),
+    "TOPIC_ARN": "arn:aws:sns:us-east-1:111122223333:topic",
+    "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:111122223333:stateMachine:Workflow",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+}
+UPLOAD = {"bucket": "data-bucket", "key": "datasets/email-classifier/train.jsonl", "versionId": "v1"}
+NAMES = run_names("dev", UPLOAD["bucket"], UPLOAD["key"], UPLOAD["versionId"])
+JOB_ARN = f"arn:aws:bedrock:us-east-1:111122223333:model-customization-job/{NAMES.job_name}"
+MODEL_ARN = "arn:aws:bedrock:us-east-1:111122223333:custom-model/amazon.nova-micro-v1:0:128k/abc123"
+PT_ARN = "arn:aws:bedrock:us-east-1:111122223333:provisioned-model/xyz789"
+VALIDATION = {
+    "settings": {
+        "baseModel": "amazon.nova-micro-v1:0:128k",
+        "customizationType": "FINE_TUNING",
+        "hyperParameters": {"epochCount": "2"},
+    },
+    "prepared": {
+        "trainUri": "s3://data-bucket/prepared/x/v1/train.jsonl",
+        "validationUri": "s3://data-bucket/prepared/x/v1/validation.jsonl",
+    },
+    "cost": {"training_usd": 0.05},
+}
+
+
+@pytest.fixture
+def clients(monkeypatch):
+    for name, value in ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    runtime.reset()
+    made = {service: boto3.client(service, region_name="us-east-1") for service in ("bedrock", "stepfunctions", "sns")}
+    stubbers = {service: Stubber(client) for service, client in made.items()}
+    monkeypatch.setattr(runtime, "client", lambda service: made[service])
+    for stubber in stubbers.values():
+        stubber.activate()
+    yield stubbers
+    for stubber in stubbers.values():
+        stubber.assert_no_pending_responses()
+    runtime.reset()
+
+
+def _job(status: str, **extra) -> dict:
+    return {
+        "jobArn": JOB_ARN,
+        "jobName": NAMES.job_name,
+        "outputModelName": NAMES.custom_model_name,
+        "roleArn": ENVIRONMENT["CUSTOMIZATION_ROLE_ARN"],
+        "status": status,
+        "creationTime": dt.datetime(2026, 11, 26, 10),
+        "baseModelArn": "arn:aws:bedrock:::foundation-model/x",
+        "trainingDataConfig": {"s3Uri": "s3://d/t"},
+        "outputDataConfig": {"s3Uri": "s3://o/"},
+        "validationDataConfig": {"validators": []},
+        "clientRequestToken": NAMES.client_token("job"),
+        **extra,
+    }
+
+
+# -- StartCustomizationJob -----------------------------------------------------------------
+
+
+def _start(clients):
+    from start_job import handler
+
+    return handler.lambda_handler({"upload": UPLOAD, "validation": VALIDATION, "executionArn": "arn:exec"})
+
+
+def test_start_sends_a_complete_deterministic_request(clients):
+    tags = [{"key": k, "value": v} for k, v in NAMES.tags.items()]
+    clients["bedrock"].add_response(
+        "create_model_customization_job",
+        {"jobArn": JOB_ARN},
+        {
+            "jobName": NAMES.job_name,
+            "customModelName": NAMES.custom_model_name,
+            "roleArn": ENVIRONMENT["CUSTOMIZATION_ROLE_ARN"],
+            "clientRequestToken": NAMES.client_token("job"),
+            "baseModelIdentifier": "amazon.nova-micro-v1:0:128k",
+            "customizationType": "FINE_TUNING",
+            "customModelKmsKeyId": ENVIRONMENT["DATA_KEY_ARN"],
+            "jobTags": tags,
+            "customModelTags": tags,
+            "trainingDataConfig": {"s3Uri": VALIDATION["prepared"]["trainUri"]},
+            "validationDataConfig": {"validators": [{"s3Uri": VALIDATION["prepared"]["validationUri"]}]},
+            "outputDataConfig": {"s3Uri": f"s3://output-bucket/jobs/{NAMES.job_name}/"},
+            "hyperParameters": {"epochCount": "2"},
+        },
+    )
+
+    job = _start(clients)
+
+    assert job == {
+        "jobArn": JOB_ARN,
+        "jobName": NAMES.job_name,
+        "customModelName": NAMES.custom_model_name,
+        "outputUri": f"s3://output-bucket/jobs/{NAMES.job_name}/",
+        "alreadyStarted": False,
+    }
+
+
+def test_a_retried_start_finds_the_job_instead_of_starting_a_second(clients):
+    clients["bedrock"].add_client_error("create_model_customization_job", "ConflictException", "name in use")
+    clients["bedrock"].add_response(
+        "get_model_customization_job", _job("InProgress"), {"jobIdentifier": NAMES.job_name}
+    )
+
+    job = _start(clients)
+
+    assert job["jobArn"] == JOB_ARN and job["alreadyStarted"] is True
+
+
+def test_a_name_taken_by_another_request_is_not_mistaken_for_ours(clients):
+    clients["bedrock"].add_client_error("create_model_customization_job", "ConflictException", "name in use")
+    clients["bedrock"].add_response(
+        "get_model_customization_job", _job("InProgress", clientRequestToken="someone-else")
+    )
+
+    with pytest.raises(BedrockRequestRejected, match="is taken by another request"):
+        _start(clients)
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        ("ServiceQuotaExceededException", CapacityUnavailable),
+        ("ThrottlingException", BedrockThrottled),
+        ("InternalServerException", BedrockThrottled),
+        ("ValidationException", BedrockRequestRejected),
+        ("AccessDeniedException", BedrockRequestRejected),
+        ("ResourceNotFoundException", BedrockRequestRejected),
+        ("TooManyTagsException", BedrockRequestRejected),
+    ],
+)
+def test_bedrock_errors_become_the_errors_the_state_machine_routes(clients, code, error):
+    clients["bedrock"].add_client_error("create_model_customization_job", code, f"Bedrock says: {code}")
+
+    with pytest.raises(error, match=f"Bedrock says: {code}"):
+        _start(clients)
+
+
+def test_the_cost_guard_stops_the_run_before_any_bedrock_call(clients):
+    expensive = {**VALIDATION, "cost": {"training_usd": 30.0}}
+    from start_job import handler
+
+    with pytest.raises(CostCeilingExceeded, match=r"\$30.00 is above this environment's ceiling \$25.00"):
+        handler.lambda_handler({"upload": UPLOAD, "validation": expensive})
+
+
+# -- PollJob --------------------------------------------------------------------------------
+
+
+def _poll(clients, job: dict):
+    from poll_job import handler
+
+    clients["bedrock"].add_response("get_model_customization_job", job, {"jobIdentifier": NAMES.job_name})
+    return handler.lambda_handler({"jobName": NAMES.job_name})
+
+
+@pytest.mark.parametrize("status", ["InProgress", "Stopping"])
+def test_a_running_job_asks_to_be_polled_again(clients, status):
+    with pytest.raises(JobStillRunning, match=status):
+        _poll(clients, _job(status, statusDetails={"trainingDetails": {"status": "InProgress"}}))
+
+
+def test_a_completed_job_returns_its_model_and_metrics(clients):
+    result = _poll(
+        clients,
+        _job(
+            "Completed",
+            outputModelArn=MODEL_ARN,
+            endTime=dt.datetime(2026, 11, 26, 16),
+            trainingMetrics={"trainingLoss": 0.12},
+            validationMetrics=[{"validationLoss": 0.2}, {"validationLoss": 0.15}],
+        ),
+    )
+
+    assert result["customModelArn"] == MODEL_ARN
+    assert (result["trainingLoss"], result["validationLoss"]) == (0.12, 0.15)
+    assert result["endTime"].startswith("2026-11-26T16:00")
+
+
+def test_a_failed_job_carries_bedrocks_reason(clients):
+    with pytest.raises(JobFailed, match="Token limit exceeded on record 12"):
+        _poll(clients, _job("Failed", failureMessage="Token limit exceeded on record 12"))
+
+
+def test_a_stopped_job_is_reported_as_stopped(clients):
+    with pytest.raises(JobStopped, match="was stopped"):
+        _poll(clients, _job("Stopped"))
+
+
+# -- StopJob ----------------------------------------------------------------------------------
+
+
+def test_the_time_limit_stops_a_running_job(clients):
+    from stop_job import handler
+
+    clients["bedrock"].add_response(
+        "get_model_customization_job", _job("InProgress"), {"jobIdentifier": NAMES.job_name}
+    )
+    clients["bedrock"].add_response("stop_model_customization_job", {}, {"jobIdentifier": NAMES.job_name})
+
+    outcome = handler.lambda_handler({"upload": UPLOAD})
+
+    assert outcome["stopped"] is True and outcome["trigger"] == "time limit"
+
+
+def test_an_aborted_execution_stops_its_job_and_deletes_its_throughput(clients):
+    from stop_job import handler
+
+    event = {
+        "detail-type": "Step Functions Execution Status Change",
+        "detail": {"status": "ABORTED", "input": json.dumps({"upload": UPLOAD})},
+    }
+    clients["bedrock"].add_response("get_model_customization_job", _job("InProgress"))
+    clients["bedrock"].add_response("stop_model_customization_job", {}, {"jobIdentifier": NAMES.job_name})
+    clients["bedrock"].add_response(
+        "get_provisioned_model_throughput",
+        _throughput("InService"),
+        {"provisionedModelId": NAMES.provisioned_model_name},
+    )
+    clients["bedrock"].add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": PT_ARN})
+
+    outcome = handler.lambda_handler(event)
+
+    assert outcome["stopped"] is True and outcome["trigger"] == "execution ABORTED"
+    assert outcome["serving"] == {"deleted": True, "arn": PT_ARN}
+
+
+def test_a_job_that_already_ended_is_left_alone(clients):
+    from stop_job import handler
+
+    clients["bedrock"].add_response("get_model_customization_job", _job("Completed", outputModelArn=MODEL_ARN))
+
+    assert handler.lambda_handler({"upload": UPLOAD})["stopped"] is False
+
+
+def test_no_job_no_stop(clients):
+    from stop_job import handler
+
+    clients["bedrock"].add_client_error("get_model_customization_job", "ResourceNotFoundException", "no such job")
+
+    assert handler.lambda_handler({"upload": UPLOAD})["reason"] == "no job was started"
+
+
+# -- Serving ----------------------------------------------------------------------------------
+
+
+def _throughput(status: str, **extra) -> dict:
+    return {
+        "modelUnits": 1,
+        "desiredModelUnits": 1,
+        "provisionedModelName": NAMES.provisioned_model_name,
+        "provisionedModelArn": PT_ARN,
+        "modelArn": MODEL_ARN,
+        "desiredModelArn": MODEL_ARN,
+        "foundationModelArn": "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0:128k",
+        "status": status,
+        "creationTime": dt.datetime(2026, 11, 26),
+        "lastModifiedTime": dt.datetime(2026, 11, 26),
+        **extra,
+    }
+
+
+def test_no_commitment_throughput_is_created_once_with_one_unit(clients):
+    from create_serving import handler
+
+    clients["bedrock"].add_response(
+        "create_provisioned_model_throughput",
+        {"provisionedModelArn": PT_ARN},
+        {
+            "modelUnits": 1,
+            "provisionedModelName": NAMES.provisioned_model_name,
+            "modelId": MODEL_ARN,
+            "clientRequestToken": NAMES.client_token("pt"),
+            "tags": ANY,
+        },
+    )
+
+    serving = handler.lambda_handler({"upload": UPLOAD, "customModelArn": MODEL_ARN})
+
+    assert serving == {"mode": "provisioned", "arn": PT_ARN, "modelUnits": 1, "commitment": "none", "deletable": True}
+
+
+def test_a_retried_create_finds_the_throughput(clients):
+    from create_serving import handler
+
+    clients["bedrock"].add_client_error("create_provisioned_model_throughput", "ConflictException", "exists")
+    clients["bedrock"].add_response("get_provisioned_model_throughput", _throughput("Creating"))
+
+    assert handler.lambda_handler({"upload": UPLOAD, "customModelArn": MODEL_ARN})["arn"] == PT_ARN
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [("Creating", ServingNotReady), ("Updating", ServingNotReady), ("Failed", ServingFailed), ("InService", None)],
+)
+def test_serving_statuses(clients, status, outcome):
+    from poll_serving import handler
+
+    serving = {"mode": "provisioned", "arn": PT_ARN, "deletable": True}
+    clients["bedrock"].add_response(
+        "get_provisioned_model_throughput",
+        _throughput(status, failureMessage="no capacity"),
+        {"provisionedModelId": PT_ARN},
+    )
+    if outcome is None:
+        assert handler.lambda_handler({"serving": serving})["status"] == "InService"
+    else:
+        with pytest.raises(outcome):
+            handler.lambda_handler({"serving": serving})
+
+
+def test_committed_throughput_is_never_deleted(clients):
+    from delete_serving import handler
+
+    clients["bedrock"].add_response(
+        "get_provisioned_model_throughput",
+        _throughput("InService", commitmentDuration="OneMonth", commitmentExpirationTime=dt.datetime(2026, 12, 26)),
+    )
+
+    outcome = handler.lambda_handler({"upload": UPLOAD})
+
+    assert outcome["deleted"] is False and "OneMonth commitment" in outcome["reason"]
+
+
+def test_nothing_created_nothing_deleted(clients):
+    from delete_serving import handler
+
+    clients["bedrock"].add_client_error("get_provisioned_model_throughput", "ResourceNotFoundException", "none")
+
+    assert handler.lambda_handler({"upload": UPLOAD}) == {"deleted": False, "reason": "nothing was created"}
+
+
+def test_on_demand_deployments_are_created_and_deleted_by_name(clients, monkeypatch):
+    from create_serving import handler as create
+    from delete_serving import handler as delete
+
+    monkeypatch.setenv("SERVING", json.dumps({"mode": "on-demand"}))
+    runtime.reset()
+    deployment = "arn:aws:bedrock:us-east-1:111122223333:custom-model-deployment/d1"
+    clients["bedrock"].add_response(
+        "create_custom_model_deployment",
+        {"customModelDeploymentArn": deployment},
+        {
+            "modelDeploymentName": NAMES.deployment_name,
+            "modelArn": MODEL_ARN,
+            "clientRequestToken": NAMES.client_token("deploy"),
+            "tags": ANY,
+            "description": ANY,
+        },
+    )
+    clients["bedrock"].add_response(
+        "get_custom_model_deployment",
+        {
+            "customModelDeploymentArn": deployment,
+            "modelDeploymentName": NAMES.deployment_name,
+            "modelArn": MODEL_ARN,
+            "createdAt": dt.datetime(2026, 11, 26),
+            "status": "Active",
+        },
+        {"customModelDeploymentIdentifier": NAMES.deployment_name},
+    )
+    clients["bedrock"].add_response(
+        "delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": deployment}
+    )
+
+    assert create.lambda_handler({"upload": UPLOAD, "customModelArn": MODEL_ARN})["deletable"] is True
+    assert delete.lambda_handler({"upload": UPLOAD}) == {"deleted": True, "arn": deployment}
+
+
+# -- StartRun ---------------------------------------------------------------------------------
+
+
+def _s3_event(key: str, version: str = "v1") -> dict:
+    return {
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "detail": {"bucket": {"name": "data-bucket"}, "object": {"key": key, "version-id": version}},
+    }
+
+
+def test_an_upload_starts_one_execution_named_after_the_object_version(clients):
+    from start_run import handler
+
+    clients["stepfunctions"].add_response(
+        "start_execution",
+        {"executionArn": "arn:exec:1", "startDate": dt.datetime(2026, 11, 26)},
+        {
+            "stateMachineArn": ENVIRONMENT["STATE_MACHINE_ARN"],
+            "name": NAMES.execution_name,
+            "input": json.dumps({"upload": UPLOAD}, sort_keys=True),
+        },
+    )
+
+    assert handler.lambda_handler(_s3_event(UPLOAD["key"]))["started"] is True
+
+
+def test_a_duplicate_event_starts_nothing(clients):
+    from start_run import handler
+
+    clients["stepfunctions"].add_client_error("start_execution", "ExecutionAlreadyExists", "exists")
+
+    outcome = handler.lambda_handler(_s3_event(UPLOAD["key"]))
+
+    assert outcome == {"started": False, "reason": "duplicate event", "executionName": NAMES.execution_name}
+
+
+def test_a_key_outside_the_contract_is_refused_with_the_reason(clients):
+    from start_run import handler
+
+    outcome = handler.lambda_handler(_s3_event("datasets/a/b/train.jsonl"))
+
+    assert outcome["started"] is False
+    assert "upload the training file as datasets/<name>/train.jsonl or train.txt" in outcome["reason"]
+
+
+# -- Names ------------------------------------------------------------------------------------
+
+JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])*$")
+MODEL_NAME = re.compile(r"^([0-9a-zA-Z][_-]?){1,63}$")
+TOKEN = re.compile(r"^[a-zA-Z0-9]([-a-zA-Z0-9]{0,254}[a-zA-Z0-9])?$")
+EXECUTION_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
+
+
+@given(dataset=st.text(min_size=1).filter(lambda name: "/" not in name), version=st.text(max_size=40))
+def test_names_are_valid_for_bedrock_and_step_functions_whatever_the_dataset(dataset, version):
+    names = run_names("prod", "bucket", f"datasets/{dataset}/train.jsonl", version)
+
+    for name in (names.job_name, names.custom_model_name, names.provisioned_model_name, names.deployment_name):
+        assert len(name) <= 63 and MODEL_NAME.match(name) and JOB_NAME.match(name), name
+    assert EXECUTION_NAME.match(names.execution_name)
+    assert TOKEN.match(names.client_token("job"))
+
+
+def test_the_same_upload_gets_the_same_names_and_a_new_version_new_ones():
+    again = run_names("dev", UPLOAD["bucket"], UPLOAD["key"], UPLOAD["versionId"])
+    new_version = run_names("dev", UPLOAD["bucket"], UPLOAD["key"], "v2")
+
+    assert again == NAMES
+    assert new_version.job_name != NAMES.job_name and new_version.execution_name != NAMES.execution_name
+
+
+# -- Notify -----------------------------------------------------------------------------------
+
+
+def test_the_failure_notification_says_what_failed_and_where_to_look(clients):
+    from notify import handler
+
+    state = {
+        "upload": UPLOAD,
+        "validation": {**VALIDATION, "reportUri": "s3://data-bucket/reports/x"},
+        "job": {"jobArn": JOB_ARN},
+        "failure": {"Error": "JobFailed", "Cause": json.dumps({"errorMessage": "job failed: bad data on line 3"})},
+    }
+    clients["sns"].add_response(
+        "publish", {"MessageId": "1"}, {"TopicArn": ENVIRONMENT["TOPIC_ARN"], "Subject": ANY, "Message": ANY}
+    )
+
+    outcome = handler.lambda_handler({"outcome": "failed", "state": state, "executionArn": "arn:exec:1"})
+    from customization.notify import compose
+
+    text = compose("failed", state, "arn:exec:1", "dev", "us-east-1")
+    assert outcome["subject"] == "[dev] Bedrock customization FAILED: datasets/email-classifier/train.jsonl"
+    assert "Failed with JobFailed:\njob failed: bad data on line 3" in text["message"]
+    assert f"Customization job: {JOB_ARN}" in text["message"]
+    assert "Validation report: s3://data-bucket/reports/x" in text["message"]
+    assert (
+        "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions/details/arn:exec:1"
+        in (text["message"])
+    )
+
+
+def test_the_success_notification_carries_model_serving_metrics_and_cost():
+    from customization.notify import compose
+
+    state = {
+        "upload": UPLOAD,
+        "validation": {**VALIDATION, "dataset": {"name": "email-classifier"}},
+        "job": {"jobArn": JOB_ARN},
+        "result": {"customModelArn": MODEL_ARN, "trainingLoss": 0.1234},
+        "serving": {"mode": "provisioned", "arn": PT_ARN},
+    }
+
+    text = compose("succeeded", state, "arn:exec:1", "prod", "us-east-1")
+
+    assert text["subject"] == "[prod] Bedrock customization succeeded: email-classifier"
+    for expected in (
+        f"Custom model: {MODEL_ARN}",
+        f"Serving (provisioned): {PT_ARN}",
+        "training loss 0.1234",
+        "Estimated cost: training ~$0.05",
+        "bills every hour until it is deleted",
+    ):
+        assert expected in text["message"]

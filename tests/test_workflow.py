@@ -1,0 +1,190 @@
+"""The state machine as synthesized: every task retries and catches, every wait is bounded,
+and the polling schedule meets the cost and latency targets."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from stacks.config import load_environments
+from stacks.constructs.workflow import PollSchedule, execution_timeout, job_poll_schedule
+from stacks.deployment import cdk_json_context
+from tests.conftest import ENVIRONMENTS
+
+LAMBDA_ERRORS = {
+    "Lambda.ClientExecutionTimeoutException",
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+}
+
+
+def definition(synthesized, environment: str) -> dict:
+    """The ASL document, with function ARNs replaced by the functions' logical IDs."""
+    template = synthesized.raw(environment, "Pipeline")
+    machine = next(r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine")
+    parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    text = "".join(part if isinstance(part, str) else f"fn:{part['Fn::GetAtt'][0]}" for part in parts)
+    return json.loads(text)
+
+
+def states(synthesized, environment: str) -> dict[str, dict]:
+    return definition(synthesized, environment)["States"]
+
+
+def tasks(synthesized, environment: str) -> dict[str, dict]:
+    return {name: state for name, state in states(synthesized, environment).items() if state["Type"] == "Task"}
+
+
+def retrier(state: dict, error: str) -> dict:
+    matches = [r for r in state.get("Retry", []) if error in r["ErrorEquals"]]
+    assert len(matches) == 1, f"{error} should have exactly one retrier"
+    return matches[0]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_flow_is_validate_start_poll_then_serve_or_notify(synthesized, environment):
+    document = definition(synthesized, environment)
+    flow = document["States"]
+    serving = synthesized.environments[environment].config.serving.mode
+
+    assert document["StartAt"] == "ValidateDataset"
+    assert flow["ValidateDataset"]["Next"] == "StartCustomizationJob"
+    assert flow["StartCustomizationJob"]["Next"] == "PollJob"
+    if serving == "none":
+        assert flow["PollJob"]["Next"] == "NotifySuccess"
+    else:
+        assert flow["PollJob"]["Next"] == "CreateServing"
+        assert flow["CreateServing"]["Next"] == "PollServing"
+        assert flow["PollServing"]["Next"] == "NotifySuccess"
+    assert flow["NotifySuccess"]["Next"] == "RunSucceeded"
+    assert flow["NotifyFailure"]["Next"] == "RunFailed"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_task_retries_lambda_errors_with_backoff_and_has_a_timeout(synthesized, environment):
+    for name, state in tasks(synthesized, environment).items():
+        lambda_retry = retrier(state, "Lambda.ServiceException")
+        assert set(lambda_retry["ErrorEquals"]) == LAMBDA_ERRORS, name
+        assert lambda_retry["BackoffRate"] > 1 and lambda_retry["MaxAttempts"] >= 3, name
+        throttled = retrier(state, "BedrockThrottled")
+        assert throttled["BackoffRate"] > 1, name
+        assert 0 < state["TimeoutSeconds"] <= 900, name
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_task_catches_everything_into_a_path_that_notifies_and_fails(synthesized, environment):
+    flow = states(synthesized, environment)
+    for name, state in tasks(synthesized, environment).items():
+        catch_all = [c for c in state.get("Catch", []) if "States.ALL" in c["ErrorEquals"]]
+        assert len(catch_all) == 1, name
+        # Follow the path: it must reach a Fail state, through NotifyFailure unless this is a notification.
+        seen, current = [], catch_all[0]["Next"]
+        while flow[current]["Type"] not in ("Fail", "Succeed"):
+            seen.append(current)
+            current = flow[current]["Next"]
+        if name == "NotifySuccess":
+            assert current == "RunSucceeded"
+        else:
+            assert current == "RunFailed", name
+            assert "NotifyFailure" in seen or name == "NotifyFailure", name
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_fail_state_carries_the_error_and_cause(synthesized, environment):
+    fail = states(synthesized, environment)["RunFailed"]
+
+    assert fail == {"Type": "Fail", "ErrorPath": "$.failure.Error", "CausePath": "$.failure.Cause"}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_job_poll_is_bounded_by_the_time_limit(synthesized, environment):
+    config = synthesized.environments[environment].config
+    poll = states(synthesized, environment)["PollJob"]
+    still_running = retrier(poll, "JobStillRunning")
+
+    assert still_running["IntervalSeconds"] == config.polling.first_poll_minutes * 60
+    assert still_running["MaxDelaySeconds"] == config.polling.max_poll_minutes * 60
+    assert still_running["BackoffRate"] == config.polling.backoff_rate
+    assert still_running["JitterStrategy"] == "NONE"
+    waited = sum(job_poll_schedule(config).delays())
+    assert config.limits.max_job_hours * 3600 <= waited <= config.limits.max_job_hours * 3600 + 15 * 60
+    time_limit = [c for c in poll["Catch"] if c["ErrorEquals"] == ["JobStillRunning"]]
+    assert time_limit[0]["Next"] == "StopJobAfterTimeLimit"
+    assert states(synthesized, environment)["JobTimeLimitExceeded"]["Parameters"]["Error"] == "JobTimeLimitExceeded"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_a_full_quota_is_waited_out_not_failed(synthesized, environment):
+    start = states(synthesized, environment)["StartCustomizationJob"]
+    capacity = retrier(start, "CapacityUnavailable")
+
+    assert capacity["IntervalSeconds"] == 300 and capacity["MaxDelaySeconds"] == 1800
+    assert capacity["MaxAttempts"] >= 2
+
+
+@pytest.mark.parametrize("environment", [e for e in ENVIRONMENTS if e != "none"])
+def test_serving_failures_delete_what_the_run_created(synthesized, environment):
+    flow = states(synthesized, environment)
+    if "CreateServing" not in flow:
+        pytest.skip("environment serves nothing")
+    for name in ("CreateServing", "PollServing"):
+        catch_all = [c for c in flow[name]["Catch"] if "States.ALL" in c["ErrorEquals"]]
+        assert catch_all[0]["Next"] == "DeleteServingAfterFailure"
+    assert retrier(flow["PollServing"], "ServingNotReady")["MaxAttempts"] >= 1
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_execution_has_an_overall_timeout(synthesized, environment):
+    config = synthesized.environments[environment].config
+    document = definition(synthesized, environment)
+    limits = config.limits
+
+    assert document["TimeoutSeconds"] == execution_timeout(config).to_seconds()
+    assert document["TimeoutSeconds"] > (limits.max_job_hours + limits.quota_wait_hours) * 3600
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_state_machine_is_standard_traced_and_logs_everything_encrypted(synthesized, environment):
+    template = synthesized.template(environment, "Pipeline")
+    machine = next(iter(template.find_resources("AWS::StepFunctions::StateMachine").values()))["Properties"]
+    log_group_id = machine["LoggingConfiguration"]["Destinations"][0]["CloudWatchLogsLogGroup"]["LogGroupArn"][
+        "Fn::GetAtt"
+    ][0]
+    log_group = synthesized.raw(environment, "Pipeline")["Resources"][log_group_id]["Properties"]
+
+    assert machine["StateMachineType"] == "STANDARD"
+    assert machine["TracingConfiguration"] == {"Enabled": True}
+    assert machine["LoggingConfiguration"]["Level"] == "ALL"
+    assert machine["LoggingConfiguration"]["IncludeExecutionData"] is True
+    assert "KmsKeyId" in log_group and log_group["RetentionInDays"] > 0
+
+
+# The orchestration-cost targets of the workflow issue, for the default schedule.
+def _default_schedule(hours: float) -> PollSchedule:
+    return PollSchedule.covering(hours * 3600, 5 * 60, 15 * 60, 1.5)
+
+
+def _transitions_for(job_hours: float, schedule: PollSchedule) -> int:
+    """Task entries into PollJob until the job's end is seen (each retry is one transition)."""
+    waited, polls = 0.0, 1
+    for delay in schedule.delays():
+        if waited >= job_hours * 3600:
+            break
+        waited += delay
+        polls += 1
+    return polls
+
+
+def test_a_12_hour_job_costs_at_most_60_poll_transitions_and_is_seen_within_15_minutes():
+    schedule = _default_schedule(24)
+
+    assert _transitions_for(12, schedule) <= 60
+    assert max(schedule.delays()) <= 15 * 60
+
+
+def test_each_environment_schedule_meets_the_detection_target():
+    for config in load_environments(cdk_json_context()["environments"]).values():
+        assert max(job_poll_schedule(config).delays()) <= 15 * 60, config.name
