@@ -529,3 +529,13 @@ def test_the_success_notification_carries_model_serving_metrics_and_cost():
         "bills every hour until it is deleted",
     ):
         assert expected in text["message"]
+
+
+def test_log_lines_carry_the_execution_and_job_arns(clients, caplog):
+    caplog.set_level("INFO", logger="customization")
+    clients["bedrock"].add_response("create_model_customization_job", {"jobArn": JOB_ARN})
+
+    _start(clients)
+
+    [record] = [r for r in caplog.records if r.getMessage() == "customization job started"]
+    assert (record.executionArn, record.jobArn) == ("arn:exec", JOB_ARN)

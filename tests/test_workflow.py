@@ -188,3 +188,9 @@ def test_a_12_hour_job_costs_at_most_60_poll_transitions_and_is_seen_within_15_m
 def test_each_environment_schedule_meets_the_detection_target():
     for config in load_environments(cdk_json_context()["environments"]).values():
         assert max(job_poll_schedule(config).delays()) <= 15 * 60, config.name
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_step_receives_the_execution_arn_for_its_logs(synthesized, environment):
+    for name, state in tasks(synthesized, environment).items():
+        assert state["Parameters"]["Payload"]["executionArn.$"] == "$$.Execution.Id", name

@@ -91,8 +91,19 @@ def reset() -> None:
         cached.cache_clear()
 
 
+_context: dict[str, Any] = {}
+
+
+def bind(event: dict[str, Any]) -> None:
+    """Carry the run's execution ARN (the state machine passes it to every step) into each log line."""
+    _context.clear()
+    if isinstance(event, dict) and event.get("executionArn"):
+        _context["executionArn"] = event["executionArn"]
+
+
 def log(message: str, **fields: Any) -> None:
-    logger.info(message, extra={key: value for key, value in fields.items() if value is not None})
+    merged = {**_context, **fields}
+    logger.info(message, extra={key: value for key, value in merged.items() if value is not None})
 
 
 _CACHED = (environment_name, serving_plan, job_environment, client)

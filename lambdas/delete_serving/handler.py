@@ -10,6 +10,7 @@ from customization.serving import delete_serving
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    runtime.bind(event)
     upload = event["upload"]
     names = run_names(runtime.environment_name(), upload["bucket"], upload["key"], upload.get("versionId"))
     outcome = delete_serving(runtime.client("bedrock"), names, runtime.serving_plan())

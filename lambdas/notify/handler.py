@@ -10,6 +10,7 @@ from customization.notify import compose
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    runtime.bind(event)
     message = compose(
         event["outcome"],
         event["state"],

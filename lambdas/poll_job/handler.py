@@ -9,6 +9,7 @@ from customization.jobs import poll_job
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    runtime.bind(event)
     result = poll_job(runtime.client("bedrock"), event["jobName"])
     runtime.log("customization job completed", jobArn=result["jobArn"], customModelArn=result["customModelArn"])
     return result

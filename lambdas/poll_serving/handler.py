@@ -9,4 +9,5 @@ from customization.serving import poll_serving
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    runtime.bind(event)
     return poll_serving(runtime.client("bedrock"), event["serving"])

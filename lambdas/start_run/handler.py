@@ -16,6 +16,7 @@ from customization.naming import run_names
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    runtime.bind(event)
     detail = event["detail"]
     bucket, version_id = detail["bucket"]["name"], detail["object"].get("version-id")
     key = _existing_key(bucket, detail["object"]["key"], version_id)

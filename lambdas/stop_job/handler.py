@@ -18,6 +18,7 @@ from customization.serving import delete_serving
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+    runtime.bind(event)
     if event.get("detail-type") == "Step Functions Execution Status Change":
         upload = json.loads(event["detail"]["input"])["upload"]
         trigger = f"execution {event['detail']['status']}"

@@ -32,6 +32,7 @@ def environment_defaults() -> JobSettings:
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None, s3: Any = None) -> dict[str, Any]:
+    runtime.bind(event)
     upload = UploadedDataset.from_event(event.get("upload", event))
     allowed = tuple(runtime.json_variable("ALLOWED_BASE_MODELS", []))
     summary = validate_upload(

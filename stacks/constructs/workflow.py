@@ -313,6 +313,8 @@ class CustomizationWorkflow(Construct):
         return create.next(poll).next(notify_success)
 
     def _task(self, name, function: PipelineFunction, payload: dict, *, result_path: str, timeout: Duration):
+        # Every step gets the execution ARN, so each function's JSON logs can carry it.
+        payload = {"executionArn": sfn.JsonPath.execution_id, **payload}
         task = tasks.LambdaInvoke(
             self,
             name,
