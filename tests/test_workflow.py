@@ -193,4 +193,4 @@ def test_each_environment_schedule_meets_the_detection_target():
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_every_step_receives_the_execution_arn_for_its_logs(synthesized, environment):
     for name, state in tasks(synthesized, environment).items():
-        assert state["Parameters"]["Payload"]["executionArn.$"] == "$$.Execution.Id", name
+        assert state["Parameters"]["executionArn.$"] == "$$.Execution.Id", name
