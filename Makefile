@@ -34,8 +34,9 @@ install: $(VENV)/.installed node_modules/.installed ## Create .venv and install 
 synth: install ## Synthesize every environment into cdk.out, with the cdk-nag packs
 	$(CDK) synth --quiet
 
-demo: synth ## Synthesize every environment and summarize it (offline, no AWS account)
+demo: synth ## Offline, no AWS account: synth + nag for every environment, then a local run of the pipeline
 	python -m tools summary
+	python -m tools local-run examples/email-classifier --env dev --scenario happy-path
 
 test: install ## Run the tests (what CI runs)
 	python -m pytest

@@ -73,6 +73,11 @@ def main(argv: list[str] | None = None) -> int:
 
     validate_command.add_arguments(validate)
     validate.set_defaults(run=validate_command.run)
+    local_run = commands.add_parser("local-run", help="run the synthesized pipeline offline against emulated AWS")
+    from tools import local_run as local_run_command
+
+    local_run_command.add_arguments(local_run)
+    local_run.set_defaults(run=local_run_command.run)
     summary = commands.add_parser("summary", help="what the last synth produced, per environment")
     summary.add_argument("--cdk-out", type=Path, default=ROOT / "cdk.out", help="cloud assembly (default: cdk.out)")
     summary.set_defaults(run=_summary)

@@ -1,0 +1,352 @@
+"""An emulation of the Bedrock control plane the pipeline uses, behind real boto3 clients.
+
+moto's Bedrock keeps jobs InProgress forever, ignores `clientRequestToken` and has no
+throughput or deployments. Here requests still go through boto3: botocore validates every
+parameter against the real service model before the `before-call` hook answers, and each
+answer is checked against the operation's output shape, so a request or response the real
+API would refuse fails the local run too.
+
+Status changes follow a simulated clock, so a six-hour job completes in milliseconds while
+the state machine's deployed schedule (its Retry intervals) decides when it is noticed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from botocore.validate import validate_parameters
+
+ACCOUNT = "123456789012"
+
+
+class SimulatedClock:
+    """Real time plus every second the run skipped (retry intervals are not slept)."""
+
+    def __init__(self, start: dt.datetime) -> None:
+        self._start_real = dt.datetime.now(dt.UTC)
+        self._start = start
+        self.skipped = 0.0
+        self._lock = threading.Lock()
+
+    def now(self) -> dt.datetime:
+        with self._lock:
+            return self._start + (dt.datetime.now(dt.UTC) - self._start_real) + dt.timedelta(seconds=self.skipped)
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.skipped += seconds
+
+    def at(self, real: dt.datetime, skipped: float) -> dt.datetime:
+        return self._start + (real - self._start_real) + dt.timedelta(seconds=skipped)
+
+
+@dataclass
+class Behaviour:
+    """What the emulated service does in a scenario (defaults: everything works)."""
+
+    job_hours: float = 6.0
+    job_outcome: str = "Completed"  # or "Failed"
+    failure_message: str = "Data validation failed: record 412 exceeds the token limit for this model."
+    stopped_by_someone_after_hours: float | None = None
+    throttle_first_creates: int = 0
+    quota_full_for_minutes: float = 0.0
+    serving_minutes: float = 20.0
+    serving_outcome: str = "ready"  # or "Failed"
+    training_loss: float = 0.1132
+    validation_loss: float = 0.1421
+
+
+@dataclass
+class _Job:
+    request: dict[str, Any]
+    arn: str
+    model_arn: str
+    created: dt.datetime
+    status: str = "InProgress"
+    ended: dt.datetime | None = None
+
+
+@dataclass
+class _Serving:
+    kind: str  # "throughput" or "deployment"
+    name: str
+    arn: str
+    request: dict[str, Any]
+    created: dt.datetime
+    deleted: bool = False
+
+
+@dataclass
+class BedrockEmulator:
+    clock: SimulatedClock
+    region: str
+    behaviour: Behaviour = field(default_factory=Behaviour)
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    on_call: Callable[[dict[str, Any]], None] | None = None
+    jobs: dict[str, _Job] = field(default_factory=dict)
+    servings: dict[str, _Serving] = field(default_factory=dict)
+    _create_attempts: int = 0
+    _started: dt.datetime | None = None
+
+    def client(self):
+        """A boto3 Bedrock client answered by this emulation."""
+        client = boto3.client(
+            "bedrock", region_name=self.region, aws_access_key_id="local", aws_secret_access_key="local"
+        )
+        pending: dict[int, dict] = {}
+
+        def capture(params, **kwargs):
+            pending[threading.get_ident()] = dict(params)
+
+        def answer(model, **kwargs):
+            params = pending.pop(threading.get_ident(), {})
+            status, body = self._handle(model.name, params)
+            if status == 200:
+                validate_parameters(body, model.output_shape) if model.output_shape else None
+            return _Http(status), {**body, "ResponseMetadata": {"HTTPStatusCode": status}}
+
+        client.meta.events.register("provide-client-params.bedrock.*", capture)
+        client.meta.events.register("before-call.bedrock.*", answer)
+        return client
+
+    # -- what the run left behind -------------------------------------------------------------
+
+    def running_jobs(self) -> list[str]:
+        return [job.arn for job in self.jobs.values() if self._status(job) == "InProgress"]
+
+    def billed_servings(self) -> list[str]:
+        return [s.arn for s in self.servings.values() if not s.deleted]
+
+    def counts(self) -> dict[str, int]:
+        counted: dict[str, int] = {}
+        for call in self.calls:
+            counted[call["operation"]] = counted.get(call["operation"], 0) + 1
+        return counted
+
+    # -- operations ---------------------------------------------------------------------------
+
+    def _handle(self, operation: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        now = self.clock.now()
+        handler = getattr(self, f"_{_snake(operation)}", None)
+        if handler is None:
+            return 400, _error("ValidationException", f"{operation} is not emulated locally")
+        status, body = handler(params, now)
+        call = {
+            "operation": operation,
+            "time": now,
+            "status": status,
+            "summary": _summary(operation, params, body, status),
+        }
+        self.calls.append(call)
+        if self.on_call:
+            self.on_call(call)
+        return status, body
+
+    def _create_model_customization_job(self, params, now):
+        self._create_attempts += 1
+        self._started = self._started or now
+        if self._create_attempts <= self.behaviour.throttle_first_creates:
+            return 400, _error("ThrottlingException", "Rate exceeded")
+        if now < self._started + dt.timedelta(minutes=self.behaviour.quota_full_for_minutes):
+            return 400, _error(
+                "ServiceQuotaExceededException",
+                "You have reached the maximum number of concurrent model customization jobs for this account.",
+            )
+        existing = self.jobs.get(params["jobName"])
+        if existing is not None:
+            if existing.request.get("clientRequestToken") == params.get("clientRequestToken"):
+                return 200, {"jobArn": existing.arn}  # same token: the request is ignored
+            return 400, _error("ConflictException", f"A job named {params['jobName']} already exists.")
+        arn = f"arn:aws:bedrock:{self.region}:{ACCOUNT}:model-customization-job/{params['baseModelIdentifier']}/{_id(params['jobName'])}"
+        model_arn = f"arn:aws:bedrock:{self.region}:{ACCOUNT}:custom-model/{params['baseModelIdentifier']}/{_id(params['customModelName'])}"
+        self.jobs[params["jobName"]] = _Job(request=params, arn=arn, model_arn=model_arn, created=now)
+        return 200, {"jobArn": arn}
+
+    def _get_model_customization_job(self, params, now):
+        job = self._find_job(params["jobIdentifier"])
+        if job is None:
+            return 400, _error("ResourceNotFoundException", f"Job {params['jobIdentifier']} not found.")
+        status = self._status(job)
+        body = {
+            "jobArn": job.arn,
+            "jobName": job.request["jobName"],
+            "outputModelName": job.request["customModelName"],
+            "clientRequestToken": job.request.get("clientRequestToken", ""),
+            "roleArn": job.request["roleArn"],
+            "status": status,
+            "creationTime": job.created,
+            "lastModifiedTime": now,
+            "baseModelArn": f"arn:aws:bedrock:{self.region}::foundation-model/{job.request['baseModelIdentifier']}",
+            "hyperParameters": job.request.get("hyperParameters", {}),
+            "trainingDataConfig": job.request["trainingDataConfig"],
+            "validationDataConfig": job.request.get("validationDataConfig", {"validators": []}),
+            "outputDataConfig": job.request["outputDataConfig"],
+            "customizationType": job.request.get("customizationType", "FINE_TUNING"),
+        }
+        if status == "InProgress":
+            body["statusDetails"] = {"trainingDetails": {"status": "InProgress", "creationTime": job.created}}
+        elif status == "Completed":
+            body.update(
+                outputModelArn=job.model_arn,
+                endTime=self._end(job),
+                trainingMetrics={"trainingLoss": self.behaviour.training_loss},
+                validationMetrics=[{"validationLoss": self.behaviour.validation_loss}],
+            )
+        elif status == "Failed":
+            body.update(failureMessage=self.behaviour.failure_message, endTime=self._end(job))
+        else:
+            body.update(endTime=job.ended or self._end(job))
+        return 200, body
+
+    def _stop_model_customization_job(self, params, now):
+        job = self._find_job(params["jobIdentifier"])
+        if job is None:
+            return 400, _error("ResourceNotFoundException", f"Job {params['jobIdentifier']} not found.")
+        if self._status(job) != "InProgress":
+            return 400, _error("ValidationException", f"Job is {self._status(job)} and cannot be stopped.")
+        job.status, job.ended = "Stopped", now
+        return 200, {}
+
+    def _create_provisioned_model_throughput(self, params, now):
+        return self._create_serving("throughput", params["provisionedModelName"], params, now, "provisionedModelArn")
+
+    def _create_custom_model_deployment(self, params, now):
+        return self._create_serving(
+            "deployment", params["modelDeploymentName"], params, now, "customModelDeploymentArn"
+        )
+
+    def _create_serving(self, kind, name, params, now, arn_key):
+        existing = self.servings.get(name)
+        if existing is not None and not existing.deleted:
+            if existing.request.get("clientRequestToken") == params.get("clientRequestToken"):
+                return 200, {arn_key: existing.arn}
+            return 400, _error("ConflictException", f"{name} already exists.")
+        resource = "provisioned-model" if kind == "throughput" else "custom-model-deployment"
+        arn = f"arn:aws:bedrock:{self.region}:{ACCOUNT}:{resource}/{_id(name)}"
+        self.servings[name] = _Serving(kind=kind, name=name, arn=arn, request=params, created=now)
+        return 200, {arn_key: arn}
+
+    def _get_provisioned_model_throughput(self, params, now):
+        serving = self._find_serving(params["provisionedModelId"])
+        if serving is None:
+            return 400, _error("ResourceNotFoundException", "Provisioned throughput not found.")
+        request = serving.request
+        body = {
+            "modelUnits": request["modelUnits"],
+            "desiredModelUnits": request["modelUnits"],
+            "provisionedModelName": serving.name,
+            "provisionedModelArn": serving.arn,
+            "modelArn": request["modelId"],
+            "desiredModelArn": request["modelId"],
+            "foundationModelArn": f"arn:aws:bedrock:{self.region}::foundation-model/base",
+            "status": self._serving_status(serving, ready="InService"),
+            "creationTime": serving.created,
+            "lastModifiedTime": now,
+        }
+        if request.get("commitmentDuration"):
+            body["commitmentDuration"] = request["commitmentDuration"]
+            body["commitmentExpirationTime"] = serving.created + dt.timedelta(days=30)
+        if body["status"] == "Failed":
+            body["failureMessage"] = "Insufficient capacity for the requested model units."
+        return 200, body
+
+    def _get_custom_model_deployment(self, params, now):
+        serving = self._find_serving(params["customModelDeploymentIdentifier"])
+        if serving is None:
+            return 400, _error("ResourceNotFoundException", "Custom model deployment not found.")
+        body = {
+            "customModelDeploymentArn": serving.arn,
+            "modelDeploymentName": serving.name,
+            "modelArn": serving.request["modelArn"],
+            "createdAt": serving.created,
+            "status": self._serving_status(serving, ready="Active"),
+        }
+        if body["status"] == "Failed":
+            body["failureMessage"] = "The deployment could not be created."
+        return 200, body
+
+    def _delete_provisioned_model_throughput(self, params, now):
+        return self._delete_serving(params["provisionedModelId"])
+
+    def _delete_custom_model_deployment(self, params, now):
+        return self._delete_serving(params["customModelDeploymentIdentifier"])
+
+    def _delete_serving(self, identifier):
+        serving = self._find_serving(identifier)
+        if serving is None:
+            return 400, _error("ResourceNotFoundException", f"{identifier} not found.")
+        serving.deleted = True
+        return 200, {}
+
+    # -- helpers --------------------------------------------------------------------------------
+
+    def _find_job(self, identifier: str) -> _Job | None:
+        return self.jobs.get(identifier) or next((j for j in self.jobs.values() if j.arn == identifier), None)
+
+    def _find_serving(self, identifier: str) -> _Serving | None:
+        serving = self.servings.get(identifier) or next(
+            (s for s in self.servings.values() if s.arn == identifier), None
+        )
+        return None if serving is None or serving.deleted else serving
+
+    def _end(self, job: _Job) -> dt.datetime:
+        return job.created + dt.timedelta(hours=self.behaviour.job_hours)
+
+    def _status(self, job: _Job) -> str:
+        if job.status != "InProgress":
+            return job.status
+        now = self.clock.now()
+        stop_after = self.behaviour.stopped_by_someone_after_hours
+        if stop_after is not None and now >= job.created + dt.timedelta(hours=stop_after):
+            job.status, job.ended = "Stopped", job.created + dt.timedelta(hours=stop_after)
+            return job.status
+        if now >= self._end(job):
+            job.status = self.behaviour.job_outcome
+        return job.status
+
+    def _serving_status(self, serving: _Serving, ready: str) -> str:
+        if self.clock.now() < serving.created + dt.timedelta(minutes=self.behaviour.serving_minutes):
+            return "Creating"
+        return "Failed" if self.behaviour.serving_outcome == "Failed" else ready
+
+
+class _Http:
+    def __init__(self, status: int) -> None:
+        self.status_code = status
+        self.headers: dict[str, str] = {}
+        self.content = b""
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"Error": {"Code": code, "Message": message}}
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
+
+
+def _id(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()[:12]
+
+
+def _summary(operation: str, params: dict[str, Any], body: dict[str, Any], status: int) -> str:
+    target = (
+        params.get("jobName")
+        or params.get("jobIdentifier")
+        or params.get("provisionedModelName")
+        or params.get("provisionedModelId")
+        or params.get("modelDeploymentName")
+        or params.get("customModelDeploymentIdentifier")
+        or ""
+    )
+    if status != 200:
+        return f"{operation} {target} -> {body['Error']['Code']}"
+    if "status" in body:
+        return f"{operation} {target} -> {body['status']}"
+    return f"{operation} {target}"

@@ -1,0 +1,48 @@
+"""The summary printed after a local run's timeline."""
+
+from __future__ import annotations
+
+import json
+
+from tools.local_run.runner import RunReport
+
+
+def render(report: RunReport) -> str:
+    lines = [""]
+    for execution in report.executions:
+        lines.append(f"execution {execution['name']}: {execution['status']}")
+        if execution.get("error"):
+            lines.append(f"  error: {execution['error']}: {_cause(execution.get('cause'))}")
+        if execution.get("customModelArn"):
+            lines.append(f"  custom model: {execution['customModelArn']}")
+        if execution.get("servingArn"):
+            lines.append(f"  serving: {execution['servingArn']}")
+        lines.append(
+            f"  state transitions: {execution['stateTransitions']} "
+            f"(Lambda invocations {execution['lambdaInvocations']})"
+        )
+        cost = execution.get("cost") or {}
+        if cost:
+            lines.append(
+                f"  estimated cost: training ${cost.get('training_usd')}, storage "
+                f"${cost.get('storage_usd_per_month')}/month, serving {cost.get('serving_mode')}"
+            )
+    calls = ", ".join(f"{name} x{count}" for name, count in sorted(report.bedrock_calls.items())) or "none"
+    lines.append(f"bedrock calls: {calls}")
+    lines.append(f"jobs created: {report.jobs_created}")
+    for notification in report.notifications:
+        lines.append(f"notification: {notification['subject']}")
+    if not report.notifications:
+        lines.append("notification: none")
+    lines.append(f"left running: {', '.join(report.left_running) or 'nothing'}")
+    lines.append(f"left billing: {', '.join(report.left_billed) or 'nothing'}")
+    return "\n".join(lines)
+
+
+def _cause(cause: str | None) -> str:
+    try:
+        parsed = json.loads(cause or "")
+    except json.JSONDecodeError:
+        return (cause or "").splitlines()[0] if cause else ""
+    message = parsed.get("errorMessage", cause) if isinstance(parsed, dict) else cause
+    return str(message).splitlines()[0]

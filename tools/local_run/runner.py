@@ -1,0 +1,423 @@
+"""Runs one scenario: synth, "deploy" into moto, upload, follow the execution, report."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import moto.stepfunctions.parser.asl.component.common.retry.retrier_decl as retrier_decl
+from moto import mock_aws
+from moto.awslambda_simple.models import lambda_simple_backends
+from moto.events.models import EventPattern
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+
+from stacks.deployment import PROJECT, cdk_json_context
+from tools.assembly import CloudAssembly
+from tools.local_run.bedrock import ACCOUNT, BedrockEmulator, SimulatedClock
+from tools.local_run.deployment import ROOT, LocalDeployment
+from tools.local_run.scenarios import Scenario, merged
+from tools.synth import synthesize
+
+REGION = "us-east-1"
+START = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
+REAL_TIMEOUT_SECONDS = 120
+_assemblies: dict[str, CloudAssembly] = {}
+_assemblies_lock = threading.Lock()
+
+
+def assembly_for(environment: str, settings: dict[str, Any]) -> CloudAssembly:
+    """The environment synthesized with the scenario's settings (cached per configuration)."""
+    environments = cdk_json_context()["environments"]
+    if environment not in environments:
+        raise ValueError(f"unknown environment {environment!r}; allowed: {', '.join(environments)}")
+    configured = {**environments, environment: merged(environments[environment], settings)}
+    key = json.dumps([environment, configured[environment]], sort_keys=True)
+    with _assemblies_lock:
+        if key not in _assemblies:
+            outdir = Path(tempfile.mkdtemp(prefix="local-run-cdk-out-"))
+            assembly, _ = synthesize(
+                outdir, environment=environment, context_overrides={"environments": configured}, nag=False
+            )
+            _assemblies[key] = assembly
+        return _assemblies[key]
+
+
+@dataclass
+class TimelineEntry:
+    time: dt.datetime
+    source: str  # "step", "bedrock", "upload", "event", "abort"
+    text: str
+
+
+@dataclass
+class RunReport:
+    scenario: str
+    environment: str
+    executions: list[dict[str, Any]] = field(default_factory=list)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    bedrock_calls: dict[str, int] = field(default_factory=dict)
+    notifications: list[dict[str, str]] = field(default_factory=list)
+    jobs_created: int = 0
+    left_running: list[str] = field(default_factory=list)
+    left_billed: list[str] = field(default_factory=list)
+    report_objects: list[str] = field(default_factory=list)
+    started_at: dt.datetime = START
+
+    @property
+    def statuses(self) -> list[str]:
+        return [execution["status"] for execution in self.executions]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "scenario": self.scenario,
+            "environment": self.environment,
+            "executions": self.executions,
+            "timeline": [{"time": e.time.isoformat(), "source": e.source, "text": e.text} for e in self.timeline],
+            "bedrockCalls": self.bedrock_calls,
+            "jobsCreated": self.jobs_created,
+            "notifications": self.notifications,
+            "leftRunning": self.left_running,
+            "leftBilled": self.left_billed,
+            "reports": self.report_objects,
+        }
+
+
+class _Timeline:
+    """Entries as they happen, printed live, with repeated polls folded into one line."""
+
+    def __init__(self, clock: SimulatedClock, emit: Callable[[str], None] | None) -> None:
+        self.clock, self.emit = clock, emit
+        self.entries: list[TimelineEntry] = []
+        self._fold: tuple[str, int, dt.datetime] | None = None
+        self._lock = threading.Lock()
+
+    def add(self, source: str, text: str, fold_key: str | None = None) -> None:
+        with self._lock:
+            now = self.clock.now()
+            if fold_key is not None and self._fold and self._fold[0] == fold_key:
+                self._fold = (fold_key, self._fold[1] + 1, self._fold[2])
+                return
+            self._flush(now)
+            if fold_key is not None:
+                self._fold = (fold_key, 1, now)
+            self._record(TimelineEntry(now, source, text))
+
+    def finish(self) -> None:
+        with self._lock:
+            self._flush(self.clock.now())
+
+    def _flush(self, now: dt.datetime) -> None:
+        if self._fold and self._fold[1] > 1:
+            key, count, since = self._fold
+            span = _duration(now - since)
+            self._record(TimelineEntry(now, "step", f"{key}: {count} polls over {span} (deployed retry schedule)"))
+        self._fold = None
+
+    def _record(self, entry: TimelineEntry) -> None:
+        self.entries.append(entry)
+        if self.emit:
+            self.emit(f"  +{_duration(entry.time - START):>9}  {entry.source:<8} {entry.text}")
+
+
+def run(
+    scenario: Scenario,
+    *,
+    environment: str = "dev",
+    dataset: Path | None = None,
+    emit: Callable[[str], None] | None = None,
+) -> RunReport:
+    assembly = assembly_for(environment, scenario.settings)
+    report = RunReport(scenario=scenario.name, environment=environment)
+    clock = SimulatedClock(START)
+    timeline = _Timeline(clock, emit)
+    config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+    with mock_aws(config=config), _interpreter_patches(clock):
+        deployment = LocalDeployment(assembly, environment, REGION, PROJECT)
+        deployment.create(capture_queue="local-capture")
+        emulator = BedrockEmulator(clock=clock, region=REGION, behaviour=scenario.behaviour)
+        # Status reads while waiting are summed up by the step's folded line, not listed.
+        emulator.on_call = lambda call: (
+            None
+            if call["summary"].endswith(("-> InProgress", "-> Creating"))
+            else (timeline.add("bedrock", call["summary"]))
+        )
+        bedrock = emulator.client()
+        invoker = _invoker(deployment, bedrock, timeline)
+        backend = lambda_simple_backends[ACCOUNT][REGION]
+        backend.invoke = lambda name, qualifier, body, headers, response_headers: invoker.lambda_invoke(
+            name, body, response_headers
+        )
+        s3 = boto3.client("s3", region_name=REGION)
+        data_bucket = deployment.bucket("DataBucket")
+        source = dataset or (ROOT / scenario.dataset)
+        name = source.name
+        uploads = 2 if scenario.upload_twice else 1
+        for _ in range(uploads):
+            _upload(s3, data_bucket, source, name, broken=scenario.broken_dataset, timeline=timeline)
+        events = _captured_upload_events(deployment)
+        pattern = EventPattern.load(json.dumps(deployment.rule_pattern("TrainingFileUploaded")))
+        starter = invoker.function("StartRun")
+        for event in events:
+            assert pattern.matches_event(event), "the captured event must match the deployed rule"
+            deliveries = 2 if scenario.duplicate_event else 1
+            for delivery in range(deliveries):
+                timeline.add(
+                    "event",
+                    f"S3 Object Created {event['detail']['object']['key']} "
+                    f"(version {event['detail']['object']['version-id'][:8]}…)"
+                    + (" delivered again" if delivery else ""),
+                )
+                invoker.call(starter, event)
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        executions = _follow(sfn, deployment, scenario, clock, timeline)
+        _abort_guard(deployment, invoker, executions, timeline)
+        timeline.finish()
+        report.executions = [_execution_summary(sfn, arn) for arn in executions]
+        report.timeline = timeline.entries
+        report.bedrock_calls = emulator.counts()
+        report.jobs_created = len(emulator.jobs)
+        report.left_running = emulator.running_jobs()
+        report.left_billed = [arn for arn in emulator.billed_servings() if not _intended_serving(report, arn)]
+        report.notifications = _notifications(deployment)
+        report.report_objects = [
+            item["Key"] for item in s3.list_objects_v2(Bucket=data_bucket, Prefix="reports/").get("Contents", [])
+        ]
+    return report
+
+
+class _interpreter_patches:
+    """Two adjustments to moto's Step Functions interpreter, for the duration of a run.
+
+    - Retry intervals advance the simulated clock instead of sleeping (time compression);
+      the intervals themselves are the deployed ones.
+    - An aborted execution stays aborted: moto lets a task failure that lands after
+      StopExecution overwrite ABORTED with FAILED, which AWS does not do.
+    """
+
+    def __init__(self, clock: SimulatedClock) -> None:
+        self.clock = clock
+
+    def __enter__(self):
+        original_set_error = Environment.set_error
+
+        def set_error(env, error):
+            if isinstance(env.program_state(), ProgramStopped):
+                return
+            original_set_error(env, error)
+
+        self._original_set_error = original_set_error
+        Environment.set_error = set_error
+        self._moto_log_level = logging.getLogger("moto").level
+        # moto logs every caught task failure as an ERROR; the timeline already says what happened.
+        logging.getLogger("moto").setLevel(logging.CRITICAL)
+        clock = self.clock
+
+        class _Time:
+            def __getattr__(self, name):
+                return getattr(time, name)
+
+            @staticmethod
+            def sleep(seconds: float) -> None:
+                clock.sleep(seconds)
+
+        self._saved = retrier_decl.time
+        retrier_decl.time = _Time()
+        return self
+
+    def __exit__(self, *exc):
+        retrier_decl.time = self._saved
+        Environment.set_error = self._original_set_error
+        logging.getLogger("moto").setLevel(self._moto_log_level)
+
+
+def _invoker(deployment: LocalDeployment, bedrock, timeline: _Timeline):
+    from tools.local_run.deployment import HandlerInvoker
+
+    clients: dict[str, Any] = {"bedrock": bedrock}
+
+    def client(service: str):
+        if service not in clients:
+            clients[service] = boto3.client(service, region_name=REGION)
+        return clients[service]
+
+    invoker = HandlerInvoker(deployment, client)
+    original = invoker.call
+
+    def call(function, event):
+        result, error = original(function, event)
+        step = function.name if function.name != "Notify" else f"Notify ({event.get('outcome')})"
+        if error is None:
+            timeline.add("step", f"{step}: {_result_text(function.name, result)}")
+        else:
+            message = str(error).splitlines()[0][:150]
+            fold = (
+                f"{step} -> {type(error).__name__}"
+                if type(error).__name__ in ("JobStillRunning", "ServingNotReady")
+                else None
+            )
+            timeline.add("step", f"{step}: {type(error).__name__}: {message}", fold_key=fold)
+        return result, error
+
+    invoker.call = call
+    return invoker
+
+
+def _result_text(step: str, result: dict[str, Any] | None) -> str:
+    result = result or {}
+    if step == "ValidateDataset":
+        records, cost = result.get("records", {}), result.get("cost") or {}
+        return (
+            f"valid, {records.get('train', 0)} training + {records.get('validation', 0)} validation records, "
+            f"estimated training ${cost.get('training_usd')}"
+        )
+    if step == "StartCustomizationJob":
+        return f"job {result.get('jobName')} {'(already started)' if result.get('alreadyStarted') else 'started'}"
+    if step == "PollJob":
+        return f"completed, custom model {result.get('customModelArn')}"
+    if step in ("CreateServing", "PollServing"):
+        return f"{result.get('mode')} {result.get('arn')} {result.get('status', 'requested')}"
+    if step == "StopJob":
+        stopped = "job stopped" if result.get("stopped") else f"job not stopped ({result.get('reason')})"
+        serving = (result.get("serving") or {}).get("reason") or (
+            "serving deleted" if (result.get("serving") or {}).get("deleted") else ""
+        )
+        return f"{stopped} ({result.get('trigger')})" + (f"; serving: {serving}" if serving else "")
+    if step == "DeleteServing":
+        return f"deleted {result.get('arn')}" if result.get("deleted") else f"nothing deleted ({result.get('reason')})"
+    if step == "Notify":
+        return f"sent: {result.get('subject')}"
+    if step == "StartRun":
+        return f"execution {result.get('executionName')} " + (
+            "started" if result.get("started") else f"not started ({result.get('reason')})"
+        )
+    return json.dumps(result, default=str)[:160]
+
+
+def _upload(s3, bucket: str, source: Path, name: str, *, broken: bool, timeline: _Timeline) -> None:
+    """As a user would: job.json and validation.jsonl first, the training file last."""
+    files = sorted(source.iterdir(), key=lambda path: path.name.startswith("train."))
+    for path in files:
+        if path.name not in ("job.json", "validation.jsonl", "train.jsonl", "train.txt"):
+            continue
+        body = path.read_bytes()
+        if broken and path.name.startswith("train."):
+            lines = body.splitlines()
+            lines[2] = b'{"prompt": "wrong format for this model"}'
+            lines[6] = b"{not json"
+            body = b"\n".join(lines) + b"\n"
+        s3.put_object(Bucket=bucket, Key=f"datasets/{name}/{path.name}", Body=body)
+        timeline.add("upload", f"s3://{bucket}/datasets/{name}/{path.name} ({len(body):,} bytes)")
+
+
+def _captured_upload_events(deployment: LocalDeployment) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.get_queue_url(QueueName="local-capture-uploads")["QueueUrl"]
+    events = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            events.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return events
+
+
+def _follow(sfn, deployment: LocalDeployment, scenario: Scenario, clock: SimulatedClock, timeline) -> list[str]:
+    arns = [e["executionArn"] for e in sfn.list_executions(stateMachineArn=deployment.state_machine_arn)["executions"]]
+    deadline = time.monotonic() + REAL_TIMEOUT_SECONDS
+    aborted = False
+    while True:
+        statuses = [sfn.describe_execution(executionArn=arn)["status"] for arn in arns]
+        if all(status != "RUNNING" for status in statuses):
+            return arns
+        if scenario.abort_after_hours is not None and not aborted:
+            if clock.now() >= START + dt.timedelta(hours=scenario.abort_after_hours):
+                for arn in arns:
+                    sfn.stop_execution(executionArn=arn, error="Aborted", cause="stopped by an operator (scenario)")
+                timeline.add("abort", "an operator stops the execution (StopExecution)")
+                aborted = True
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"executions still running after {REAL_TIMEOUT_SECONDS} s of real time")
+        time.sleep(0.01)
+
+
+def _abort_guard(deployment: LocalDeployment, invoker, executions: list[str], timeline: _Timeline) -> None:
+    """What the deployed RunAbortedOrTimedOut rule does: its pattern decides, StopJob acts."""
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    pattern = EventPattern.load(json.dumps(deployment.rule_pattern("RunAbortedOrTimedOut")))
+    for arn in executions:
+        execution = sfn.describe_execution(executionArn=arn)
+        event = {
+            "version": "0",
+            "id": "local",
+            "detail-type": "Step Functions Execution Status Change",
+            "source": "aws.states",
+            "account": ACCOUNT,
+            "time": START.isoformat(),
+            "region": REGION,
+            "resources": [arn],
+            "detail": {
+                "executionArn": arn,
+                "stateMachineArn": deployment.state_machine_arn,
+                "name": execution["name"],
+                "status": execution["status"],
+                "input": execution["input"],
+            },
+        }
+        if pattern.matches_event(event):
+            timeline.add("event", f"execution {execution['status']}: the abort guard rule matches")
+            invoker.call(invoker.function("StopJob"), event)
+
+
+def _execution_summary(sfn, arn: str) -> dict[str, Any]:
+    execution = sfn.describe_execution(executionArn=arn)
+    history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    entered = [e for e in history if e["type"].endswith("StateEntered")]
+    scheduled = sum(1 for e in history if e["type"] == "LambdaFunctionScheduled")
+    tasks = sum(1 for e in history if e["type"] == "TaskStateEntered")
+    output = json.loads(execution.get("output") or "{}")
+    return {
+        "name": execution["name"],
+        "status": execution["status"],
+        "error": execution.get("error"),
+        "cause": execution.get("cause"),
+        "states": [e["stateEnteredEventDetails"]["name"] for e in entered],
+        # Billed transitions: every state entered, plus every retry of a task.
+        "stateTransitions": len(entered) + max(scheduled - tasks, 0),
+        "lambdaInvocations": scheduled,
+        "customModelArn": (output.get("result") or {}).get("customModelArn"),
+        "servingArn": (output.get("serving") or {}).get("arn"),
+        "cost": (output.get("validation") or {}).get("cost"),
+    }
+
+
+def _intended_serving(report: RunReport, arn: str) -> bool:
+    """The serving a successful run hands over is the product, not a leak."""
+    return any(e["status"] == "SUCCEEDED" and e.get("servingArn") == arn for e in report.executions)
+
+
+def _notifications(deployment: LocalDeployment) -> list[dict[str, str]]:
+    sqs = boto3.client("sqs", region_name=REGION)
+    url = sqs.get_queue_url(QueueName="local-capture-notifications")["QueueUrl"]
+    sent = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            envelope = json.loads(message["Body"])
+            sent.append({"subject": envelope.get("Subject", ""), "message": envelope.get("Message", "")})
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return sent
+
+
+def _duration(delta: dt.timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    hours, rest = divmod(seconds, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return f"{hours}h{minutes:02d}m{seconds:02d}s" if hours else f"{minutes}m{seconds:02d}s"

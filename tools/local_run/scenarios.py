@@ -1,0 +1,110 @@
+"""Scenarios of `python -m tools local-run`: what the emulated world does, and what it shows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tools.local_run.bedrock import Behaviour
+
+EMAIL_CLASSIFIER = "examples/email-classifier"
+SUPPORT_HANDBOOK = "examples/support-handbook"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    shows: str
+    behaviour: Behaviour = field(default_factory=Behaviour)
+    dataset: str = EMAIL_CLASSIFIER
+    # Deep-merged into the environment's cdk.json settings before synth (a different config
+    # is a different template: the scenario runs what that config would deploy).
+    settings: dict[str, Any] = field(default_factory=dict)
+    broken_dataset: bool = False
+    duplicate_event: bool = False
+    upload_twice: bool = False
+    abort_after_hours: float | None = None
+    expected_status: str = "SUCCEEDED"
+
+
+SCENARIOS = [
+    Scenario("happy-path", "fine-tuning from upload to a served model, one job, one notification"),
+    Scenario(
+        "continued-pre-training",
+        'a plain-text .txt converted to {"input": ...} records, then continued pre-training on Titan',
+        dataset=SUPPORT_HANDBOOK,
+        settings={"serving": {"mode": "none"}},
+    ),
+    Scenario(
+        "invalid-dataset",
+        "a broken dataset fails before any Bedrock call; the report is written and people are told",
+        broken_dataset=True,
+        expected_status="FAILED",
+    ),
+    Scenario(
+        "job-fails",
+        "Bedrock fails the job; its failure message reaches the notification",
+        behaviour=Behaviour(job_outcome="Failed", job_hours=1.5),
+        expected_status="FAILED",
+    ),
+    Scenario(
+        "job-stopped",
+        "someone stops the job in the console; the run ends as stopped",
+        behaviour=Behaviour(stopped_by_someone_after_hours=2),
+        expected_status="FAILED",
+    ),
+    Scenario(
+        "throttled-start",
+        "Bedrock throttles the first two starts; retried with backoff, still one job",
+        behaviour=Behaviour(throttle_first_creates=2),
+    ),
+    Scenario(
+        "quota-full",
+        "the account's concurrent-job quota is full for 45 minutes; the run waits, then starts one job",
+        behaviour=Behaviour(quota_full_for_minutes=45),
+    ),
+    Scenario(
+        "duplicate-event",
+        "EventBridge delivers the upload event twice; one execution, one job",
+        duplicate_event=True,
+    ),
+    Scenario(
+        "new-version",
+        "the same file uploaded again is a new version: a second run and a second job",
+        upload_twice=True,
+    ),
+    Scenario(
+        "serving-fails",
+        "provisioned throughput fails after it was created; it is deleted, so nothing keeps billing",
+        behaviour=Behaviour(serving_outcome="Failed"),
+        settings={"serving": {"mode": "provisioned", "modelUnits": 1, "commitment": "none"}},
+        expected_status="FAILED",
+    ),
+    Scenario(
+        "aborted",
+        "someone aborts the execution mid-training; the abort guard stops the Bedrock job",
+        abort_after_hours=2,
+        expected_status="ABORTED",
+    ),
+    Scenario(
+        "time-limit",
+        "the job runs past limits.maxJobHours; the pipeline stops it and fails the run",
+        behaviour=Behaviour(job_hours=30),
+        expected_status="FAILED",
+    ),
+    Scenario(
+        "cost-ceiling",
+        "the estimated training cost is above limits.costCeilingUsd; no job is started",
+        settings={"limits": {"costCeilingUsd": 0.01}},
+        expected_status="FAILED",
+    ),
+]
+
+BY_NAME = {scenario.name: scenario for scenario in SCENARIOS}
+
+
+def merged(settings: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    result = dict(settings)
+    for key, value in overrides.items():
+        result[key] = merged(result.get(key, {}), value) if isinstance(value, dict) else value
+    return result
