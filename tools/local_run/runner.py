@@ -338,12 +338,12 @@ def _follow(sfn, deployment: LocalDeployment, scenario: Scenario, clock: Simulat
         statuses = [sfn.describe_execution(executionArn=arn)["status"] for arn in arns]
         if all(status != "RUNNING" for status in statuses):
             return arns
-        if scenario.abort_after_hours is not None and not aborted:
-            if clock.now() >= START + dt.timedelta(hours=scenario.abort_after_hours):
-                for arn in arns:
-                    sfn.stop_execution(executionArn=arn, error="Aborted", cause="stopped by an operator (scenario)")
-                timeline.add("abort", "an operator stops the execution (StopExecution)")
-                aborted = True
+        abort_at = None if scenario.abort_after_hours is None else START + dt.timedelta(hours=scenario.abort_after_hours)
+        if abort_at is not None and not aborted and clock.now() >= abort_at:
+            for arn in arns:
+                sfn.stop_execution(executionArn=arn, error="Aborted", cause="stopped by an operator (scenario)")
+            timeline.add("abort", "an operator stops the execution (StopExecution)")
+            aborted = True
         if time.monotonic() > deadline:
             raise TimeoutError(f"executions still running after {REAL_TIMEOUT_SECONDS} s of real time")
         time.sleep(0.01)
