@@ -145,3 +145,24 @@ def test_keys_outside_the_upload_contract_are_refused(s3, key):
 def test_a_malformed_event_says_what_is_expected(s3):
     with pytest.raises(ValueError, match=re.escape('expected {"bucket": ..., "key": ..., "versionId": ...}')):
         handler.lambda_handler({"Records": []}, None, s3=s3)
+
+
+def test_a_model_the_environment_cannot_serve_is_refused_before_training(s3, monkeypatch):
+    monkeypatch.setenv("SERVING", json.dumps({"mode": "on-demand"}))
+    monkeypatch.setenv("ALLOWED_BASE_MODELS", json.dumps([NOVA_MICRO, TITAN_EXPRESS]))
+    runtime.reset()
+    _put(s3, "datasets/handbook/job.json", (ROOT / "examples/support-handbook/job.json").read_bytes())
+    version = _put(s3, "datasets/handbook/train.txt", (ROOT / "examples/support-handbook/train.txt").read_bytes())
+
+    with pytest.raises(DatasetInvalidError, match="serves models on demand, which Amazon Titan Text G1 - Express"):
+        handler.lambda_handler(_event("datasets/handbook/train.txt", version), None, s3=s3)
+
+
+def test_a_model_outside_the_environment_allow_list_is_refused(s3, monkeypatch):
+    monkeypatch.setenv("ALLOWED_BASE_MODELS", json.dumps([NOVA_MICRO]))
+    runtime.reset()
+    _put(s3, "datasets/handbook/job.json", (ROOT / "examples/support-handbook/job.json").read_bytes())
+    version = _put(s3, "datasets/handbook/train.txt", (ROOT / "examples/support-handbook/train.txt").read_bytes())
+
+    with pytest.raises(DatasetInvalidError, match="is not allowed in this environment"):
+        handler.lambda_handler(_event("datasets/handbook/train.txt", version), None, s3=s3)

@@ -112,6 +112,19 @@ def validate_upload(
         dataset_bucket=upload.bucket,
         serving=serving,
     )
+    if (
+        result.model is not None
+        and serving is not None
+        and serving.mode == "on-demand"
+        and not (result.model.on_demand_serving)
+    ):
+        log.error(
+            origin,
+            None,
+            "serving",
+            f"this environment serves models on demand, which {result.model.name} does not support: pick a "
+            "model that does (Amazon Nova), or deploy the environment with serving.mode provisioned or none",
+        )
     report_key = layout.report_key(name, upload.version_id)
     summary = {
         "dataset": {"name": name, "bucket": upload.bucket, "key": upload.key, "versionId": upload.version_id},

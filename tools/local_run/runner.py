@@ -338,7 +338,9 @@ def _follow(sfn, deployment: LocalDeployment, scenario: Scenario, clock: Simulat
         statuses = [sfn.describe_execution(executionArn=arn)["status"] for arn in arns]
         if all(status != "RUNNING" for status in statuses):
             return arns
-        abort_at = None if scenario.abort_after_hours is None else START + dt.timedelta(hours=scenario.abort_after_hours)
+        abort_at = (
+            None if scenario.abort_after_hours is None else START + dt.timedelta(hours=scenario.abort_after_hours)
+        )
         if abort_at is not None and not aborted and clock.now() >= abort_at:
             for arn in arns:
                 sfn.stop_execution(executionArn=arn, error="Aborted", cause="stopped by an operator (scenario)")

@@ -1,0 +1,209 @@
+"""End to end: each scenario runs the synthesized state machine with the real handlers
+against emulated AWS, and must end as promised, notify, make exactly the Bedrock calls it
+should, and leave nothing running or billing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import ROOT
+from tools.__main__ import main
+from tools.local_run.runner import run
+from tools.local_run.scenarios import BY_NAME, SCENARIOS
+
+
+@pytest.fixture(scope="module")
+def reports():
+    """Each scenario runs once per test session (about 3 s each)."""
+    cache = {}
+
+    def get(name: str):
+        if name not in cache:
+            cache[name] = run(BY_NAME[name])
+        return cache[name]
+
+    return get
+
+
+def _subjects(report) -> list[str]:
+    return [n["subject"] for n in report.notifications]
+
+
+def _nothing_left(report) -> None:
+    assert report.left_running == [], "a Bedrock job is still training"
+    assert report.left_billed == [], "serving is left billing after a run that did not hand it over"
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda s: s.name)
+def test_every_scenario_ends_as_promised_and_leaves_nothing_behind(reports, scenario):
+    report = reports(scenario.name)
+
+    assert report.statuses and set(report.statuses) == {scenario.expected_status}
+    _nothing_left(report)
+
+
+def test_happy_path(reports):
+    report = reports("happy-path")
+    [execution] = report.executions
+
+    assert execution["states"] == [
+        "ValidateDataset",
+        "StartCustomizationJob",
+        "PollJob",
+        "CreateServing",
+        "PollServing",
+        "NotifySuccess",
+        "RunSucceeded",
+    ]
+    assert execution["customModelArn"].startswith("arn:aws:bedrock:us-east-1:123456789012:custom-model/")
+    assert execution["servingArn"].startswith("arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/")
+    assert report.bedrock_calls["CreateModelCustomizationJob"] == 1
+    assert report.bedrock_calls["CreateCustomModelDeployment"] == 1
+    assert _subjects(report) == ["[dev] Bedrock customization succeeded: email-classifier"]
+    assert execution["servingArn"] in report.notifications[0]["message"]
+    assert execution["stateTransitions"] <= 60
+
+
+def test_continued_pre_training_from_text(reports):
+    report = reports("continued-pre-training")
+    [execution] = report.executions
+
+    assert execution["customModelArn"].split("/")[1] == "amazon.titan-text-express-v1:0:8k"
+    assert "CreateCustomModelDeployment" not in report.bedrock_calls  # serving none for this scenario
+    assert _subjects(report) == ["[dev] Bedrock customization succeeded: support-handbook"]
+
+
+def test_invalid_dataset_fails_before_any_bedrock_call_and_writes_the_report(reports):
+    report = reports("invalid-dataset")
+    [execution] = report.executions
+
+    assert execution["error"] == "DatasetInvalidError"
+    assert report.bedrock_calls == {}
+    assert any(key.endswith("validation-report.json") for key in report.report_objects)
+    [notification] = report.notifications
+    assert "train.jsonl:3: unexpected-field" in notification["message"]
+    assert "Full report: s3://local-dev-databucket/reports/email-classifier/" in notification["message"]
+
+
+def test_a_failed_job_reaches_the_notification_with_bedrocks_message(reports):
+    report = reports("job-fails")
+
+    assert report.executions[0]["error"] == "JobFailed"
+    assert "record 412 exceeds the token limit" in report.notifications[0]["message"]
+    assert report.bedrock_calls["CreateModelCustomizationJob"] == 1
+
+
+def test_a_job_stopped_by_someone(reports):
+    report = reports("job-stopped")
+
+    assert report.executions[0]["error"] == "JobStopped"
+    assert "FAILED" in report.notifications[0]["subject"]
+
+
+def test_throttled_start_is_retried_into_one_job(reports):
+    report = reports("throttled-start")
+
+    assert report.bedrock_calls["CreateModelCustomizationJob"] == 3
+    assert report.jobs_created == 1
+
+
+def test_a_full_quota_is_waited_out_into_one_job(reports):
+    report = reports("quota-full")
+    waits = [e for e in report.timeline if "CapacityUnavailable" in e.text or "ServiceQuotaExceeded" in e.text]
+
+    assert report.bedrock_calls["CreateModelCustomizationJob"] > 1
+    assert report.jobs_created == 1
+    assert waits, "the wait for capacity shows in the timeline"
+
+
+def test_a_duplicate_event_starts_one_execution_and_one_job(reports):
+    report = reports("duplicate-event")
+
+    assert len(report.executions) == 1
+    assert report.jobs_created == 1
+    assert report.bedrock_calls["CreateModelCustomizationJob"] == 1
+
+
+def test_a_new_version_of_the_same_file_is_a_second_run(reports):
+    report = reports("new-version")
+
+    assert len(report.executions) == 2
+    assert report.jobs_created == 2
+    assert len(report.notifications) == 2
+
+
+def test_serving_that_fails_after_creation_is_deleted(reports):
+    report = reports("serving-fails")
+
+    assert report.executions[0]["error"] == "ServingFailed"
+    assert report.bedrock_calls["CreateProvisionedModelThroughput"] == 1
+    assert report.bedrock_calls["DeleteProvisionedModelThroughput"] == 1
+    assert "DeleteServingAfterFailure" in report.executions[0]["states"]
+
+
+def test_aborting_mid_training_stops_the_job(reports):
+    report = reports("aborted")
+
+    assert report.executions[0]["status"] == "ABORTED"
+    assert report.bedrock_calls["StopModelCustomizationJob"] == 1
+    assert any("abort guard rule matches" in e.text for e in report.timeline)
+
+
+def test_a_job_past_the_time_limit_is_stopped_and_the_run_fails(reports):
+    report = reports("time-limit")
+    [execution] = report.executions
+
+    assert execution["error"] == "JobTimeLimitExceeded"
+    assert "StopJobAfterTimeLimit" in execution["states"]
+    assert report.bedrock_calls["StopModelCustomizationJob"] == 1
+    assert "maxJobHours (12 h)" in report.notifications[0]["message"]
+
+
+def test_a_run_over_the_cost_ceiling_starts_no_job(reports):
+    report = reports("cost-ceiling")
+
+    assert report.executions[0]["error"] == "CostCeilingExceeded"
+    assert "CreateModelCustomizationJob" not in report.bedrock_calls
+    assert "above this environment's ceiling $0.01" in report.notifications[0]["message"]
+
+
+def test_the_local_run_executes_the_synthesized_definition_not_a_copy(monkeypatch):
+    """A change to the CDK definition changes what runs: remove the serving from the config."""
+    from tools.local_run import runner
+
+    report = runner.run(
+        BY_NAME["happy-path"].__class__("happy-path-no-serving", "test", settings={"serving": {"mode": "none"}})
+    )
+
+    assert "CreateServing" not in report.executions[0]["states"]
+    assert report.executions[0]["states"][-2:] == ["NotifySuccess", "RunSucceeded"]
+
+
+def test_cli_lists_scenarios_one_a_line(capsys):
+    assert main(["local-run", "--list-scenarios"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+
+    assert [line.split()[0] for line in lines] == [s.name for s in SCENARIOS]
+
+
+def test_cli_json_output_and_exit_codes(capsys):
+    assert main(["local-run", str(ROOT / "examples/email-classifier"), "--scenario", "cost-ceiling", "--json"]) == 1
+    report = json.loads(capsys.readouterr().out)
+
+    assert report["scenario"] == "cost-ceiling"
+    assert report["executions"][0]["status"] == "FAILED"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--scenario", "nope"], "unknown scenario 'nope'"),
+        (["--env", "nope"], "unknown environment 'nope'"),
+        (["/tmp"], "has no train.jsonl or train.txt"),
+    ],
+)
+def test_cli_usage_errors_exit_2(capsys, args, message):
+    assert main(["local-run", *args]) == 2
+    assert message in capsys.readouterr().err
