@@ -48,9 +48,10 @@ lint: install ## Lint the Python code
 docs: install ## Regenerate docs/iam.md and the README's cdk-nag table
 	python -m tools docs
 
-bench: install ## Benchmarks: synth vs an empty CDK app; validation vs json.loads and its peak memory
+bench: install ## Benchmarks: synth vs empty app; validation vs json.loads, memory; orchestration cost
 	python -m bench.synth
 	python -m bench.validate
+	python -m bench.orchestration
 
 diff: install ## Show what a deployment would change: make diff ENV=dev
 	@test -n "$(ENV)" || { echo "usage: make diff ENV=<environment>"; exit 2; }

@@ -55,6 +55,9 @@ class Behaviour:
     failure_message: str = "Data validation failed: record 412 exceeds the token limit for this model."
     stopped_by_someone_after_hours: float | None = None
     throttle_first_creates: int = 0
+    # The first CreateModelCustomizationJob succeeds but its response is lost (as when the
+    # calling Lambda times out): the retry must find that job, not start a second one.
+    lose_first_create_response: bool = False
     quota_full_for_minutes: float = 0.0
     serving_minutes: float = 20.0
     serving_outcome: str = "ready"  # or "Failed"
@@ -92,6 +95,7 @@ class BedrockEmulator:
     jobs: dict[str, _Job] = field(default_factory=dict)
     servings: dict[str, _Serving] = field(default_factory=dict)
     _create_attempts: int = 0
+    _lost_response: bool = False
     _started: dt.datetime | None = None
 
     def client(self):
@@ -166,6 +170,9 @@ class BedrockEmulator:
         arn = f"arn:aws:bedrock:{self.region}:{ACCOUNT}:model-customization-job/{params['baseModelIdentifier']}/{_id(params['jobName'])}"
         model_arn = f"arn:aws:bedrock:{self.region}:{ACCOUNT}:custom-model/{params['baseModelIdentifier']}/{_id(params['customModelName'])}"
         self.jobs[params["jobName"]] = _Job(request=params, arn=arn, model_arn=model_arn, created=now)
+        if self.behaviour.lose_first_create_response and len(self.jobs) == 1 and not self._lost_response:
+            self._lost_response = True
+            return 500, _error("InternalServerException", "The job was created but the response was lost (emulated).")
         return 200, {"jobArn": arn}
 
     def _get_model_customization_job(self, params, now):

@@ -71,6 +71,8 @@ class RunReport:
     left_running: list[str] = field(default_factory=list)
     left_billed: list[str] = field(default_factory=list)
     report_objects: list[str] = field(default_factory=list)
+    # Seconds between a job's end and the poll that saw it, per job that ended.
+    detection_delays: list[float] = field(default_factory=list)
     started_at: dt.datetime = START
 
     @property
@@ -89,6 +91,7 @@ class RunReport:
             "leftRunning": self.left_running,
             "leftBilled": self.left_billed,
             "reports": self.report_objects,
+            "detectionDelaysSeconds": self.detection_delays,
         }
 
 
@@ -189,6 +192,7 @@ def run(
         report.left_running = emulator.running_jobs()
         report.left_billed = [arn for arn in emulator.billed_servings() if not _intended_serving(report, arn)]
         report.notifications = _notifications(deployment)
+        report.detection_delays = _detection_delays(emulator)
         report.report_objects = [
             item["Key"] for item in s3.list_objects_v2(Bucket=data_bucket, Prefix="reports/").get("Contents", [])
         ]
@@ -399,6 +403,21 @@ def _execution_summary(sfn, arn: str) -> dict[str, Any]:
         "servingArn": (output.get("serving") or {}).get("arn"),
         "cost": (output.get("validation") or {}).get("cost"),
     }
+
+
+def _detection_delays(emulator: BedrockEmulator) -> list[float]:
+    delays = []
+    for job in emulator.jobs.values():
+        seen = [
+            c["time"]
+            for c in emulator.calls
+            if c["operation"] == "GetModelCustomizationJob"
+            and c["summary"].endswith(("-> Completed", "-> Failed"))
+            and job.request["jobName"] in c["summary"]
+        ]
+        if seen:
+            delays.append((min(seen) - emulator._end(job)).total_seconds())
+    return delays
 
 
 def _intended_serving(report: RunReport, arn: str) -> bool:

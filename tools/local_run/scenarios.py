@@ -65,8 +65,9 @@ SCENARIOS = [
     ),
     Scenario(
         "duplicate-event",
-        "EventBridge delivers the upload event twice; one execution, one job",
+        "EventBridge delivers the upload event twice and the first start's response is lost; one execution, one job",
         duplicate_event=True,
+        behaviour=Behaviour(lose_first_create_response=True),
     ),
     Scenario(
         "new-version",
