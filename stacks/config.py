@@ -25,7 +25,8 @@ from lambdas.customization.jobspec import MAX_VALIDATION_SPLIT
 CONTEXT_KEY = "environments"
 SELECTOR_KEY = "env"
 
-ENVIRONMENT_NAME = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
+# Part of stack, job and model names: Bedrock's model names allow no "--" and no trailing "-".
+ENVIRONMENT_NAME = re.compile(r"^(?=.{1,20}$)[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 
 AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
 RegionName = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")]

@@ -445,7 +445,11 @@ class PipelineStack(Stack):
                 period=Duration.minutes(5)
             ),
         }
-        for step in (*vars(functions).values(), self.starter):
+        # Function errors are alarmed only where an error is always a fault. The polling and
+        # checking steps raise named errors as control flow (JobStillRunning every poll,
+        # DatasetInvalidError on a bad upload): a fault there fails the run, which RunsFailed
+        # reports with the cause.
+        for step in (self.starter, functions.stop_job, functions.notify, functions.delete_serving):
             if step is not None:
                 alarms[f"{step.node.id}Errors"] = step.function.metric_errors(period=Duration.minutes(5))
         for name, metric in alarms.items():

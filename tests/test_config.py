@@ -145,7 +145,7 @@ def test_every_problem_is_reported_in_one_message():
     assert "environments.prod.storage.accessLogExpirationDays" in message
 
 
-@pytest.mark.parametrize("name", ["Prod", "1dev", "dev_1", "a" * 21])
+@pytest.mark.parametrize("name", ["Prod", "1dev", "dev_1", "a" * 21, "a--b", "dev-"])
 def test_environment_names_must_be_usable_in_stack_names(name):
     environments = _environments()
     environments[name] = environments.pop("dev")

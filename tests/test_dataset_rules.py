@@ -147,7 +147,7 @@ def test_windows_line_endings_are_fine(tmp_path):
 
 
 def test_images_follow_the_media_rules(tmp_path):
-    def image(uri="s3://data-bucket/images/a.png", fmt="png"):
+    def image(uri="s3://data-bucket/datasets/x/images/a.png", fmt="png"):
         return {"image": {"format": fmt, "source": {"s3Location": {"uri": uri}}}}
 
     good = conversation()
@@ -158,19 +158,22 @@ def test_images_follow_the_media_rules(tmp_path):
     wrong_bucket["messages"][0]["content"].append(image("s3://other-bucket/a.png"))
     wrong_format = conversation()
     wrong_format["messages"][0]["content"].append(image(fmt="bmp"))
+    outside_readable = conversation()
+    outside_readable["messages"][0]["content"].append(image("s3://data-bucket/images/a.png"))
     too_many = conversation()
     too_many["messages"][0]["content"].extend(image() for _ in range(11))
     both = conversation()
     both["messages"][0]["content"] += [
         image(),
-        {"video": {"format": "mp4", "source": {"s3Location": {"uri": "s3://data-bucket/v.mp4"}}}},
+        {"video": {"format": "mp4", "source": {"s3Location": {"uri": "s3://data-bucket/datasets/x/v.mp4"}}}},
     ]
-    records = [good, in_assistant, wrong_bucket, wrong_format, too_many, both, *numbered("x", 8)]
+    records = [good, in_assistant, wrong_bucket, wrong_format, too_many, both, outside_readable, *numbered("x", 8)]
 
     checked = check(write_jsonl(tmp_path / "train.jsonl", records), NOVA_LITE, dataset_bucket="data-bucket")
 
     assert checked.lines("media") == [2, 4, 5, 6]
-    assert checked.lines("media-uri") == [3]
+    assert checked.lines("media-uri") == [3, 7]
+    assert "which Bedrock cannot read" in checked.messages("media-uri")[1]
     assert "dataset's own bucket 'data-bucket'" in checked.messages("media-uri")[0]
 
 

@@ -75,12 +75,19 @@ def test_a_valid_upload_is_split_prepared_and_summarized(s3):
     assert _read_json(s3, f"reports/{run}validation-report.json")["valid"] is True
 
 
-def test_the_uploaded_version_is_read_not_the_latest(s3):
+def test_the_uploaded_version_is_read_and_handed_to_bedrock_not_the_latest(s3, monkeypatch):
+    monkeypatch.setenv("DEFAULT_JOB_SETTINGS", json.dumps({**DEFAULTS, "validationSplit": None}))
+    runtime.reset()
     key = "datasets/spam/train.jsonl"
-    first = _put(s3, key, _jsonl(numbered("q", 20)))
+    validated = _jsonl(numbered("q", 20))
+    first = _put(s3, key, validated)
     _put(s3, key, b"not json at all\n")
 
-    assert handler.lambda_handler(_event(key, first), None, s3=s3)["valid"] is True
+    summary = handler.lambda_handler(_event(key, first), None, s3=s3)
+
+    assert summary["valid"] is True
+    prepared = summary["prepared"]["trainUri"].removeprefix(f"s3://{BUCKET}/")
+    assert s3.get_object(Bucket=BUCKET, Key=prepared)["Body"].read() == validated
 
 
 def test_job_json_and_validation_file_beside_the_upload_are_used(s3):
@@ -92,8 +99,9 @@ def test_job_json_and_validation_file_beside_the_upload_are_used(s3):
 
     assert summary["settings"]["hyperParameters"] == {"epochCount": "4"}
     assert summary["records"] == {"train": 20, "validation": 5}
-    assert summary["prepared"]["trainUri"] == f"s3://{BUCKET}/datasets/spam/train.jsonl"
-    assert summary["prepared"]["validationUri"] == f"s3://{BUCKET}/datasets/spam/validation.jsonl"
+    # Bedrock reads copies of the validated versions, never the keys a re-upload could replace.
+    assert summary["prepared"]["trainUri"] == f"s3://{BUCKET}/prepared/spam/{version}/train.jsonl"
+    assert summary["prepared"]["validationUri"] == f"s3://{BUCKET}/prepared/spam/{version}/validation.jsonl"
 
 
 def test_an_invalid_dataset_raises_with_the_first_problems_and_the_report(s3):

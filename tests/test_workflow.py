@@ -194,3 +194,36 @@ def test_each_environment_schedule_meets_the_detection_target():
 def test_every_step_receives_the_execution_arn_for_its_logs(synthesized, environment):
     for name, state in tasks(synthesized, environment).items():
         assert state["Parameters"]["executionArn.$"] == "$$.Execution.Id", name
+
+
+def test_no_quota_wait_means_no_capacity_retry(tmp_path):
+    from tools.synth import build_app
+
+    environments = cdk_json_context()["environments"]
+    dev = {**environments["dev"], "limits": {**environments["dev"]["limits"], "quotaWaitHours": 0}}
+    app, [stacks] = build_app(
+        tmp_path, environment="dev", nag=False, context_overrides={"environments": {**environments, "dev": dev}}
+    )
+    state = stacks.pipeline.workflow.state_machine
+    from aws_cdk import Stack
+
+    definition = json.dumps(Stack.of(state).resolve(state.node.default_child.definition_string))
+
+    assert "CapacityUnavailable" not in definition
+    assert "JobStillRunning" in definition
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_alarms_watch_runs_dead_letters_and_only_the_functions_whose_errors_are_faults(synthesized, environment):
+    stack = synthesized.assembly.stacks[f"BedrockCustomization-{environment}-Pipeline"]
+    alarms = {
+        stack.construct_path(i).removesuffix("/Resource")
+        for i, r in stack.resources.items()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    serving = synthesized.environments[environment].config.serving.mode != "none"
+
+    expected = {"RunsFailed", "RunsTimedOut", "DeadLettersWaiting", "StartRunErrors", "StopJobErrors", "NotifyErrors"}
+    assert alarms == expected | ({"DeleteServingErrors"} if serving else set())
+    # Polling steps raise JobStillRunning on every poll: an alarm on their errors would page all night.
+    assert "PollJobErrors" not in alarms

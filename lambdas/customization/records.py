@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .catalog import BEDROCK_CONVERSATION, CLAUDE_MESSAGES, INPUT_TEXT, PROMPT_COMPLETION, ModelSpec
+from .layout import BEDROCK_READABLE_PREFIXES
 from .problems import ProblemLog
 
 SCHEMA_VERSION = "bedrock-conversation-2024"
@@ -374,12 +375,19 @@ def _media_uri(record: _Record, source: object, path: str) -> None:
     if not isinstance(uri, str) or not uri.startswith("s3://"):
         record.error(R_MEDIA_URI, f'{path} must be {{"s3Location": {{"uri": "s3://bucket/key"}}}}, got {source!r}')
         return
-    bucket = uri[5:].split("/", 1)[0]
+    bucket, _, key = uri[5:].partition("/")
     expected = record.context.dataset_bucket
     if expected is not None and bucket != expected:
         record.error(
             R_MEDIA_URI,
             f"{path}: {uri} is in bucket {bucket!r}; media must be in the dataset's own bucket {expected!r}",
+        )
+    elif not key.startswith(BEDROCK_READABLE_PREFIXES):
+        # The role Bedrock assumes may read these prefixes only (see layout.py).
+        record.error(
+            R_MEDIA_URI,
+            f"{path}: {uri} is outside {' and '.join(BEDROCK_READABLE_PREFIXES)}, which Bedrock cannot read: "
+            "put media beside the dataset, e.g. datasets/<name>/images/",
         )
 
 

@@ -144,21 +144,37 @@ def validate_upload(
 def _prepared_uris(
     result: DatasetCheck, train: S3Object, validation: S3Object | None, upload: UploadedDataset, name: str, s3: Any
 ) -> dict[str, str | None]:
-    if not result.needs_prepared_files:
-        return {"trainUri": train.name, "validationUri": validation.name if validation else None}
+    """Where Bedrock reads this run's data: always prepared/<name>/<version>/.
+
+    Bedrock takes S3 URIs without a version, so handing it datasets/<name>/train.jsonl would
+    let a re-upload during the run swap the data after validation. What was validated is
+    written (or copied, server-side, at the exact version read) under a folder per version.
+    """
     train_key = layout.prepared_key(name, upload.version_id, "train.jsonl")
     validation_key = layout.prepared_key(name, upload.version_id, layout.VALIDATION_FILE)
-    # Lambda's /tmp holds the prepared files; S3 then gets them in multipart uploads.
-    with tempfile.TemporaryFile() as train_out, tempfile.TemporaryFile() as validation_out:
-        write_prepared(result, train, train_out, validation_out if result.split else None)
-        _upload(s3, train_out, upload.bucket, train_key)
-        if result.split:
-            _upload(s3, validation_out, upload.bucket, validation_key)
-    split_validation = f"s3://{upload.bucket}/{validation_key}" if result.split else None
+    if result.needs_prepared_files:
+        # Lambda's /tmp holds the prepared files; S3 then gets them in multipart uploads.
+        with tempfile.TemporaryFile() as train_out, tempfile.TemporaryFile() as validation_out:
+            write_prepared(result, train, train_out, validation_out if result.split else None)
+            _upload(s3, train_out, upload.bucket, train_key)
+            if result.split:
+                _upload(s3, validation_out, upload.bucket, validation_key)
+    else:
+        _copy_version(s3, train, train_key)
+    if validation is not None:
+        _copy_version(s3, validation, validation_key)
+    has_validation = result.split is not None or validation is not None
     return {
         "trainUri": f"s3://{upload.bucket}/{train_key}",
-        "validationUri": split_validation or (validation.name if validation else None),
+        "validationUri": f"s3://{upload.bucket}/{validation_key}" if has_validation else None,
     }
+
+
+def _copy_version(s3: Any, source: S3Object, key: str) -> None:
+    copy_source = {"Bucket": source.bucket, "Key": source.key}
+    if source.version_id:
+        copy_source["VersionId"] = source.version_id
+    s3.copy(copy_source, source.bucket, key)  # managed copy: multipart above 8 MB, up to 5 TB
 
 
 def _failure_message(result: DatasetCheck, report_uri: str) -> str:

@@ -142,14 +142,15 @@ class CustomizationWorkflow(Construct):
             timeout=Duration.minutes(2),
         )
         capacity = capacity_wait_schedule(config)
-        start_job.add_retry(
-            errors=["CapacityUnavailable"],
-            interval=capacity.first,
-            max_delay=capacity.largest,
-            backoff_rate=capacity.backoff_rate,
-            max_attempts=capacity.attempts,
-            jitter_strategy=sfn.JitterType.NONE,
-        )
+        if config.limits.quota_wait_hours > 0:
+            start_job.add_retry(
+                errors=["CapacityUnavailable"],
+                interval=capacity.first,
+                max_delay=capacity.largest,
+                backoff_rate=capacity.backoff_rate,
+                max_attempts=capacity.attempts,
+                jitter_strategy=sfn.JitterType.NONE,
+            )
         poll_job = self._task(
             "PollJob",
             functions.poll_job,
