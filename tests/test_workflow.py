@@ -201,7 +201,7 @@ def test_no_quota_wait_means_no_capacity_retry(tmp_path):
 
     environments = cdk_json_context()["environments"]
     dev = {**environments["dev"], "limits": {**environments["dev"]["limits"], "quotaWaitHours": 0}}
-    app, [stacks] = build_app(
+    _app, [stacks] = build_app(
         tmp_path, environment="dev", nag=False, context_overrides={"environments": {**environments, "dev": dev}}
     )
     state = stacks.pipeline.workflow.state_machine

@@ -33,6 +33,7 @@ class SimulatedClock:
         self._start = start
         self.skipped = 0.0
         self._lock = threading.Lock()
+        self._alarms: list[tuple[dt.datetime, Callable[[], None]]] = []
 
     def now(self) -> dt.datetime:
         with self._lock:
@@ -41,6 +42,18 @@ class SimulatedClock:
     def sleep(self, seconds: float) -> None:
         with self._lock:
             self.skipped += seconds
+        self._ring()
+
+    def at_time(self, when: dt.datetime, action: Callable[[], None]) -> None:
+        """Run `action` when simulated time reaches `when`, in the thread that gets there:
+        deterministic, whatever the machine's load."""
+        self._alarms.append((when, action))
+
+    def _ring(self) -> None:
+        due = [alarm for alarm in self._alarms if alarm[0] <= self.now()]
+        for alarm in due:
+            self._alarms.remove(alarm)
+            alarm[1]()
 
     def at(self, real: dt.datetime, skipped: float) -> dt.datetime:
         return self._start + (real - self._start_real) + dt.timedelta(seconds=skipped)

@@ -20,6 +20,7 @@ from moto.awslambda_simple.models import lambda_simple_backends
 from moto.events.models import EventPattern
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from stacks.deployment import PROJECT, cdk_json_context
 from tools.assembly import CloudAssembly
@@ -336,23 +337,20 @@ def _captured_upload_events(deployment: LocalDeployment) -> list[dict[str, Any]]
 
 def _follow(sfn, deployment: LocalDeployment, scenario: Scenario, clock: SimulatedClock, timeline) -> list[str]:
     arns = [e["executionArn"] for e in sfn.list_executions(stateMachineArn=deployment.state_machine_arn)["executions"]]
-    deadline = time.monotonic() + REAL_TIMEOUT_SECONDS
-    aborted = False
-    while True:
-        statuses = [sfn.describe_execution(executionArn=arn)["status"] for arn in arns]
-        if all(status != "RUNNING" for status in statuses):
-            return arns
-        abort_at = (
-            None if scenario.abort_after_hours is None else START + dt.timedelta(hours=scenario.abort_after_hours)
-        )
-        if abort_at is not None and not aborted and clock.now() >= abort_at:
+    if scenario.abort_after_hours is not None:
+
+        def abort() -> None:
             for arn in arns:
                 sfn.stop_execution(executionArn=arn, error="Aborted", cause="stopped by an operator (scenario)")
             timeline.add("abort", "an operator stops the execution (StopExecution)")
-            aborted = True
+
+        clock.at_time(START + dt.timedelta(hours=scenario.abort_after_hours), abort)
+    deadline = time.monotonic() + REAL_TIMEOUT_SECONDS
+    while any(sfn.describe_execution(executionArn=arn)["status"] == "RUNNING" for arn in arns):
         if time.monotonic() > deadline:
             raise TimeoutError(f"executions still running after {REAL_TIMEOUT_SECONDS} s of real time")
         time.sleep(0.01)
+    return arns
 
 
 def _abort_guard(deployment: LocalDeployment, invoker, executions: list[str], timeline: _Timeline) -> None:
@@ -385,7 +383,12 @@ def _abort_guard(deployment: LocalDeployment, invoker, executions: list[str], ti
 
 def _execution_summary(sfn, arn: str) -> dict[str, Any]:
     execution = sfn.describe_execution(executionArn=arn)
-    history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    # Read from moto's backend, not through the API: moto can fail to serialize the history of
+    # an execution stopped mid-task (a timeout field holding the task's input).
+    history = [
+        {**event, "type": str(getattr(event["type"], "value", event["type"]))}
+        for event in stepfunctions_parser_backends[ACCOUNT][REGION].get_execution_history(arn)["events"]
+    ]
     entered = [e for e in history if e["type"].endswith("StateEntered")]
     scheduled = sum(1 for e in history if e["type"] == "LambdaFunctionScheduled")
     tasks = sum(1 for e in history if e["type"] == "TaskStateEntered")
