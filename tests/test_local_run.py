@@ -52,6 +52,7 @@ def test_happy_path(reports):
         "ValidateDataset",
         "StartCustomizationJob",
         "PollJob",
+        "ServeThisRun",
         "CreateServing",
         "PollServing",
         "NotifySuccess",
@@ -71,7 +72,8 @@ def test_continued_pre_training_from_text(reports):
     [execution] = report.executions
 
     assert execution["customModelArn"].split("/")[1] == "amazon.titan-text-express-v1:0:8k"
-    assert "CreateCustomModelDeployment" not in report.bedrock_calls  # serving none for this scenario
+    assert "CreateCustomModelDeployment" not in report.bedrock_calls  # its job.json skips serving
+    assert "ServeThisRun" in execution["states"] and "CreateServing" not in execution["states"]
     assert _subjects(report) == ["[dev] Bedrock customization succeeded: support-handbook"]
 
 

@@ -159,7 +159,9 @@ def test_a_model_the_environment_cannot_serve_is_refused_before_training(s3, mon
     monkeypatch.setenv("SERVING", json.dumps({"mode": "on-demand"}))
     monkeypatch.setenv("ALLOWED_BASE_MODELS", json.dumps([NOVA_MICRO, TITAN_EXPRESS]))
     runtime.reset()
-    _put(s3, "datasets/handbook/job.json", (ROOT / "examples/support-handbook/job.json").read_bytes())
+    job = json.loads((ROOT / "examples/support-handbook/job.json").read_text())
+    del job["serving"]  # the example skips serving; without that, Titan cannot be served on demand
+    _put(s3, "datasets/handbook/job.json", json.dumps(job).encode())
     version = _put(s3, "datasets/handbook/train.txt", (ROOT / "examples/support-handbook/train.txt").read_bytes())
 
     with pytest.raises(DatasetInvalidError, match="serves models on demand, which Amazon Titan Text G1 - Express"):
@@ -174,3 +176,26 @@ def test_a_model_outside_the_environment_allow_list_is_refused(s3, monkeypatch):
 
     with pytest.raises(DatasetInvalidError, match="is not allowed in this environment"):
         handler.lambda_handler(_event("datasets/handbook/train.txt", version), None, s3=s3)
+
+
+@pytest.mark.parametrize(
+    ("serving", "outcome"),
+    [
+        ({"mode": "none"}, "none"),
+        ({"mode": "provisioned"}, "provisioned"),
+        ({"mode": "on-demand"}, "refused"),
+        ({"mode": "none", "units": 2}, "refused"),
+        ("none", "refused"),
+    ],
+)
+def test_job_json_may_skip_serving_but_not_pick_another_mode(s3, serving, outcome):
+    _put(s3, "datasets/spam/job.json", json.dumps({"serving": serving}).encode())
+    version = _put(s3, "datasets/spam/train.jsonl", _jsonl(numbered("q", 20)))
+
+    if outcome == "refused":
+        with pytest.raises(DatasetInvalidError, match="serving must be"):
+            handler.lambda_handler(_event("datasets/spam/train.jsonl", version), None, s3=s3)
+    else:
+        summary = handler.lambda_handler(_event("datasets/spam/train.jsonl", version), None, s3=s3)
+        assert summary["settings"]["servingMode"] == outcome
+        assert summary["cost"]["serving_mode"] == outcome

@@ -56,7 +56,11 @@ def test_the_flow_is_validate_start_poll_then_serve_or_notify(synthesized, envir
     if serving == "none":
         assert flow["PollJob"]["Next"] == "NotifySuccess"
     else:
-        assert flow["PollJob"]["Next"] == "CreateServing"
+        assert flow["PollJob"]["Next"] == "ServeThisRun"
+        assert flow["ServeThisRun"]["Choices"] == [
+            {"Variable": "$.validation.settings.servingMode", "StringEquals": "none", "Next": "NotifySuccess"}
+        ]
+        assert flow["ServeThisRun"]["Default"] == "CreateServing"
         assert flow["CreateServing"]["Next"] == "PollServing"
         assert flow["PollServing"]["Next"] == "NotifySuccess"
     assert flow["NotifySuccess"]["Next"] == "RunSucceeded"

@@ -26,6 +26,8 @@ class JobSettings:
     customization_type: str = FINE_TUNING
     hyperparameters: Mapping[str, object] = field(default_factory=dict)
     validation_split: float | None = None  # share of records held out when no validation file is given
+    # The environment's serving mode, or "none" when job.json skips serving for this run.
+    serving_mode: str | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -33,6 +35,7 @@ class JobSettings:
             "customizationType": self.customization_type,
             "hyperParameters": dict(self.hyperparameters),
             "validationSplit": self.validation_split,
+            "servingMode": self.serving_mode,
         }
 
 
@@ -41,6 +44,7 @@ _KEYS = {
     "customizationType": "customization_type",
     "hyperParameters": "hyperparameters",
     "validationSplit": "validation_split",
+    "serving": "serving_mode",
 }
 
 
@@ -60,6 +64,8 @@ def apply_job_file(defaults: JobSettings, text: str | None, log: ProblemLog, fil
     for key, value in overrides.items():
         if key not in _KEYS:
             log.error(file, None, R_JOB, f"unknown key {key!r}; allowed: {', '.join(_KEYS)}")
+        elif key == "serving":
+            changes["serving_mode"] = _serving_mode(value, defaults.serving_mode, log, file)
         else:
             changes[_KEYS[key]] = value
     # Hyperparameters chosen for the default model rarely fit another one: a job that picks
@@ -72,6 +78,23 @@ def apply_job_file(defaults: JobSettings, text: str | None, log: ProblemLog, fil
     ):
         changes["hyperparameters"] = {**defaults.hyperparameters, **changes["hyperparameters"]}
     return check_settings(replace(defaults, **changes), log, file=file)
+
+
+def _serving_mode(value: object, environment_mode: str | None, log: ProblemLog, file: str) -> str | None:
+    """A run may skip serving, or take the environment's: the mode (and its IAM, quota and
+    cost) is the environment's decision, so a dataset cannot ask for another one."""
+    allowed = ["none"] if environment_mode in (None, "none") else ["none", environment_mode]
+    mode = value.get("mode") if isinstance(value, dict) and value.keys() == {"mode"} else None
+    if mode not in allowed:
+        log.error(
+            file,
+            None,
+            R_JOB,
+            f'serving must be {{"mode": ...}} with mode {" or ".join(map(repr, allowed))} '
+            f"(this environment serves with {environment_mode!r}), got {value!r}",
+        )
+        return environment_mode
+    return mode
 
 
 def check_settings(settings: JobSettings, log: ProblemLog, *, file: str) -> JobSettings:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from . import layout
@@ -91,7 +91,11 @@ def validate_upload(
             f"s3://{upload.bucket}/{job_key}", None, "job-settings", f"not UTF-8 ({error.reason}): save it as UTF-8"
         )
         job_text = None
+    if serving is not None and defaults.serving_mode is None:
+        defaults = replace(defaults, serving_mode=serving.mode)
     settings = apply_job_file(defaults, job_text, log, file=f"s3://{upload.bucket}/{job_key}")
+    if serving is not None and settings.serving_mode == "none":
+        serving = replace(serving, mode="none")
     origin = f"s3://{upload.bucket}/{job_key}" if job_text is not None else "environment defaults"
     if allowed_models is not None and settings.base_model not in allowed_models:
         log.error(

@@ -311,7 +311,14 @@ class CustomizationWorkflow(Construct):
         delete.next(notify_failure)
         create.add_catch(delete, errors=["States.ALL"], result_path="$.failure")
         poll.add_catch(delete, errors=["States.ALL"], result_path="$.failure")
-        return create.next(poll).next(notify_success)
+        # A dataset's job.json may skip serving for its run ({"serving": {"mode": "none"}}).
+        serve_this_run = (
+            sfn.Choice(self, "ServeThisRun")
+            .when(sfn.Condition.string_equals("$.validation.settings.servingMode", "none"), notify_success)
+            .otherwise(create)
+        )
+        create.next(poll).next(notify_success)
+        return serve_this_run
 
     def _task(self, name, function: PipelineFunction, payload: dict, *, result_path: str, timeout: Duration):
         # Every step gets the execution ARN, so each function's JSON logs can carry it.

@@ -31,9 +31,9 @@ SCENARIOS = [
     Scenario("happy-path", "fine-tuning from upload to a served model, one job, one notification"),
     Scenario(
         "continued-pre-training",
-        'a plain-text .txt converted to {"input": ...} records, then continued pre-training on Titan',
+        'a plain-text .txt converted to {"input": ...} records, then continued pre-training on Titan '
+        "(its job.json skips serving)",
         dataset=SUPPORT_HANDBOOK,
-        settings={"serving": {"mode": "none"}},
     ),
     Scenario(
         "invalid-dataset",
