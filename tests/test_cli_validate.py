@@ -142,3 +142,14 @@ def test_a_misspelt_model_id_suggests_the_right_one(tmp_path, capsys):
 
     assert code == 1
     assert "did you mean 'amazon.nova-micro-v1:0:128k'?" in out
+
+
+def test_a_job_file_that_skips_serving_drops_the_serving_cost(capsys):
+    example = ROOT / "examples" / "support-handbook"
+
+    code, out, _ = _run(
+        capsys, str(example / "train.txt"), "--job-file", str(example / "job.json"), "--serving", "provisioned"
+    )
+
+    assert code == 0
+    assert "provisioned throughput" not in out

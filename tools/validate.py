@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
             log=log,
             validation=LocalFile(args.validation_file) if args.validation_file else None,
             settings_origin=origin,
-            serving=ServingPlan(args.serving, args.model_units, args.commitment),
+            serving=ServingPlan(settings.serving_mode or "none", args.model_units, args.commitment),
         )
         if args.prepare_dir and result.valid and result.needs_prepared_files:
             _prepare(result, args)
@@ -80,7 +80,7 @@ def _settings(args: argparse.Namespace, log: ProblemLog) -> tuple[JobSettings, s
         if not sep or not name:
             raise ValueError(f"--hyperparameter {item!r}: expected NAME=VALUE, e.g. epochCount=2")
         overrides[name] = value
-    base = JobSettings(base_model=args.base_model or "")
+    base = JobSettings(base_model=args.base_model or "", serving_mode=args.serving)
     origin = "command line"
     if args.job_file:
         base = apply_job_file(base, args.job_file.read_text(encoding="utf-8"), log, file=str(args.job_file))
@@ -92,6 +92,7 @@ def _settings(args: argparse.Namespace, log: ProblemLog) -> tuple[JobSettings, s
         customization_type=args.customization_type or base.customization_type,
         hyperparameters={**base.hyperparameters, **overrides},
         validation_split=args.validation_split if args.validation_split is not None else base.validation_split,
+        serving_mode=base.serving_mode,
     )
     return settings, origin
 
