@@ -539,3 +539,40 @@ def test_log_lines_carry_the_execution_and_job_arns(clients, caplog):
 
     [record] = [r for r in caplog.records if r.getMessage() == "customization job started"]
     assert (record.executionArn, record.jobArn) == ("arn:exec", JOB_ARN)
+
+
+def test_a_url_encoded_key_in_the_event_is_read_as_the_key_s3_stores(clients):
+    """S3 notifications encode keys ("Spam Filter" arrives as "Spam+Filter"): the run must use the real key."""
+    from moto import mock_aws
+
+    from start_run import handler
+
+    real_key = "datasets/Spam Filter (v2)/train.jsonl"
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="data-bucket")
+        s3.put_bucket_versioning(Bucket="data-bucket", VersioningConfiguration={"Status": "Enabled"})
+        version = s3.put_object(Bucket="data-bucket", Key=real_key, Body=b"{}")["VersionId"]
+        real_clients = {"stepfunctions": runtime.client("stepfunctions"), "s3": s3}
+        runtime_client = runtime.client
+        runtime.client = real_clients.__getitem__
+        try:
+            names = run_names("dev", "data-bucket", real_key, version)
+            clients["stepfunctions"].add_response(
+                "start_execution",
+                {"executionArn": "arn:exec:2", "startDate": dt.datetime(2026, 11, 26)},
+                {
+                    "stateMachineArn": ENVIRONMENT["STATE_MACHINE_ARN"],
+                    "name": names.execution_name,
+                    "input": json.dumps(
+                        {"upload": {"bucket": "data-bucket", "key": real_key, "versionId": version}}, sort_keys=True
+                    ),
+                },
+            )
+
+            outcome = handler.lambda_handler(_s3_event("datasets/Spam+Filter+%28v2%29/train.jsonl", version))
+        finally:
+            runtime.client = runtime_client
+
+    assert outcome["started"] is True
+    assert names.execution_name.startswith("Spam-Filter-v2-")

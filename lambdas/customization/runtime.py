@@ -18,6 +18,7 @@ from botocore.config import Config
 
 from .cost import ServingPlan
 from .jobs import JobEnvironment
+from .naming import RunNames, run_names
 
 # Bedrock throttles control-plane calls; the SDK's adaptive mode backs off before the state
 # machine's own retries take over.
@@ -78,6 +79,11 @@ def job_environment() -> JobEnvironment:
         subnet_ids=tuple(vpc.get("subnetIds", ())),
         security_group_ids=tuple(vpc.get("securityGroupIds", ())),
     )
+
+
+def names_of(upload: dict[str, Any]) -> RunNames:
+    """The names of the run this upload started (the same in every step)."""
+    return run_names(environment_name(), upload["bucket"], upload["key"], upload.get("versionId"))
 
 
 @cache

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from customization import runtime
-from customization.naming import run_names
 from customization.serving import delete_serving
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     runtime.bind(event)
     upload = event["upload"]
-    names = run_names(runtime.environment_name(), upload["bucket"], upload["key"], upload.get("versionId"))
+    names = runtime.names_of(upload)
     outcome = delete_serving(runtime.client("bedrock"), names, runtime.serving_plan())
     runtime.log("serving cleanup", **outcome)
     return outcome

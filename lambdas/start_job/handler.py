@@ -6,13 +6,12 @@ from typing import Any
 
 from customization import runtime
 from customization.jobs import start_job
-from customization.naming import run_names
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     runtime.bind(event)
     upload = event["upload"]
-    names = run_names(runtime.environment_name(), upload["bucket"], upload["key"], upload.get("versionId"))
+    names = runtime.names_of(upload)
     job = start_job(runtime.client("bedrock"), names, event["validation"], runtime.job_environment())
     runtime.log("customization job started", jobArn=job["jobArn"], alreadyStarted=job["alreadyStarted"])
     return job

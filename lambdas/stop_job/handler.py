@@ -13,7 +13,6 @@ from typing import Any
 
 from customization import runtime
 from customization.jobs import stop_job
-from customization.naming import run_names
 from customization.serving import delete_serving
 
 
@@ -24,7 +23,7 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
         trigger = f"execution {event['detail']['status']}"
     else:
         upload, trigger = event["upload"], "time limit"
-    names = run_names(runtime.environment_name(), upload["bucket"], upload["key"], upload.get("versionId"))
+    names = runtime.names_of(upload)
     bedrock = runtime.client("bedrock")
     outcome = {**stop_job(bedrock, names.job_name), "trigger": trigger}
     if trigger != "time limit":

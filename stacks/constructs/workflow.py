@@ -54,6 +54,17 @@ class PollSchedule:
             attempts += 1
         return cls(Duration.seconds(round(first_s)), Duration.seconds(round(largest_s)), backoff, max(attempts, 1))
 
+    def retry(self, task: sfn.TaskStateBase, error: str) -> None:
+        """Make `task` wait by retrying on `error` with this schedule (no jitter: the schedule is the design)."""
+        task.add_retry(
+            errors=[error],
+            interval=self.first,
+            max_delay=self.largest,
+            backoff_rate=self.backoff_rate,
+            max_attempts=self.attempts,
+            jitter_strategy=sfn.JitterType.NONE,
+        )
+
     def delays(self) -> list[float]:
         """The waits Step Functions will make, in seconds (without jitter, which is off)."""
         first, largest = self.first.to_seconds(), self.largest.to_seconds()
@@ -141,16 +152,8 @@ class CustomizationWorkflow(Construct):
             result_path="$.job",
             timeout=Duration.minutes(2),
         )
-        capacity = capacity_wait_schedule(config)
         if config.limits.quota_wait_hours > 0:
-            start_job.add_retry(
-                errors=["CapacityUnavailable"],
-                interval=capacity.first,
-                max_delay=capacity.largest,
-                backoff_rate=capacity.backoff_rate,
-                max_attempts=capacity.attempts,
-                jitter_strategy=sfn.JitterType.NONE,
-            )
+            capacity_wait_schedule(config).retry(start_job, "CapacityUnavailable")
         poll_job = self._task(
             "PollJob",
             functions.poll_job,
@@ -158,15 +161,7 @@ class CustomizationWorkflow(Construct):
             result_path="$.result",
             timeout=Duration.minutes(2),
         )
-        schedule = job_poll_schedule(config)
-        poll_job.add_retry(
-            errors=["JobStillRunning"],
-            interval=schedule.first,
-            max_delay=schedule.largest,
-            backoff_rate=schedule.backoff_rate,
-            max_attempts=schedule.attempts,
-            jitter_strategy=sfn.JitterType.NONE,
-        )
+        job_poll_schedule(config).retry(poll_job, "JobStillRunning")
         stop_after_limit = self._task(
             "StopJobAfterTimeLimit",
             functions.stop_job,
@@ -290,15 +285,7 @@ class CustomizationWorkflow(Construct):
             result_path="$.serving",
             timeout=Duration.minutes(2),
         )
-        schedule = serving_poll_schedule(config)
-        poll.add_retry(
-            errors=["ServingNotReady"],
-            interval=schedule.first,
-            max_delay=schedule.largest,
-            backoff_rate=schedule.backoff_rate,
-            max_attempts=schedule.attempts,
-            jitter_strategy=sfn.JitterType.NONE,
-        )
+        serving_poll_schedule(config).retry(poll, "ServingNotReady")
         # Whatever this run created goes again when serving fails: nothing keeps billing.
         delete = self._task(
             "DeleteServingAfterFailure",
