@@ -544,7 +544,6 @@ def test_log_lines_carry_the_execution_and_job_arns(clients, caplog):
 def test_a_url_encoded_key_in_the_event_is_read_as_the_key_s3_stores(clients):
     """S3 notifications encode keys ("Spam Filter" arrives as "Spam+Filter"): the run must use the real key."""
     from moto import mock_aws
-
     from start_run import handler
 
     real_key = "datasets/Spam Filter (v2)/train.jsonl"
