@@ -78,6 +78,14 @@ def main(argv: list[str] | None = None) -> int:
 
     local_run_command.add_arguments(local_run)
     local_run.set_defaults(run=local_run_command.run)
+    from tools import operate
+
+    status = commands.add_parser("status", help="recent runs of a deployed environment")
+    operate.add_status_arguments(status)
+    status.set_defaults(run=operate.status_command)
+    cleanup = commands.add_parser("cleanup", help="what a deployed environment's runs left billing; --yes deletes")
+    operate.add_cleanup_arguments(cleanup)
+    cleanup.set_defaults(run=operate.cleanup_command)
     summary = commands.add_parser("summary", help="what the last synth produced, per environment")
     summary.add_argument("--cdk-out", type=Path, default=ROOT / "cdk.out", help="cloud assembly (default: cdk.out)")
     summary.set_defaults(run=_summary)

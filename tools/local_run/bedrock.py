@@ -86,6 +86,7 @@ class _Job:
     created: dt.datetime
     status: str = "InProgress"
     ended: dt.datetime | None = None
+    model_deleted: bool = False
 
 
 @dataclass
@@ -264,7 +265,7 @@ class BedrockEmulator:
             "provisionedModelArn": serving.arn,
             "modelArn": request["modelId"],
             "desiredModelArn": request["modelId"],
-            "foundationModelArn": f"arn:aws:bedrock:{self.region}::foundation-model/base",
+            "foundationModelArn": f"arn:aws:bedrock:{self.region}::foundation-model/{_base_of(request['modelId'])}",
             "status": self._serving_status(serving, ready="InService"),
             "creationTime": serving.created,
             "lastModifiedTime": now,
@@ -304,6 +305,91 @@ class BedrockEmulator:
         serving.deleted = True
         return 200, {}
 
+    # -- listing and cleanup (the operator CLI's calls) -----------------------------------------
+
+    def _tags_of(self, arn: str) -> list[dict[str, str]] | None:
+        for job in self.jobs.values():
+            if arn in (job.arn, job.model_arn):
+                return job.request.get("jobTags" if arn == job.arn else "customModelTags", [])
+        for serving in self.servings.values():
+            if serving.arn == arn and not serving.deleted:
+                return serving.request.get("tags", [])
+        return None
+
+    def _list_tags_for_resource(self, params, now):
+        tags = self._tags_of(params["resourceARN"])
+        if tags is None:
+            return 400, _error("ResourceNotFoundException", f"{params['resourceARN']} not found.")
+        return 200, {"tags": tags}
+
+    def _list_provisioned_model_throughputs(self, params, now):
+        summaries = []
+        for serving in self.servings.values():
+            if serving.kind != "throughput" or serving.deleted:
+                continue
+            _, body = self._get_provisioned_model_throughput({"provisionedModelId": serving.arn}, now)
+            summaries.append(
+                {
+                    key: body[key]
+                    for key in (
+                        "provisionedModelName",
+                        "provisionedModelArn",
+                        "modelArn",
+                        "desiredModelArn",
+                        "foundationModelArn",
+                        "modelUnits",
+                        "desiredModelUnits",
+                        "status",
+                        "commitmentDuration",
+                        "commitmentExpirationTime",
+                        "creationTime",
+                        "lastModifiedTime",
+                    )
+                    if key in body
+                }
+            )
+        return 200, {"provisionedModelSummaries": summaries}
+
+    def _list_custom_model_deployments(self, params, now):
+        summaries = []
+        for serving in self.servings.values():
+            if serving.kind != "deployment" or serving.deleted:
+                continue
+            summaries.append(
+                {
+                    "customModelDeploymentArn": serving.arn,
+                    "customModelDeploymentName": serving.name,
+                    "modelArn": serving.request["modelArn"],
+                    "createdAt": serving.created,
+                    "status": self._serving_status(serving, ready="Active"),
+                }
+            )
+        return 200, {"modelDeploymentSummaries": summaries}
+
+    def _list_custom_models(self, params, now):
+        summaries = [
+            {
+                "modelArn": job.model_arn,
+                "modelName": job.request["customModelName"],
+                "creationTime": self._end(job),
+                "baseModelArn": f"arn:aws:bedrock:{self.region}::foundation-model/{job.request['baseModelIdentifier']}",
+                "baseModelName": job.request["baseModelIdentifier"],
+                "customizationType": "FINE_TUNING",
+                "ownerAccountId": ACCOUNT,
+                "modelStatus": "Active",
+            }
+            for job in self.jobs.values()
+            if self._status(job) == "Completed" and not job.model_deleted
+        ]
+        return 200, {"modelSummaries": summaries}
+
+    def _delete_custom_model(self, params, now):
+        for job in self.jobs.values():
+            if params["modelIdentifier"] in (job.model_arn, job.request["customModelName"]):
+                job.model_deleted = True
+                return 200, {}
+        return 400, _error("ResourceNotFoundException", f"{params['modelIdentifier']} not found.")
+
     # -- helpers --------------------------------------------------------------------------------
 
     def _find_job(self, identifier: str) -> _Job | None:
@@ -341,6 +427,12 @@ class _Http:
         self.status_code = status
         self.headers: dict[str, str] = {}
         self.content = b""
+
+
+def _base_of(custom_model_arn: str) -> str:
+    """`amazon.nova-micro-v1:0:128k` from `...:custom-model/amazon.nova-micro-v1:0:128k/<id>` (as issued here)."""
+    parts = custom_model_arn.split("/")
+    return parts[1] if len(parts) > 2 else "unknown"
 
 
 def _error(code: str, message: str) -> dict[str, Any]:

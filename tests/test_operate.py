@@ -1,0 +1,170 @@
+"""`status` and `cleanup` against emulated AWS: CloudFormation stacks with the outputs the
+deployed ones have (moto), and the local run's Bedrock emulation holding what runs left."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from lambdas.customization.naming import run_names
+from tools.__main__ import main
+from tools.local_run.bedrock import BedrockEmulator, SimulatedClock
+from tools.operate import cleanup_command, status_command
+
+REGION = "us-east-1"
+UPLOAD = {"bucket": "data-bucket", "key": "datasets/email-classifier/train.jsonl", "versionId": "v1"}
+
+
+class Session:
+    """A boto3 session whose Bedrock client is the emulation; everything else is moto."""
+
+    def __init__(self, bedrock) -> None:
+        self.region_name, self._bedrock = REGION, bedrock
+
+    def client(self, service: str):
+        return self._bedrock if service == "bedrock" else boto3.client(service, region_name=REGION)
+
+
+def _deploy_outputs(environment: str, state_machine_arn: str = "arn:aws:states:us-east-1:123456789012:stateMachine:x"):
+    cfn = boto3.client("cloudformation", region_name=REGION)
+    for part, outputs in (
+        ("Storage", {"DataBucketName": "data-bucket"}),
+        ("Pipeline", {"StateMachineArn": state_machine_arn}),
+    ):
+        template = {
+            "Resources": {"Handle": {"Type": "AWS::SNS::Topic"}},
+            "Outputs": {key: {"Value": value} for key, value in outputs.items()},
+        }
+        cfn.create_stack(StackName=f"BedrockCustomization-{environment}-{part}", TemplateBody=json.dumps(template))
+
+
+def _world(environment: str = "dev"):
+    """What one finished run and some unrelated resources leave in the account."""
+    clock = SimulatedClock(dt.datetime.now(dt.UTC) - dt.timedelta(days=3))
+    emulator = BedrockEmulator(clock=clock, region=REGION)
+    bedrock = emulator.client()
+    names = run_names(environment, UPLOAD["bucket"], UPLOAD["key"], UPLOAD["versionId"])
+    tags = [{"key": k, "value": v} for k, v in names.tags.items()]
+    bedrock.create_model_customization_job(
+        jobName=names.job_name,
+        customModelName=names.custom_model_name,
+        roleArn="arn:aws:iam::123456789012:role/r",
+        baseModelIdentifier="amazon.titan-text-express-v1:0:8k",
+        trainingDataConfig={"s3Uri": "s3://b/t"},
+        outputDataConfig={"s3Uri": "s3://o/"},
+        jobTags=tags,
+        customModelTags=tags,
+        clientRequestToken="t1",
+    )
+    clock.sleep(7 * 3600)  # the job completes
+    model_arn = next(iter(emulator.jobs.values())).model_arn
+    bedrock.create_provisioned_model_throughput(
+        modelUnits=1, provisionedModelName=names.provisioned_model_name, modelId=model_arn, tags=tags
+    )
+    bedrock.create_provisioned_model_throughput(
+        modelUnits=1, provisionedModelName="someone-elses", modelId=model_arn, tags=[{"key": "team", "value": "search"}]
+    )
+    bedrock.create_provisioned_model_throughput(
+        modelUnits=2, provisionedModelName="committed", modelId=model_arn, commitmentDuration="OneMonth", tags=tags
+    )
+    clock.sleep(3600)
+    return emulator, bedrock
+
+
+def _args(**values) -> argparse.Namespace:
+    return argparse.Namespace(**{"env": "dev", "older_than": 0, "yes": False, "json": False, "limit": 20, **values})
+
+
+def test_cleanup_lists_what_costs_money_and_changes_nothing_without_yes(capsys):
+    with mock_aws():
+        _deploy_outputs("dev")
+        emulator, bedrock = _world()
+
+        assert cleanup_command(_args(), Session(bedrock)) == 0
+        out = capsys.readouterr().out
+
+        assert "dry run: nothing was deleted" in out
+        assert "throughput" in out and "~$20.50/h x 1 unit(s)" in out
+        assert "committed" in out and "OneMonth commitment" in out
+        assert "someone-elses" not in out, "only this environment's resources are listed"
+        assert "custom model" in out and "serving uses it" in out
+        assert all(line.__len__() < 80 for line in out.splitlines())
+        assert emulator.counts().get("DeleteProvisionedModelThroughput") is None
+        assert len(emulator.billed_servings()) == 3
+
+
+def test_cleanup_with_yes_deletes_exactly_the_listed_deletable_items(capsys):
+    with mock_aws():
+        _deploy_outputs("dev")
+        emulator, bedrock = _world()
+
+        assert cleanup_command(_args(yes=True, json=True), Session(bedrock)) == 0
+        listed = json.loads(capsys.readouterr().out)
+
+        deleted = {item["arn"] for item in listed if item["result"] == "deleted"}
+        assert deleted == {item["arn"] for item in listed if item["deletable"]}
+        remaining = emulator.billed_servings()
+        assert len(remaining) == 2  # someone else's, and the committed one
+        assert not deleted & set(remaining)
+
+
+def test_older_than_spares_recent_items(capsys):
+    with mock_aws():
+        _deploy_outputs("dev")
+        emulator, bedrock = _world()
+
+        assert cleanup_command(_args(yes=True, older_than=30), Session(bedrock)) == 0
+
+        assert len(emulator.billed_servings()) == 3
+
+
+def test_status_lists_recent_runs(capsys):
+    with mock_aws():
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        machine = sfn.create_state_machine(
+            name="m",
+            definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+            roleArn="arn:aws:iam::123456789012:role/r",
+        )
+        sfn.start_execution(
+            stateMachineArn=machine["stateMachineArn"], name="email-classifier-1", input=json.dumps({"upload": UPLOAD})
+        )
+        _deploy_outputs("dev", machine["stateMachineArn"])
+        _, bedrock = _world()
+
+        assert status_command(_args(), Session(bedrock)) == 0
+        out = capsys.readouterr().out
+        assert status_command(_args(json=True), Session(bedrock)) == 0
+        [row] = json.loads(capsys.readouterr().out)
+
+    assert "email-classifier" in out and "Completed" in out
+    assert row["dataset"] == "email-classifier" and row["job"] == "Completed"
+
+
+@pytest.mark.parametrize("command", ["status", "cleanup"])
+def test_errors_are_one_line_and_exit_2(capsys, command, monkeypatch):
+    assert main([command, "--env", "nope"]) == 2
+    assert capsys.readouterr().err.strip() == "error: unknown environment 'nope'; allowed: dev, prod (see cdk.json)"
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    with mock_aws():
+        assert main([command, "--env", "dev"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: BedrockCustomization-dev-Storage is not deployed in us-east-1: run make deploy ENV=dev"
+
+
+def test_no_credentials_is_one_line(capsys, monkeypatch):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+    assert main(["cleanup", "--env", "dev"]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: no AWS credentials")

@@ -1,0 +1,319 @@
+"""Operating a deployed environment: `status` of its runs and `cleanup` of what costs money.
+
+Both find the environment's resources from its stacks' outputs, and tell the pipeline's
+Bedrock resources from anything else in the account by the tags every run puts on them
+(project=BedrockCustomization, environment=<name>). Errors a person can fix (an unknown
+environment, a stack that is not deployed, no credentials) are one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
+
+from lambdas.customization.catalog import load_catalog
+from lambdas.customization.naming import run_names
+from stacks.config import ConfigError, load_environments
+from stacks.deployment import PROJECT, cdk_json_context, stack_id
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+WIDTH = 80
+
+
+class UsageError(Exception):
+    """Something the person can fix; printed as one line, exit 2."""
+
+
+@dataclass(frozen=True)
+class DeployedEnvironment:
+    name: str
+    region: str
+    outputs: dict[str, str]
+
+    @classmethod
+    def lookup(cls, name: str, session: boto3.Session | None = None) -> DeployedEnvironment:
+        try:
+            config = load_environments(cdk_json_context()["environments"])
+        except ConfigError as error:
+            raise UsageError(str(error).splitlines()[0]) from None
+        if name not in config:
+            raise UsageError(f"unknown environment {name!r}; allowed: {', '.join(config)} (see cdk.json)")
+        session = session or boto3.Session(region_name=config[name].region)
+        if session.region_name is None:
+            raise UsageError(f"no region for {name}: pin one in cdk.json or set AWS_REGION")
+        cfn = session.client("cloudformation")
+        outputs: dict[str, str] = {}
+        for part in ("Storage", "Pipeline"):
+            stack = stack_id(name, part)
+            try:
+                described = cfn.describe_stacks(StackName=stack)["Stacks"][0]
+            except ClientError as error:
+                if "does not exist" in str(error):
+                    raise UsageError(
+                        f"{stack} is not deployed in {session.region_name}: run make deploy ENV={name}"
+                    ) from None
+                raise UsageError(f"cannot read {stack}: {error}") from None
+            except NoCredentialsError:
+                raise UsageError("no AWS credentials: set AWS_PROFILE or run aws sso login / aws configure") from None
+            except (BotoCoreError, NoRegionError) as error:
+                raise UsageError(f"cannot reach CloudFormation: {error}") from None
+            outputs.update({o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])})
+        return cls(name=name, region=session.region_name, outputs=outputs)
+
+
+# -- cleanup -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Billable:
+    kind: str  # "throughput", "deployment", "custom model"
+    name: str
+    arn: str
+    created: dt.datetime
+    cost: str
+    deletable: bool
+    reason: str
+
+    def age_days(self, now: dt.datetime) -> float:
+        return (now - self.created).total_seconds() / 86400
+
+
+def billables(bedrock: Any, environment: str, now: dt.datetime) -> list[Billable]:
+    """What this environment's runs left that costs money, newest first."""
+    catalog = load_catalog()
+    ours = _tag_filter(bedrock, environment)
+    found: list[Billable] = []
+    served_models: set[str] = set()
+    for item in _pages(bedrock, "list_provisioned_model_throughputs", "provisionedModelSummaries"):
+        served_models.add(item["modelArn"])
+        if not ours(item["provisionedModelArn"]):
+            continue
+        hourly = _throughput_price(catalog, item)
+        committed = item.get("commitmentDuration")
+        found.append(
+            Billable(
+                kind="throughput",
+                name=item["provisionedModelName"],
+                arn=item["provisionedModelArn"],
+                created=item["creationTime"],
+                cost=f"{'~$' + format(hourly, ',.2f') if hourly else 'unknown'}/h x {item['modelUnits']} unit(s)",
+                deletable=not committed,
+                reason=f"{committed} commitment until {item['commitmentExpirationTime']:%Y-%m-%d}"
+                if committed
+                else "bills hourly",
+            )
+        )
+    for item in _pages(bedrock, "list_custom_model_deployments", "modelDeploymentSummaries"):
+        served_models.add(item["modelArn"])
+        if ours(item["customModelDeploymentArn"]):
+            found.append(
+                Billable(
+                    kind="deployment",
+                    name=item["customModelDeploymentName"],
+                    arn=item["customModelDeploymentArn"],
+                    created=item["createdAt"],
+                    cost="per token when invoked",
+                    deletable=True,
+                    reason="on-demand: no idle cost, but keeps the model invocable",
+                )
+            )
+    for item in _pages(bedrock, "list_custom_models", "modelSummaries", isOwned=True):
+        if not ours(item["modelArn"]):
+            continue
+        storage = _storage_price(catalog, item)
+        in_use = item["modelArn"] in served_models
+        found.append(
+            Billable(
+                kind="custom model",
+                name=item["modelName"],
+                arn=item["modelArn"],
+                created=item["creationTime"],
+                cost=f"~${storage:,.2f}/month" if storage is not None else "storage/month unknown",
+                deletable=not in_use,
+                reason="serving uses it" if in_use else "stored, not served",
+            )
+        )
+    return sorted(found, key=lambda b: b.created, reverse=True)
+
+
+def delete(bedrock: Any, item: Billable) -> str:
+    if item.kind == "throughput":
+        bedrock.delete_provisioned_model_throughput(provisionedModelId=item.arn)
+    elif item.kind == "deployment":
+        bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=item.arn)
+    else:
+        bedrock.delete_custom_model(modelIdentifier=item.arn)
+    return "deleted"
+
+
+def _tag_filter(bedrock: Any, environment: str):
+    def ours(arn: str) -> bool:
+        try:
+            tags = {t["key"]: t["value"] for t in bedrock.list_tags_for_resource(resourceARN=arn)["tags"]}
+        except ClientError:
+            return False
+        return tags.get("project") == PROJECT and tags.get("environment") == environment
+
+    return ours
+
+
+def _pages(bedrock: Any, operation: str, key: str, **params) -> list[dict[str, Any]]:
+    items, token = [], None
+    while True:
+        page = getattr(bedrock, operation)(**params, **({"nextToken": token} if token else {}))
+        items += page.get(key, [])
+        token = page.get("nextToken")
+        if not token:
+            return items
+
+
+def _model_id(arn: str) -> str:
+    """`amazon.nova-micro-v1:0:128k` from a foundation-model or custom-model ARN."""
+    return arn.split("/")[1] if "/" in arn else arn
+
+
+def _throughput_price(catalog, item) -> float | None:
+    model = catalog.models.get(_model_id(item.get("foundationModelArn", "")))
+    if model is None:
+        return None
+    key = item.get("commitmentDuration") or "noCommitment"
+    return model.prices.provisioned_per_hour_per_unit.get(key)
+
+
+def _storage_price(catalog, item) -> float | None:
+    model = catalog.models.get(_model_id(item.get("baseModelArn", "")))
+    return model.prices.storage_per_month if model else None
+
+
+def render_cleanup(items: list[Billable], now: dt.datetime, older_than: float, deleting: bool) -> str:
+    lines = [f"{'KIND':<13}{'NAME':<30}{'AGE':>6}  {'COST':<27}", "-" * (WIDTH - 1)]
+    for item in items:
+        lines.append(f"{item.kind:<13}{_cut(item.name, 29):<30}{item.age_days(now):>5.1f}d  {_cut(item.cost, 27):<27}")
+        verdict = "delete" if item.deletable and item.age_days(now) >= older_than else "keep"
+        lines.append(f"{'':<13}-> {verdict}: {item.reason}")
+    if not items:
+        lines.append("nothing billable left by this environment's runs")
+    elif not deleting:
+        lines.append("dry run: nothing was deleted; add --yes to delete the items marked delete")
+    return "\n".join(lines)
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# -- status ------------------------------------------------------------------------------------
+
+
+def runs(session: boto3.Session, environment: DeployedEnvironment, limit: int = 20) -> list[dict[str, Any]]:
+    sfn = session.client("stepfunctions")
+    machine = environment.outputs["StateMachineArn"]
+    executions = sfn.list_executions(stateMachineArn=machine, maxResults=limit)["executions"]
+    return [_run(session, environment, sfn.describe_execution(executionArn=e["executionArn"])) for e in executions]
+
+
+def _run(session, environment: DeployedEnvironment, execution: dict[str, Any]) -> dict[str, Any]:
+    run_input = json.loads(execution.get("input") or "{}").get("upload", {})
+    output = json.loads(execution.get("output") or "{}")
+    job_status, dataset = None, run_input.get("key", "?")
+    if run_input.get("key"):
+        names = run_names(environment.name, run_input["bucket"], run_input["key"], run_input.get("versionId"))
+        dataset = names.dataset
+        try:
+            job = session.client("bedrock").get_model_customization_job(jobIdentifier=names.job_name)
+            job_status = job["status"]
+        except ClientError:
+            job_status = None
+    return {
+        "run": execution["name"],
+        "dataset": dataset,
+        "started": execution["startDate"].isoformat(),
+        "state": execution["status"],
+        "job": job_status,
+        "model": (output.get("result") or {}).get("customModelArn"),
+        "serving": (output.get("serving") or {}).get("arn"),
+        "cost": ((output.get("validation") or {}).get("cost") or {}).get("training_usd"),
+        "error": execution.get("error"),
+    }
+
+
+def render_runs(rows: list[dict[str, Any]]) -> str:
+    lines = [f"{'DATASET':<26}{'STARTED':<17}{'STATE':<10}{'JOB':<11}{'SERVING':<9}{'COST':>6}", "-" * (WIDTH - 1)]
+    for row in rows:
+        lines.append(
+            f"{_cut(row['dataset'], 25):<26}{row['started'][:16].replace('T', ' '):<17}{row['state']:<10}"
+            f"{(row['job'] or '-'):<11}{('yes' if row['serving'] else '-'):<9}"
+            f"{('$' + format(row['cost'], '.2f')) if row['cost'] is not None else '-':>6}"
+        )
+    if not rows:
+        lines.append("no runs yet: upload a dataset (python -m tools submit is planned; see the README)")
+    return "\n".join(lines)
+
+
+# -- command line --------------------------------------------------------------------------------
+
+
+def add_cleanup_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--env", required=True, help="environment from cdk.json")
+    parser.add_argument("--older-than", type=float, default=0, metavar="DAYS", help="only items at least this old")
+    parser.add_argument("--yes", action="store_true", help="delete the items marked delete (default: list only)")
+    parser.add_argument("--json", action="store_true")
+
+
+def add_status_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--env", required=True, help="environment from cdk.json")
+    parser.add_argument("--limit", type=int, default=20, help="how many recent runs")
+    parser.add_argument("--json", action="store_true")
+
+
+def cleanup_command(args: argparse.Namespace, session: boto3.Session | None = None) -> int:
+    try:
+        environment = DeployedEnvironment.lookup(args.env, session)
+        session = session or boto3.Session(region_name=environment.region)
+        bedrock = session.client("bedrock")
+        now = dt.datetime.now(dt.UTC)
+        items = billables(bedrock, environment.name, now)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    results = {}
+    if args.yes:
+        for item in items:
+            if item.deletable and item.age_days(now) >= args.older_than:
+                try:
+                    results[item.arn] = delete(bedrock, item)
+                except ClientError as error:
+                    results[item.arn] = f"not deleted: {error}"
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {**asdict(item), "created": item.created.isoformat(), "result": results.get(item.arn)}
+                    for item in items
+                ],
+                indent=2,
+            )
+        )
+    else:
+        print(render_cleanup(items, now, args.older_than, deleting=args.yes))
+        for arn, result in results.items():
+            print(f"{result}: {arn}")
+    return EXIT_FAILED if any(r.startswith("not deleted") for r in results.values()) else EXIT_OK
+
+
+def status_command(args: argparse.Namespace, session: boto3.Session | None = None) -> int:
+    try:
+        environment = DeployedEnvironment.lookup(args.env, session)
+        rows = runs(session or boto3.Session(region_name=environment.region), environment, args.limit)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(rows, indent=2) if args.json else render_runs(rows))
+    return EXIT_OK
