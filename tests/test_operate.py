@@ -168,3 +168,89 @@ def test_no_credentials_is_one_line(capsys, monkeypatch):
 
     assert main(["cleanup", "--env", "dev"]) == 2
     assert capsys.readouterr().err.strip().startswith("error: no AWS credentials")
+
+
+def _bucket():
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="data-bucket")
+    s3.put_bucket_versioning(Bucket="data-bucket", VersioningConfiguration={"Status": "Enabled"})
+    return s3
+
+
+def test_submit_validates_then_uploads_the_training_file_last(capsys):
+    from tests.conftest import ROOT
+    from tools.operate import submit_command
+
+    with mock_aws():
+        _deploy_outputs("dev")
+        s3 = _bucket()
+        code = submit_command(
+            _args(dataset_dir=ROOT / "examples/email-classifier", name=None, wait=False, json=True), Session(None)
+        )
+        summary = json.loads(capsys.readouterr().out)
+        versions = s3.list_object_versions(Bucket="data-bucket", Prefix="datasets/")["Versions"]
+
+    assert code == 0
+    order = [v["Key"] for v in sorted(versions, key=lambda v: v["LastModified"])]
+    assert order[-1] == "datasets/email-classifier/train.jsonl"
+    assert set(order) == {"datasets/email-classifier/job.json", "datasets/email-classifier/train.jsonl"}
+    assert summary["run"] == run_names("dev", "data-bucket", summary["key"], summary["versionId"]).execution_name
+
+
+def test_submit_uploads_nothing_when_the_dataset_is_invalid(tmp_path, capsys):
+    from tools.operate import submit_command
+
+    (tmp_path / "train.jsonl").write_text('{"prompt": "wrong format for Nova"}\n')
+    with mock_aws():
+        _deploy_outputs("dev")
+        s3 = _bucket()
+        code = submit_command(_args(dataset_dir=tmp_path, name="bad", wait=False), Session(None))
+        out = capsys.readouterr().out
+        objects = s3.list_objects_v2(Bucket="data-bucket").get("Contents", [])
+
+    assert code == 1
+    assert "train.jsonl:1: unexpected-field" in out
+    assert "nothing was uploaded" in out
+    assert objects == []
+
+
+def test_submit_refuses_a_folder_without_a_training_file(tmp_path, capsys):
+    from tools.operate import submit_command
+
+    with mock_aws():
+        _deploy_outputs("dev")
+        code = submit_command(_args(dataset_dir=tmp_path, name=None, wait=False), Session(None))
+
+    assert code == 2
+    assert "must hold exactly one of train.jsonl, train.txt" in capsys.readouterr().err
+
+
+def test_wait_follows_the_run_until_it_ends(capsys):
+    from tools.operate import follow
+
+    with mock_aws():
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        machine = sfn.create_state_machine(
+            name="m",
+            definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+            roleArn="arn:aws:iam::123456789012:role/r",
+        )
+        arn = machine["stateMachineArn"].replace(":stateMachine:", ":execution:") + ":run-1"
+        emulator, bedrock = _world()
+        polls = []
+
+        def sleep(seconds):
+            polls.append(seconds)
+            assert len(polls) < 10, "follow() must end when the execution does"
+            if len(polls) == 1:  # the upload event arrives after the first look
+                sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name="run-1", input="{}")
+            elif len(polls) == 3:  # then it ends (an operator stops it)
+                sfn.stop_execution(executionArn=arn)
+
+        final = follow(Session(bedrock), arn, next(iter(emulator.jobs)), 30, sleep=sleep, clock=lambda: 0)
+        out = capsys.readouterr().out.splitlines()
+
+    assert final == {"state": "ABORTED", "error": None, "jobStatus": "Completed"}
+    assert "WAITING FOR EVENT" in out[0] and "RUNNING" in out[1] and "ABORTED" in out[-1]
+    assert "training loss 0.1132" in out[-1]
+    assert polls == [30, 30, 30]

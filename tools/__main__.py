@@ -80,6 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     local_run.set_defaults(run=local_run_command.run)
     from tools import operate
 
+    submit = commands.add_parser("submit", help="validate a dataset folder, upload it (which starts a run)")
+    operate.add_submit_arguments(submit)
+    submit.set_defaults(run=operate.submit_command)
     status = commands.add_parser("status", help="recent runs of a deployed environment")
     operate.add_status_arguments(status)
     status.set_defaults(run=operate.status_command)

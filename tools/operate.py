@@ -12,12 +12,15 @@ import argparse
 import datetime as dt
 import json
 import sys
+import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
+from lambdas.customization import layout
 from lambdas.customization.catalog import load_catalog
 from lambdas.customization.naming import run_names
 from stacks.config import ConfigError, load_environments
@@ -253,7 +256,7 @@ def render_runs(rows: list[dict[str, Any]]) -> str:
             f"{('$' + format(row['cost'], '.2f')) if row['cost'] is not None else '-':>6}"
         )
     if not rows:
-        lines.append("no runs yet: upload a dataset (python -m tools submit is planned; see the README)")
+        lines.append("no runs yet: python -m tools submit DATASET_DIR --env NAME starts one")
     return "\n".join(lines)
 
 
@@ -317,3 +320,153 @@ def status_command(args: argparse.Namespace, session: boto3.Session | None = Non
         return EXIT_USAGE
     print(json.dumps(rows, indent=2) if args.json else render_runs(rows))
     return EXIT_OK
+
+
+# -- submit --------------------------------------------------------------------------------------
+
+UPLOAD_ORDER = ("job.json", "validation.jsonl")  # before the training file, which starts the run
+
+
+def add_submit_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "dataset_dir", type=Path, help="folder with train.jsonl or train.txt (+ job.json, validation.jsonl)"
+    )
+    parser.add_argument("--env", required=True, help="environment from cdk.json")
+    parser.add_argument("--name", help="dataset name in the bucket (default: the folder's name)")
+    parser.add_argument("--wait", action="store_true", help="follow the run until it ends; exit 0 if it succeeded")
+    parser.add_argument("--poll-seconds", type=float, default=60, help="how often --wait looks (default 60)")
+    parser.add_argument("--json", action="store_true")
+
+
+def submit_command(args: argparse.Namespace, session: boto3.Session | None = None) -> int:
+    try:
+        environment = DeployedEnvironment.lookup(args.env, session)
+        session = session or boto3.Session(region_name=environment.region)
+        files = _dataset_files(args.dataset_dir)
+        name = args.name or args.dataset_dir.resolve().name
+        check = validate_locally(environment.name, files)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if not check.valid:
+        from tools.validate import render_text
+
+        print(render_text(check))
+        print("nothing was uploaded: fix the problems above and submit again")
+        return EXIT_FAILED
+    bucket = environment.outputs["DataBucketName"]
+    s3 = session.client("s3")
+    uploaded = {}
+    for path in sorted(files.values(), key=lambda p: p.name.startswith("train.")):
+        key = f"{layout.DATASETS_PREFIX}{name}/{path.name}"
+        uploaded[path.name] = s3.put_object(Bucket=bucket, Key=key, Body=path.read_bytes()).get("VersionId")
+    training = next(f for f in files if f.startswith("train."))
+    key = f"{layout.DATASETS_PREFIX}{name}/{training}"
+    names = run_names(environment.name, bucket, key, uploaded[training])
+    machine = environment.outputs["StateMachineArn"]
+    execution_arn = machine.replace(":stateMachine:", ":execution:") + f":{names.execution_name}"
+    summary = {
+        "dataset": name,
+        "key": key,
+        "versionId": uploaded[training],
+        "run": names.execution_name,
+        "executionArn": execution_arn,
+        "job": names.job_name,
+    }
+    if not args.json:
+        print(f"uploaded {', '.join(f'datasets/{name}/{f}' for f in uploaded)} to s3://{bucket}")
+        print(f"run {names.execution_name} starts from the upload event; its job will be {names.job_name}")
+    if not args.wait:
+        if args.json:
+            print(json.dumps(summary, indent=2))
+        return EXIT_OK
+    final = follow(session, execution_arn, names.job_name, args.poll_seconds, quiet=args.json)
+    if args.json:
+        print(json.dumps({**summary, **final}, indent=2))
+    return EXIT_OK if final["state"] == "SUCCEEDED" else EXIT_FAILED
+
+
+def _dataset_files(folder: Path) -> dict[str, Path]:
+    if not folder.is_dir():
+        raise UsageError(f"{folder} is not a folder: give the folder that holds train.jsonl or train.txt")
+    files = {p.name: p for p in folder.iterdir() if p.name in (*layout.TRAINING_FILES, *UPLOAD_ORDER)}
+    trainings = [f for f in files if f in layout.TRAINING_FILES]
+    if len(trainings) != 1:
+        raise UsageError(f"{folder} must hold exactly one of {', '.join(layout.TRAINING_FILES)}")
+    return files
+
+
+def validate_locally(environment: str, files: dict[str, Path]):
+    """The pipeline's own check, with the environment's defaults, before anything is uploaded."""
+    from lambdas.customization.cost import ServingPlan
+    from lambdas.customization.dataset import LocalFile, check_dataset
+    from lambdas.customization.jobspec import JobSettings, apply_job_file
+    from lambdas.customization.problems import ProblemLog
+
+    config = load_environments(cdk_json_context()["environments"])[environment]
+    defaults = config.customization.as_job_settings()
+    settings = JobSettings(
+        base_model=defaults["baseModel"],
+        customization_type=defaults["customizationType"],
+        hyperparameters=defaults["hyperParameters"],
+        validation_split=defaults["validationSplit"],
+        serving_mode=config.serving.mode,
+    )
+    log = ProblemLog()
+    job = files.get("job.json")
+    settings = apply_job_file(
+        settings, job.read_text(encoding="utf-8") if job else None, log, file=str(job or "cdk.json")
+    )
+    if settings.base_model not in config.customization.allowed_base_models:
+        log.error(
+            str(job),
+            None,
+            "base-model",
+            f"{settings.base_model} is not allowed in {environment}; allowed: "
+            f"{', '.join(config.customization.allowed_base_models)}",
+        )
+    training = next(files[f] for f in layout.TRAINING_FILES if f in files)
+    validation = files.get("validation.jsonl")
+    plan = ServingPlan(settings.serving_mode or "none", config.serving.model_units, config.serving.commitment)
+    return check_dataset(
+        LocalFile(training), settings, log=log, serving=plan, validation=LocalFile(validation) if validation else None
+    )
+
+
+def follow(
+    session,
+    execution_arn: str,
+    job_name: str,
+    poll_seconds: float,
+    *,
+    quiet: bool = False,
+    sleep=time.sleep,
+    clock=time.monotonic,
+) -> dict[str, Any]:
+    """Print progress until the execution ends (it may not exist yet: the upload event starts it)."""
+    sfn, bedrock = session.client("stepfunctions"), session.client("bedrock")
+    started = clock()
+    while True:
+        try:
+            execution = sfn.describe_execution(executionArn=execution_arn)
+        except ClientError as error:
+            if "ExecutionDoesNotExist" not in str(error):
+                raise
+            execution = {"status": "WAITING FOR EVENT"}
+        job = _job(bedrock, job_name)
+        if not quiet:
+            loss = (job.get("trainingMetrics") or {}).get("trainingLoss")
+            print(
+                f"{int(clock() - started) // 60:>4} min  {execution['status']:<18} job {job.get('status', '-'):<11}"
+                + (f" training loss {loss:.4f}" if loss is not None else "")
+            )
+        if execution["status"] not in ("RUNNING", "WAITING FOR EVENT"):
+            return {"state": execution["status"], "error": execution.get("error"), "jobStatus": job.get("status")}
+        sleep(poll_seconds)
+
+
+def _job(bedrock, job_name: str) -> dict[str, Any]:
+    try:
+        return bedrock.get_model_customization_job(jobIdentifier=job_name)
+    except ClientError:
+        return {}
