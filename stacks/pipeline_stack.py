@@ -25,6 +25,7 @@ from constructs import Construct
 from lambdas.customization import layout
 from stacks.config import EnvironmentConfig
 from stacks.constructs.customization_role import CustomizationServiceRole
+from stacks.constructs.dashboard import PipelineDashboard
 from stacks.constructs.functions import PipelineFunction
 from stacks.constructs.workflow import CustomizationWorkflow, WorkflowFunctions
 from stacks.nag import acknowledge
@@ -108,11 +109,22 @@ class PipelineStack(Stack):
         self._trigger(state_machine, retention, removal)
         self._abort_guard(state_machine, functions.stop_job)
         self._alarms(state_machine, functions)
+        self.dashboard = PipelineDashboard(
+            self,
+            "Dashboard",
+            environment=config.name,
+            state_machine=state_machine,
+            dead_letters=self.dead_letters,
+            poll_job_logs=functions.poll_job.log_group,
+            validate_logs=functions.validate.log_group,
+            notify_logs=functions.notify.log_group,
+        )
 
         CfnOutput(self, "CustomizationRoleArn", value=self.customization_role.role.role_arn)
         CfnOutput(self, "StateMachineArn", value=state_machine.state_machine_arn)
         CfnOutput(self, "NotificationTopicArn", value=self.topic.topic_arn)
         CfnOutput(self, "DeadLetterQueueUrl", value=self.dead_letters.queue_url)
+        CfnOutput(self, "DashboardName", value=self.dashboard.dashboard.dashboard_name)
 
     # -- functions --------------------------------------------------------------------------
 

@@ -213,6 +213,7 @@ def test_a_completed_job_returns_its_model_and_metrics(clients):
     assert result["customModelArn"] == MODEL_ARN
     assert (result["trainingLoss"], result["validationLoss"]) == (0.12, 0.15)
     assert result["endTime"].startswith("2026-11-26T16:00")
+    assert result["trainingHours"] == 6.0  # the dashboard's job-duration metric
 
 
 def test_a_failed_job_carries_bedrocks_reason(clients):

@@ -131,7 +131,9 @@ def poll_job(bedrock: Any, job_name: str) -> dict[str, Any]:
     if status == "Stopped":
         raise JobStopped(f"{job_name} was stopped before it completed")
     validation_losses = [m.get("validationLoss") for m in job.get("validationMetrics") or []]
+    hours = (job["endTime"] - job["creationTime"]).total_seconds() / 3600 if job.get("endTime") else None
     return {
+        "trainingHours": round(hours, 3) if hours is not None else None,
         "jobArn": job["jobArn"],
         "status": status,
         "customModelArn": job["outputModelArn"],

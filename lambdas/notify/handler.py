@@ -21,5 +21,7 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
     runtime.client("sns").publish(
         TopicArn=runtime.variable("TOPIC_ARN"), Subject=message["subject"], Message=message["message"]
     )
-    runtime.log("notification sent", outcome=event["outcome"], executionArn=event["executionArn"])
+    cost = ((event["state"].get("validation") or {}).get("cost") or {}).get("training_usd")
+    # The dashboard's spend graph is a metric filter on this line (estimatedTrainingUsd).
+    runtime.log("notification sent", outcome=event["outcome"], estimatedTrainingUsd=cost)
     return {"outcome": event["outcome"], "subject": message["subject"]}

@@ -11,5 +11,11 @@ from customization.jobs import poll_job
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     runtime.bind(event)
     result = poll_job(runtime.client("bedrock"), event["jobName"])
-    runtime.log("customization job completed", jobArn=result["jobArn"], customModelArn=result["customModelArn"])
+    # The dashboard's job-duration graph is a metric filter on this line (trainingHours).
+    runtime.log(
+        "customization job completed",
+        jobArn=result["jobArn"],
+        customModelArn=result["customModelArn"],
+        trainingHours=result["trainingHours"],
+    )
     return result

@@ -1,0 +1,85 @@
+"""The environment's CloudWatch dashboard: runs, job durations, rejected datasets, dead
+letters and the estimated spend of the runs, on one page."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+PERIOD = Duration.hours(1)
+
+
+class PipelineDashboard(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        environment: str,
+        state_machine: sfn.StateMachine,
+        dead_letters: sqs.IQueue,
+        poll_job_logs: logs.ILogGroup,
+        validate_logs: logs.ILogGroup,
+        notify_logs: logs.ILogGroup,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        namespace = f"BedrockCustomization/{environment}"
+        # Figures the functions already log as JSON fields, turned into metrics.
+        job_hours = self._metric_from_logs(
+            "JobHours", poll_job_logs, namespace, "customization job completed", "$.trainingHours", "Maximum"
+        )
+        spend = self._metric_from_logs(
+            "EstimatedTrainingUsd", notify_logs, namespace, "notification sent", "$.estimatedTrainingUsd", "Sum"
+        )
+        rejected = logs.MetricFilter(
+            self,
+            "RejectedDatasetsFilter",
+            log_group=validate_logs,
+            metric_namespace=namespace,
+            metric_name="RejectedDatasets",
+            filter_pattern=logs.FilterPattern.string_value("$.errorType", "=", "DatasetInvalidError"),
+            metric_value="1",
+        ).metric(statistic="Sum", period=PERIOD)
+        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.days(14))
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(
+                title="Runs",
+                left=[
+                    state_machine.metric_started(period=PERIOD, label="started"),
+                    state_machine.metric_succeeded(period=PERIOD, label="succeeded"),
+                    state_machine.metric_failed(period=PERIOD, label="failed"),
+                    state_machine.metric_aborted(period=PERIOD, label="aborted"),
+                    state_machine.metric_timed_out(period=PERIOD, label="timed out"),
+                ],
+                width=12,
+            ),
+            cloudwatch.GraphWidget(title="Job duration (hours)", left=[job_hours], width=12),
+        )
+        self.dashboard.add_widgets(
+            cloudwatch.GraphWidget(title="Rejected datasets", left=[rejected], width=8),
+            cloudwatch.GraphWidget(
+                title="Dead letters waiting",
+                left=[dead_letters.metric_approximate_number_of_messages_visible(period=Duration.minutes(5))],
+                width=8,
+            ),
+            cloudwatch.GraphWidget(title="Estimated training spend (USD, estimates)", left=[spend], width=8),
+        )
+
+    def _metric_from_logs(self, name, log_group, namespace, message, value, statistic) -> cloudwatch.Metric:
+        return logs.MetricFilter(
+            self,
+            f"{name}Filter",
+            log_group=log_group,
+            metric_namespace=namespace,
+            metric_name=name,
+            # The numeric comparison also skips lines where the value is null (no estimate).
+            filter_pattern=logs.FilterPattern.all(
+                logs.FilterPattern.string_value("$.message", "=", message),
+                logs.FilterPattern.number_value(value, ">=", 0),
+            ),
+            metric_value=value,
+        ).metric(statistic=statistic, period=PERIOD)
