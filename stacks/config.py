@@ -111,6 +111,8 @@ class ServingConfig(_Settings):
     mode: Literal["none", "provisioned", "on-demand"] = "none"
     model_units: Annotated[int, Field(ge=1, le=100)] = Field(default=1, alias="modelUnits")
     commitment: Literal["none", "OneMonth", "SixMonths"] = "none"
+    # Where set (dev), an hourly safety net deletes no-commitment serving older than this.
+    time_to_live_hours: Annotated[float, Field(ge=2, le=24 * 90)] | None = Field(default=None, alias="timeToLiveHours")
 
     @model_validator(mode="after")
     def _no_commitment_means_one_unit(self) -> ServingConfig:

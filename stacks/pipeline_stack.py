@@ -108,6 +108,7 @@ class PipelineStack(Stack):
         state_machine = self.workflow.state_machine
         self._trigger(state_machine, retention, removal)
         self._abort_guard(state_machine, functions.stop_job)
+        self.safety_net = self._safety_net(retention, removal) if config.serving.time_to_live_hours else None
         self._alarms(state_machine, functions)
         self.dashboard = PipelineDashboard(
             self,
@@ -448,6 +449,55 @@ class PipelineStack(Stack):
             )
         )
 
+    def _safety_net(self, retention, removal) -> PipelineFunction:
+        """Hourly: delete this environment's no-commitment serving past its time to live."""
+        net = self._function(
+            "SafetyNet",
+            "safety_net",
+            "Deletes forgotten no-commitment serving after serving.timeToLiveHours, with notifications",
+            retention,
+            removal,
+            timeout=Duration.minutes(5),
+            environment={
+                "TOPIC_ARN": self.topic.topic_arn,
+                "SERVING_TTL_HOURS": str(self.config.serving.time_to_live_hours),
+            },
+            dead_letter_queue=self.dead_letters,
+            star_resource_reason="X-Ray tracing, and Bedrock's List* actions, which take no resource-level "
+            "permissions; deletion is scoped to throughput and deployments, and in code to this environment's "
+            "tagged, uncommitted ones",
+        )
+        listed = [self._bedrock_arn(r) for r in ("provisioned-model/*", "custom-model-deployment/*", "custom-model/*")]
+        net.grant(
+            # List actions take no resource-level permissions (Service Authorization Reference, Bedrock).
+            iam.PolicyStatement(
+                actions=[
+                    "bedrock:ListProvisionedModelThroughputs",
+                    "bedrock:ListCustomModelDeployments",
+                    "bedrock:ListCustomModels",
+                ],
+                resources=["*"],
+            ),
+            iam.PolicyStatement(actions=["bedrock:ListTagsForResource"], resources=listed),
+            iam.PolicyStatement(
+                actions=["bedrock:DeleteProvisionedModelThroughput", "bedrock:DeleteCustomModelDeployment"],
+                resources=listed[:2],
+            ),
+            iam.PolicyStatement(actions=["sns:Publish"], resources=[self.topic.topic_arn]),
+            iam.PolicyStatement(
+                actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[self.operations_key.key_arn]
+            ),
+        )
+        net.acknowledge_wildcards(listed, BEDROCK_IDS_REASON)
+        rule = events.Rule(
+            self,
+            "SafetyNetSchedule",
+            description="Hourly sweep of forgotten serving",
+            schedule=events.Schedule.rate(Duration.hours(1)),
+        )
+        rule.add_target(targets.LambdaFunction(net.function, dead_letter_queue=self.dead_letters, retry_attempts=2))
+        return net
+
     def _alarms(self, state_machine, functions: WorkflowFunctions) -> None:
         action = cloudwatch_actions.SnsAction(self.topic)
         alarms = {
@@ -461,7 +511,7 @@ class PipelineStack(Stack):
         # checking steps raise named errors as control flow (JobStillRunning every poll,
         # DatasetInvalidError on a bad upload): a fault there fails the run, which RunsFailed
         # reports with the cause.
-        for step in (self.starter, functions.stop_job, functions.notify, functions.delete_serving):
+        for step in (self.starter, functions.stop_job, functions.notify, functions.delete_serving, self.safety_net):
             if step is not None:
                 alarms[f"{step.node.id}Errors"] = step.function.metric_errors(period=Duration.minutes(5))
         for name, metric in alarms.items():

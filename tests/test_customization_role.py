@@ -130,6 +130,9 @@ def test_no_inline_policies_and_nothing_else_attached(synthesized, environment):
 
 # The only actions allowed on Resource "*": they take no resource-level permissions.
 STAR_RESOURCE_ACTIONS = {
+    "bedrock:ListProvisionedModelThroughputs",
+    "bedrock:ListCustomModelDeployments",
+    "bedrock:ListCustomModels",
     "xray:PutTraceSegments",
     "xray:PutTelemetryRecords",
     "xray:GetSamplingRules",

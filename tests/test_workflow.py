@@ -228,6 +228,9 @@ def test_alarms_watch_runs_dead_letters_and_only_the_functions_whose_errors_are_
     serving = synthesized.environments[environment].config.serving.mode != "none"
 
     expected = {"RunsFailed", "RunsTimedOut", "DeadLettersWaiting", "StartRunErrors", "StopJobErrors", "NotifyErrors"}
-    assert alarms == expected | ({"DeleteServingErrors"} if serving else set())
+    safety_net = synthesized.environments[environment].config.serving.time_to_live_hours is not None
+    assert alarms == expected | ({"DeleteServingErrors"} if serving else set()) | (
+        {"SafetyNetErrors"} if safety_net else set()
+    )
     # Polling steps raise JobStillRunning on every poll: an alarm on their errors would page all night.
     assert "PollJobErrors" not in alarms

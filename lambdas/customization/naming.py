@@ -23,6 +23,9 @@ EXECUTION_NAME_MAX = 80
 # [a-zA-Z0-9]([-a-zA-Z0-9]{0,254}[a-zA-Z0-9])?
 BEDROCK_NAME_MAX = 63
 RUN_ID_LENGTH = 16
+# Tag on everything a run creates, and the stacks' name prefix: how the pipeline's resources
+# are told from the rest of the account (cleanup, the safety net).
+PROJECT = "BedrockCustomization"
 _NOT_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9]+")
 
 
@@ -61,7 +64,7 @@ class RunNames:
     def tags(self) -> dict[str, str]:
         """Tags on everything the run creates: cleanup and IAM conditions key on them."""
         return {
-            "project": "BedrockCustomization",
+            "project": PROJECT,
             "environment": self.environment,
             "dataset": _tag_value(self.dataset),
             "run": self.run_id,

@@ -19,6 +19,10 @@ from stacks.nag import acknowledge, acknowledge_wildcard_resource
 LAMBDA_CODE = Path(__file__).resolve().parent.parent.parent / "lambdas"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 DEFAULT_TIMEOUT = Duration.seconds(60)
+XRAY_REASON = (
+    "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions "
+    "(Service Authorization Reference, AWS X-Ray): tracing needs Resource '*'"
+)
 
 
 class PipelineFunction(Construct):
@@ -40,6 +44,7 @@ class PipelineFunction(Construct):
         memory_mib: int = 256,
         ephemeral_storage_mib: int = 512,
         dead_letter_queue: sqs.IQueue | None = None,
+        star_resource_reason: str = XRAY_REASON,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -69,12 +74,7 @@ class PipelineFunction(Construct):
                 sid="Traces", actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]
             ),
         )
-        acknowledge(
-            self.policy,
-            "AwsSolutions-IAM5[Resource::*]",
-            "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions "
-            "(Service Authorization Reference, AWS X-Ray): tracing needs Resource '*'",
-        )
+        acknowledge(self.policy, "AwsSolutions-IAM5[Resource::*]", star_resource_reason)
         if dead_letter_queue is not None:
             self.policy.add_statements(
                 iam.PolicyStatement(
@@ -119,8 +119,8 @@ class PipelineFunction(Construct):
         acknowledge(
             self.function,
             "NIST.800.53.R5-LambdaConcurrency",
-            "Concurrency is bounded by the workflow (one execution per uploaded file version, one task at a "
-            "time); reserving concurrency would take capacity from the account's other functions",
+            "Concurrency is bounded by its callers (one execution per uploaded file version and one task at a "
+            "time, or one scheduled sweep an hour); reserving concurrency would take capacity from other functions",
         )
 
     def grant(self, *statements: iam.PolicyStatement) -> None:
