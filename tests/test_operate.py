@@ -77,7 +77,9 @@ def _world(environment: str = "dev"):
 
 
 def _args(**values) -> argparse.Namespace:
-    return argparse.Namespace(**{"env": "dev", "older_than": 0, "yes": False, "json": False, "limit": 20, **values})
+    return argparse.Namespace(
+        **{"env": "dev", "older_than": 0, "yes": False, "json": False, "limit": 20, "run": None, **values}
+    )
 
 
 def test_cleanup_lists_what_costs_money_and_changes_nothing_without_yes(capsys):
@@ -146,14 +148,14 @@ def test_status_lists_recent_runs(capsys):
     assert row["dataset"] == "email-classifier" and row["job"] == "Completed"
 
 
-@pytest.mark.parametrize("command", ["status", "cleanup"])
+@pytest.mark.parametrize("command", [["status"], ["cleanup"], ["submit", "examples/email-classifier"]])
 def test_errors_are_one_line_and_exit_2(capsys, command, monkeypatch):
-    assert main([command, "--env", "nope"]) == 2
+    assert main([*command, "--env", "nope"]) == 2
     assert capsys.readouterr().err.strip() == "error: unknown environment 'nope'; allowed: dev, prod (see cdk.json)"
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     with mock_aws():
-        assert main([command, "--env", "dev"]) == 2
+        assert main([*command, "--env", "dev"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "error: BedrockCustomization-dev-Storage is not deployed in us-east-1: run make deploy ENV=dev"
 
@@ -254,3 +256,40 @@ def test_wait_follows_the_run_until_it_ends(capsys):
     assert "WAITING FOR EVENT" in out[0] and "RUNNING" in out[1] and "ABORTED" in out[-1]
     assert "training loss 0.1132" in out[-1]
     assert polls == [30, 30, 30]
+
+
+def test_status_of_one_run_shows_its_timeline_job_failure_and_links(capsys):
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        sfn = boto3.client("stepfunctions", region_name=REGION)
+        definition = {
+            "StartAt": "ValidateDataset",
+            "States": {
+                "ValidateDataset": {"Type": "Pass", "Next": "RunFailed"},
+                "RunFailed": {"Type": "Fail", "Error": "JobFailed", "Cause": "job failed: bad record on line 3"},
+            },
+        }
+        machine = sfn.create_state_machine(
+            name="m", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/r"
+        )
+        sfn.start_execution(
+            stateMachineArn=machine["stateMachineArn"], name="email-classifier-1", input=json.dumps({"upload": UPLOAD})
+        )
+        _deploy_outputs("dev", machine["stateMachineArn"])
+        _, bedrock = _world()
+        arn = machine["stateMachineArn"].replace(":stateMachine:", ":execution:") + ":email-classifier-1"
+        for _ in range(100):
+            if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
+                break
+            __import__("time").sleep(0.02)
+
+        assert status_command(_args(run="email-classifier-1"), Session(bedrock)) == 0
+        text = capsys.readouterr().out
+        assert status_command(_args(run="email-classifier-1", json=True), Session(bedrock)) == 0
+        detail = json.loads(capsys.readouterr().out)
+        assert status_command(_args(run="nope"), Session(bedrock)) == 2
+
+    assert [entry["state"] for entry in detail["timeline"]] == ["ValidateDataset", "RunFailed"]
+    assert detail["bedrockJob"]["status"] == "Completed"
+    assert "failed with JobFailed: job failed: bad record on line 3" in text
+    assert "execution: https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions" in text
+    assert "no run 'nope' in dev" in capsys.readouterr().err

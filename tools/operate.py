@@ -126,6 +126,75 @@ def _run(session, environment: DeployedEnvironment, execution: dict[str, Any]) -
     }
 
 
+def run_detail(session, environment: DeployedEnvironment, run: str) -> dict[str, Any]:
+    """One run: its states with times, the Bedrock job, the failure and where to look."""
+    sfn = session.client("stepfunctions")
+    machine = environment.outputs["StateMachineArn"]
+    arn = machine.replace(":stateMachine:", ":execution:") + f":{run}"
+    try:
+        execution = sfn.describe_execution(executionArn=arn)
+    except ClientError:
+        raise UsageError(
+            f"no run {run!r} in {environment.name}: see python -m tools status --env {environment.name}"
+        ) from None
+    history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    timeline = [
+        {"time": e["timestamp"].isoformat(), "state": e["stateEnteredEventDetails"]["name"]}
+        for e in history
+        if "stateEnteredEventDetails" in e
+    ]
+    detail = _run(session, environment, execution)
+    run_input = json.loads(execution.get("input") or "{}").get("upload", {})
+    job: dict[str, Any] = {}
+    if run_input.get("key"):
+        names = run_names(environment.name, run_input["bucket"], run_input["key"], run_input.get("versionId"))
+        found = _job(session.client("bedrock"), names.job_name)
+        job = {
+            key: found.get(key)
+            for key in ("jobName", "jobArn", "status", "creationTime", "endTime", "failureMessage", "outputModelArn")
+        }
+        job["trainingLoss"] = (found.get("trainingMetrics") or {}).get("trainingLoss")
+    region = environment.region
+    return {
+        **detail,
+        "cause": execution.get("cause"),
+        "timeline": timeline,
+        "bedrockJob": {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in job.items()},
+        "links": {
+            "execution": f"https://{region}.console.aws.amazon.com/states/home?region={region}"
+            f"#/v2/executions/details/{arn}",
+            "report": ((json.loads(execution.get("output") or "{}").get("validation") or {}).get("reportUri")),
+        },
+    }
+
+
+def render_detail(detail: dict[str, Any]) -> str:
+    lines = [f"run {detail['run']}: {detail['state']} (dataset {detail['dataset']}, started {detail['started'][:16]})"]
+    lines += [f"  {entry['time'][11:19]}  {entry['state']}" for entry in detail["timeline"]]
+    job = detail["bedrockJob"]
+    if job.get("jobName"):
+        lines.append(f"job {job['jobName']}: {job.get('status') or 'not started'}")
+        if job.get("trainingLoss") is not None:
+            lines.append(f"  training loss {job['trainingLoss']:.4f}")
+        if job.get("failureMessage"):
+            lines.append(f"  Bedrock: {job['failureMessage']}")
+    if detail.get("error"):
+        lines.append(f"failed with {detail['error']}: {_first_line(detail.get('cause'))}")
+    lines.append(f"execution: {detail['links']['execution']}")
+    if detail["links"].get("report"):
+        lines.append(f"report: {detail['links']['report']}")
+    return "\n".join(lines)
+
+
+def _first_line(cause: str | None) -> str:
+    try:
+        parsed = json.loads(cause or "")
+        cause = parsed.get("errorMessage", cause) if isinstance(parsed, dict) else cause
+    except json.JSONDecodeError:
+        pass
+    return str(cause or "").splitlines()[0] if cause else ""
+
+
 def render_runs(rows: list[dict[str, Any]]) -> str:
     lines = [f"{'DATASET':<26}{'STARTED':<17}{'STATE':<10}{'JOB':<11}{'SERVING':<9}{'COST':>6}", "-" * (WIDTH - 1)]
     for row in rows:
@@ -150,6 +219,7 @@ def add_cleanup_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_status_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run", nargs="?", help="one run (its name, as status lists it) in detail")
     parser.add_argument("--env", required=True, help="environment from cdk.json")
     parser.add_argument("--limit", type=int, default=20, help="how many recent runs")
     parser.add_argument("--json", action="store_true")
@@ -193,7 +263,12 @@ def cleanup_command(args: argparse.Namespace, session: boto3.Session | None = No
 def status_command(args: argparse.Namespace, session: boto3.Session | None = None) -> int:
     try:
         environment = DeployedEnvironment.lookup(args.env, session)
-        rows = runs(session or boto3.Session(region_name=environment.region), environment, args.limit)
+        session = session or boto3.Session(region_name=environment.region)
+        if getattr(args, "run", None):
+            detail = run_detail(session, environment, args.run)
+            print(json.dumps(detail, indent=2) if args.json else render_detail(detail))
+            return EXIT_OK
+        rows = runs(session, environment, args.limit)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
