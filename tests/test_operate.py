@@ -160,7 +160,8 @@ def test_errors_are_one_line_and_exit_2(capsys, command, monkeypatch):
     assert err == "error: BedrockCustomization-dev-Storage is not deployed in us-east-1: run make deploy ENV=dev"
 
 
-def test_no_credentials_is_one_line(capsys, monkeypatch):
+@pytest.mark.parametrize("command", [["status"], ["cleanup"], ["submit", "examples/email-classifier"]])
+def test_no_credentials_is_one_line(capsys, monkeypatch, command):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
@@ -168,8 +169,9 @@ def test_no_credentials_is_one_line(capsys, monkeypatch):
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
-    assert main(["cleanup", "--env", "dev"]) == 2
-    assert capsys.readouterr().err.strip().startswith("error: no AWS credentials")
+    assert main([*command, "--env", "dev"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: no AWS credentials") and "\n" not in err
 
 
 def _bucket():
