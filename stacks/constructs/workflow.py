@@ -34,6 +34,8 @@ LAMBDA_TRANSIENT_ERRORS = [
     "Lambda.TooManyRequestsException",
 ]
 BEDROCK_TRANSIENT_ERRORS = ["BedrockThrottled"]
+# A step makes a few API calls; validation, which reads the whole dataset, gets its own.
+STEP_TIMEOUT = Duration.minutes(2)
 
 
 @dataclass(frozen=True)
@@ -128,7 +130,6 @@ class CustomizationWorkflow(Construct):
             functions.notify,
             {"outcome": "failed", "state": sfn.JsonPath.entire_payload, "executionArn": sfn.JsonPath.execution_id},
             result_path="$.notification",
-            timeout=Duration.minutes(2),
         )
         # A failed notification must not hide the run's own failure: the Fail state still follows.
         notify_failure.add_catch(fail, errors=["States.ALL"], result_path="$.notificationError")
@@ -150,7 +151,6 @@ class CustomizationWorkflow(Construct):
                 "executionArn": sfn.JsonPath.execution_id,
             },
             result_path="$.job",
-            timeout=Duration.minutes(2),
         )
         if config.limits.quota_wait_hours > 0:
             capacity_wait_schedule(config).retry(start_job, "CapacityUnavailable")
@@ -159,7 +159,6 @@ class CustomizationWorkflow(Construct):
             functions.poll_job,
             {"jobName": sfn.JsonPath.string_at("$.job.jobName")},
             result_path="$.result",
-            timeout=Duration.minutes(2),
         )
         job_poll_schedule(config).retry(poll_job, "JobStillRunning")
         stop_after_limit = self._task(
@@ -167,7 +166,6 @@ class CustomizationWorkflow(Construct):
             functions.stop_job,
             {"upload": sfn.JsonPath.object_at("$.upload")},
             result_path="$.cleanup",
-            timeout=Duration.minutes(2),
         )
         time_limit = sfn.Pass(
             self,
@@ -189,7 +187,6 @@ class CustomizationWorkflow(Construct):
             functions.notify,
             {"outcome": "succeeded", "state": sfn.JsonPath.entire_payload, "executionArn": sfn.JsonPath.execution_id},
             result_path="$.notification",
-            timeout=Duration.minutes(2),
         )
         succeeded = sfn.Succeed(self, "RunSucceeded")
         for step in (validate, start_job, poll_job):
@@ -276,14 +273,12 @@ class CustomizationWorkflow(Construct):
                 "customModelArn": sfn.JsonPath.string_at("$.result.customModelArn"),
             },
             result_path="$.serving",
-            timeout=Duration.minutes(2),
         )
         poll = self._task(
             "PollServing",
             functions.poll_serving,
             {"serving": sfn.JsonPath.object_at("$.serving")},
             result_path="$.serving",
-            timeout=Duration.minutes(2),
         )
         serving_poll_schedule(config).retry(poll, "ServingNotReady")
         # Whatever this run created goes again when serving fails: nothing keeps billing.
@@ -292,7 +287,6 @@ class CustomizationWorkflow(Construct):
             functions.delete_serving,
             {"upload": sfn.JsonPath.object_at("$.upload")},
             result_path="$.cleanup",
-            timeout=Duration.minutes(2),
         )
         delete.add_catch(notify_failure, errors=["States.ALL"], result_path="$.cleanupError")
         delete.next(notify_failure)
@@ -307,7 +301,9 @@ class CustomizationWorkflow(Construct):
         create.next(poll).next(notify_success)
         return serve_this_run
 
-    def _task(self, name, function: PipelineFunction, payload: dict, *, result_path: str, timeout: Duration):
+    def _task(
+        self, name, function: PipelineFunction, payload: dict, *, result_path: str, timeout: Duration = STEP_TIMEOUT
+    ):
         # Every step gets the execution ARN, so each function's JSON logs can carry it.
         payload = {"executionArn": sfn.JsonPath.execution_id, **payload}
         task = tasks.LambdaInvoke(
