@@ -49,7 +49,7 @@ SCENARIOS = [
     ),
     Scenario(
         "job-stopped",
-        "someone stops the job in the console; the run ends as stopped",
+        "someone stops the job in the console; the run fails with JobStopped and people are told",
         behaviour=Behaviour(stopped_by_someone_after_hours=2),
         expected_status="FAILED",
     ),
