@@ -65,36 +65,56 @@ def _shown(path: Path) -> str:
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
+def _add_summary_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cdk-out", type=Path, default=ROOT / "cdk.out", help="cloud assembly (default: cdk.out)")
+
+
+def _add_docs_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--check", action="store_true", help="only check that they are up to date")
+
+
+def _commands():
+    """(name, help, add_arguments, run) for every subcommand, in the order --help lists them."""
+    from tools import local_run, operate, validate
+
+    return [
+        ("validate", "check a dataset as the pipeline will, before any upload", validate.add_arguments, validate.run),
+        (
+            "local-run",
+            "run the synthesized pipeline offline against emulated AWS",
+            local_run.add_arguments,
+            local_run.run,
+        ),
+        (
+            "submit",
+            "validate a dataset folder, upload it (which starts a run)",
+            operate.add_submit_arguments,
+            operate.submit_command,
+        ),
+        (
+            "status",
+            "recent runs of a deployed environment, or one in detail",
+            operate.add_status_arguments,
+            operate.status_command,
+        ),
+        (
+            "cleanup",
+            "what a deployed environment's runs left billing; --yes deletes",
+            operate.add_cleanup_arguments,
+            operate.cleanup_command,
+        ),
+        ("summary", "what the last synth produced, per environment", _add_summary_arguments, _summary),
+        ("docs", "regenerate docs/iam.md and the README's nag table", _add_docs_arguments, _docs),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    validate = commands.add_parser("validate", help="check a dataset as the pipeline will, before any upload")
-    from tools import validate as validate_command
-
-    validate_command.add_arguments(validate)
-    validate.set_defaults(run=validate_command.run)
-    local_run = commands.add_parser("local-run", help="run the synthesized pipeline offline against emulated AWS")
-    from tools import local_run as local_run_command
-
-    local_run_command.add_arguments(local_run)
-    local_run.set_defaults(run=local_run_command.run)
-    from tools import operate
-
-    submit = commands.add_parser("submit", help="validate a dataset folder, upload it (which starts a run)")
-    operate.add_submit_arguments(submit)
-    submit.set_defaults(run=operate.submit_command)
-    status = commands.add_parser("status", help="recent runs of a deployed environment")
-    operate.add_status_arguments(status)
-    status.set_defaults(run=operate.status_command)
-    cleanup = commands.add_parser("cleanup", help="what a deployed environment's runs left billing; --yes deletes")
-    operate.add_cleanup_arguments(cleanup)
-    cleanup.set_defaults(run=operate.cleanup_command)
-    summary = commands.add_parser("summary", help="what the last synth produced, per environment")
-    summary.add_argument("--cdk-out", type=Path, default=ROOT / "cdk.out", help="cloud assembly (default: cdk.out)")
-    summary.set_defaults(run=_summary)
-    docs = commands.add_parser("docs", help="regenerate docs/iam.md and the README's nag table")
-    docs.add_argument("--check", action="store_true", help="only check that they are up to date")
-    docs.set_defaults(run=_docs)
+    for name, help_text, add_arguments, run in _commands():
+        command = commands.add_parser(name, help=help_text)
+        add_arguments(command)
+        command.set_defaults(run=run)
     args = parser.parse_args(argv)
     return args.run(args)
 
