@@ -14,7 +14,7 @@ from moto import mock_aws
 from lambdas.customization.naming import run_names
 from tools.__main__ import main
 from tools.local_run.bedrock import BedrockEmulator, SimulatedClock
-from tools.operate import cleanup_command, status_command
+from tools.operate import cleanup_command, execution_arn, status_command
 
 REGION = "us-east-1"
 UPLOAD = {"bucket": "data-bucket", "key": "datasets/email-classifier/train.jsonl", "versionId": "v1"}
@@ -28,6 +28,17 @@ class Session:
 
     def client(self, service: str):
         return self._bedrock if service == "bedrock" else boto3.client(service, region_name=REGION)
+
+
+SUCCEED = {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}
+
+
+def _state_machine(definition: dict):
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    machine = sfn.create_state_machine(
+        name="m", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/r"
+    )
+    return sfn, machine
 
 
 def _deploy_outputs(environment: str, state_machine_arn: str = "arn:aws:states:us-east-1:123456789012:stateMachine:x"):
@@ -127,12 +138,7 @@ def test_older_than_spares_recent_items(capsys):
 
 def test_status_lists_recent_runs(capsys):
     with mock_aws():
-        sfn = boto3.client("stepfunctions", region_name=REGION)
-        machine = sfn.create_state_machine(
-            name="m",
-            definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
-            roleArn="arn:aws:iam::123456789012:role/r",
-        )
+        sfn, machine = _state_machine(SUCCEED)
         sfn.start_execution(
             stateMachineArn=machine["stateMachineArn"], name="email-classifier-1", input=json.dumps({"upload": UPLOAD})
         )
@@ -233,13 +239,8 @@ def test_wait_follows_the_run_until_it_ends(capsys):
     from tools.operate import follow
 
     with mock_aws():
-        sfn = boto3.client("stepfunctions", region_name=REGION)
-        machine = sfn.create_state_machine(
-            name="m",
-            definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
-            roleArn="arn:aws:iam::123456789012:role/r",
-        )
-        arn = machine["stateMachineArn"].replace(":stateMachine:", ":execution:") + ":run-1"
+        sfn, machine = _state_machine(SUCCEED)
+        arn = execution_arn(machine["stateMachineArn"], "run-1")
         emulator, bedrock = _world()
         polls = []
 
@@ -262,7 +263,6 @@ def test_wait_follows_the_run_until_it_ends(capsys):
 
 def test_status_of_one_run_shows_its_timeline_job_failure_and_links(capsys):
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        sfn = boto3.client("stepfunctions", region_name=REGION)
         definition = {
             "StartAt": "ValidateDataset",
             "States": {
@@ -270,15 +270,13 @@ def test_status_of_one_run_shows_its_timeline_job_failure_and_links(capsys):
                 "RunFailed": {"Type": "Fail", "Error": "JobFailed", "Cause": "job failed: bad record on line 3"},
             },
         }
-        machine = sfn.create_state_machine(
-            name="m", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/r"
-        )
+        sfn, machine = _state_machine(definition)
         sfn.start_execution(
             stateMachineArn=machine["stateMachineArn"], name="email-classifier-1", input=json.dumps({"upload": UPLOAD})
         )
         _deploy_outputs("dev", machine["stateMachineArn"])
         _, bedrock = _world()
-        arn = machine["stateMachineArn"].replace(":stateMachine:", ":execution:") + ":email-classifier-1"
+        arn = execution_arn(machine["stateMachineArn"], "email-classifier-1")
         for _ in range(100):
             if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
                 break

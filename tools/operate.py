@@ -94,31 +94,38 @@ def _cut(text: str, width: int) -> str:
 # -- status ------------------------------------------------------------------------------------
 
 
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    """The ARN an execution of this name has (or will have, once the upload event starts it)."""
+    return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+
+
 def runs(session: boto3.Session, environment: DeployedEnvironment, limit: int = 20) -> list[dict[str, Any]]:
-    sfn = session.client("stepfunctions")
+    sfn, bedrock = session.client("stepfunctions"), session.client("bedrock")
     machine = environment.outputs["StateMachineArn"]
-    executions = sfn.list_executions(stateMachineArn=machine, maxResults=limit)["executions"]
-    return [_run(session, environment, sfn.describe_execution(executionArn=e["executionArn"])) for e in executions]
+    rows = []
+    for summary in sfn.list_executions(stateMachineArn=machine, maxResults=limit)["executions"]:
+        execution = sfn.describe_execution(executionArn=summary["executionArn"])
+        names = _names_of(environment, execution)
+        rows.append(_run(execution, names, _job(bedrock, names.job_name) if names else {}))
+    return rows
 
 
-def _run(session, environment: DeployedEnvironment, execution: dict[str, Any]) -> dict[str, Any]:
-    run_input = json.loads(execution.get("input") or "{}").get("upload", {})
+def _names_of(environment: DeployedEnvironment, execution: dict[str, Any]):
+    """The run's names (job, model, ...) from the upload in the execution's input, if it has one."""
+    upload = json.loads(execution.get("input") or "{}").get("upload", {})
+    if not upload.get("key"):
+        return None
+    return run_names(environment.name, upload["bucket"], upload["key"], upload.get("versionId"))
+
+
+def _run(execution: dict[str, Any], names, job: dict[str, Any]) -> dict[str, Any]:
     output = json.loads(execution.get("output") or "{}")
-    job_status, dataset = None, run_input.get("key", "?")
-    if run_input.get("key"):
-        names = run_names(environment.name, run_input["bucket"], run_input["key"], run_input.get("versionId"))
-        dataset = names.dataset
-        try:
-            job = session.client("bedrock").get_model_customization_job(jobIdentifier=names.job_name)
-            job_status = job["status"]
-        except ClientError:
-            job_status = None
     return {
         "run": execution["name"],
-        "dataset": dataset,
+        "dataset": names.dataset if names else "?",
         "started": execution["startDate"].isoformat(),
         "state": execution["status"],
-        "job": job_status,
+        "job": job.get("status"),
         "model": (output.get("result") or {}).get("customModelArn"),
         "serving": (output.get("serving") or {}).get("arn"),
         "cost": ((output.get("validation") or {}).get("cost") or {}).get("training_usd"),
@@ -130,7 +137,7 @@ def run_detail(session, environment: DeployedEnvironment, run: str) -> dict[str,
     """One run: its states with times, the Bedrock job, the failure and where to look."""
     sfn = session.client("stepfunctions")
     machine = environment.outputs["StateMachineArn"]
-    arn = machine.replace(":stateMachine:", ":execution:") + f":{run}"
+    arn = execution_arn(machine, run)
     try:
         execution = sfn.describe_execution(executionArn=arn)
     except ClientError:
@@ -143,12 +150,11 @@ def run_detail(session, environment: DeployedEnvironment, run: str) -> dict[str,
         for e in history
         if "stateEnteredEventDetails" in e
     ]
-    detail = _run(session, environment, execution)
-    run_input = json.loads(execution.get("input") or "{}").get("upload", {})
+    names = _names_of(environment, execution)
+    found = _job(session.client("bedrock"), names.job_name) if names else {}
+    detail = _run(execution, names, found)
     job: dict[str, Any] = {}
-    if run_input.get("key"):
-        names = run_names(environment.name, run_input["bucket"], run_input["key"], run_input.get("versionId"))
-        found = _job(session.client("bedrock"), names.job_name)
+    if names:
         job = {
             key: found.get(key)
             for key in ("jobName", "jobArn", "status", "creationTime", "endTime", "failureMessage", "outputModelArn")
@@ -211,18 +217,22 @@ def render_runs(rows: list[dict[str, Any]]) -> str:
 # -- command line --------------------------------------------------------------------------------
 
 
-def add_cleanup_arguments(parser: argparse.ArgumentParser) -> None:
+def _environment_arguments(parser: argparse.ArgumentParser) -> None:
+    """What every command against a deployed environment takes."""
     parser.add_argument("--env", required=True, help="environment from cdk.json")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+def add_cleanup_arguments(parser: argparse.ArgumentParser) -> None:
+    _environment_arguments(parser)
     parser.add_argument("--older-than", type=float, default=0, metavar="DAYS", help="only items at least this old")
     parser.add_argument("--yes", action="store_true", help="delete the items marked delete (default: list only)")
-    parser.add_argument("--json", action="store_true")
 
 
 def add_status_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", nargs="?", help="one run (its name, as status lists it) in detail")
-    parser.add_argument("--env", required=True, help="environment from cdk.json")
+    _environment_arguments(parser)
     parser.add_argument("--limit", type=int, default=20, help="how many recent runs")
-    parser.add_argument("--json", action="store_true")
 
 
 def cleanup_command(args: argparse.Namespace, session: boto3.Session | None = None) -> int:
@@ -285,11 +295,10 @@ def add_submit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "dataset_dir", type=Path, help="folder with train.jsonl or train.txt (+ job.json, validation.jsonl)"
     )
-    parser.add_argument("--env", required=True, help="environment from cdk.json")
+    _environment_arguments(parser)
     parser.add_argument("--name", help="dataset name in the bucket (default: the folder's name)")
     parser.add_argument("--wait", action="store_true", help="follow the run until it ends; exit 0 if it succeeded")
     parser.add_argument("--poll-seconds", type=float, default=60, help="how often --wait looks (default 60)")
-    parser.add_argument("--json", action="store_true")
 
 
 def submit_command(args: argparse.Namespace, session: boto3.Session | None = None) -> int:
@@ -318,13 +327,13 @@ def submit_command(args: argparse.Namespace, session: boto3.Session | None = Non
     key = f"{layout.DATASETS_PREFIX}{name}/{training}"
     names = run_names(environment.name, bucket, key, uploaded[training])
     machine = environment.outputs["StateMachineArn"]
-    execution_arn = machine.replace(":stateMachine:", ":execution:") + f":{names.execution_name}"
+    arn = execution_arn(machine, names.execution_name)
     summary = {
         "dataset": name,
         "key": key,
         "versionId": uploaded[training],
         "run": names.execution_name,
-        "executionArn": execution_arn,
+        "executionArn": arn,
         "job": names.job_name,
     }
     if not args.json:
@@ -334,7 +343,7 @@ def submit_command(args: argparse.Namespace, session: boto3.Session | None = Non
         if args.json:
             print(json.dumps(summary, indent=2))
         return EXIT_OK
-    final = follow(session, execution_arn, names.job_name, args.poll_seconds, quiet=args.json)
+    final = follow(session, arn, names.job_name, args.poll_seconds, quiet=args.json)
     if args.json:
         print(json.dumps({**summary, **final}, indent=2))
     return EXIT_OK if final["state"] == "SUCCEEDED" else EXIT_FAILED
