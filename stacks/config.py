@@ -124,6 +124,29 @@ class ServingConfig(_Settings):
         return self
 
 
+class EvaluationConfig(_Settings):
+    """How each served custom model is judged against its base model before it is promoted.
+
+    The Evaluate step sends `sampleSize` validation records (the same ones every time for the
+    same file) to both models. The custom model is promoted when its `metric` is at least the
+    base model's plus `minImprovement`; where `deleteServingWhenNotPromoted` is true, the
+    no-commitment throughput or deployment of a model that is not promoted is deleted.
+    """
+
+    sample_size: Annotated[int, Field(ge=1, le=1000)] = Field(default=50, alias="sampleSize")
+    # exactMatch for label-like answers (classification, extraction); tokenF1 for free text.
+    metric: Literal["exactMatch", "tokenF1"] = "exactMatch"
+    min_improvement: Annotated[float, Field(ge=-1, le=1)] = Field(default=0.0, alias="minImprovement")
+    delete_serving_when_not_promoted: bool = Field(default=False, alias="deleteServingWhenNotPromoted")
+    # Requests in flight at once, over both models: keeps the step under the runtime quotas.
+    concurrency: Annotated[int, Field(ge=1, le=16)] = 4
+    max_output_tokens: Annotated[int, Field(ge=1, le=8192)] = Field(default=512, alias="maxOutputTokens")
+
+    def as_variable(self) -> dict:
+        """The JSON the Evaluate function reads."""
+        return self.model_dump(by_alias=True)
+
+
 class LimitsConfig(_Settings):
     """Bounds that keep a run from spending without anyone noticing."""
 
@@ -174,6 +197,7 @@ class EnvironmentConfig(_Settings):
     storage: StorageConfig
     customization: CustomizationConfig
     serving: ServingConfig = Field(default_factory=ServingConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     limits: LimitsConfig
     polling: PollingConfig = Field(default_factory=PollingConfig)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)

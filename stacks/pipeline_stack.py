@@ -23,6 +23,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from lambdas.customization import layout
+from lambdas.customization.catalog import load_catalog
 from stacks.config import EnvironmentConfig
 from stacks.constructs.customization_role import CustomizationServiceRole
 from stacks.constructs.dashboard import PipelineDashboard
@@ -283,9 +284,10 @@ class PipelineStack(Stack):
         )
         stop_job.acknowledge_wildcards([job_arns], BEDROCK_IDS_REASON)
 
-        create_serving = poll_serving = delete_serving = None
+        create_serving = poll_serving = delete_serving = evaluate = None
         if config.serving.mode != "none":
             create_serving, poll_serving, delete_serving = self._serving_functions(serving_json, retention, removal)
+            evaluate = self._evaluate_function(serving_json, retention, removal)
             stop_job.grant(*self._serving_delete_statements())
             stop_job.acknowledge_wildcards([self._serving_resource()], BEDROCK_IDS_REASON)
 
@@ -303,7 +305,7 @@ class PipelineStack(Stack):
                 actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[self.operations_key.key_arn]
             ),
         )
-        for function in (validate, start_job, poll_job, create_serving, poll_serving, delete_serving, notify):
+        for function in (validate, start_job, poll_job, create_serving, poll_serving, delete_serving, evaluate, notify):
             if function is not None:
                 acknowledge(
                     function.function,
@@ -325,6 +327,7 @@ class PipelineStack(Stack):
             create_serving=create_serving,
             poll_serving=poll_serving,
             delete_serving=delete_serving,
+            evaluate=evaluate,
             notify=notify,
         )
 
@@ -374,6 +377,71 @@ class PipelineStack(Stack):
         for step in (poll, delete):
             step.acknowledge_wildcards([resource], BEDROCK_IDS_REASON)
         return create, poll, delete
+
+    def _evaluate_function(self, serving_json: str, retention, removal) -> PipelineFunction:
+        """Asks the served custom model and its base model the same validation questions."""
+        config, data, key = self.config, self.storage.data_bucket, self.storage.key
+        evaluate = self._function(
+            "EvaluateModel",
+            "evaluate_model",
+            "Scores the served custom model against its base model on validation records",
+            retention,
+            removal,
+            # Sample x 2 models at bounded concurrency, with backoff when throttled.
+            timeout=Duration.minutes(15),
+            memory_mib=512,
+            environment={"EVALUATION": json.dumps(config.evaluation.as_variable()), "SERVING": serving_json},
+        )
+        prepared = data.arn_for_objects(f"{layout.PREPARED_PREFIX}*")
+        reports = data.arn_for_objects(f"{layout.REPORTS_PREFIX}*")
+        base_models = self._base_model_invocation_arns()
+        served = [self._serving_resource()]
+        if config.serving.mode == "on-demand":
+            # A deployment answers with the account's custom model behind it.
+            served.append(self._bedrock_arn("custom-model/*"))
+        evaluate.grant(
+            iam.PolicyStatement(actions=["s3:GetObject"], resources=[prepared]),
+            iam.PolicyStatement(actions=["s3:PutObject"], resources=[reports]),
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=[key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}},
+            ),
+            # Converse is authorized as bedrock:InvokeModel.
+            iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[*served, *base_models]),
+        )
+        evaluate.acknowledge_wildcards(
+            [prepared], "Reads the validation file of any run (prepared/<name>/<version>/), named per upload"
+        )
+        evaluate.acknowledge_wildcards(
+            [reports], "Writes reports/<name>/<version>/evaluation.*, named per upload at run time"
+        )
+        evaluate.acknowledge_wildcards(served, BEDROCK_IDS_REASON)
+        evaluate.acknowledge_wildcards(
+            [arn for arn in base_models if ":*::" in arn],
+            "A cross-Region inference profile routes to the model in any Region of its geography: the "
+            "foundation model is granted in all of them, for this one model only",
+        )
+        return evaluate
+
+    def _base_model_invocation_arns(self) -> list[str]:
+        """What invoking each allowed base model on demand touches: the in-Region model, or an
+        inference profile and the model in the Regions the profile routes to."""
+        arns: list[str] = []
+        for model_id in self.config.customization.allowed_base_models:
+            invocation = load_catalog().model(model_id).invocation
+            if invocation.inference_profile:
+                arns.append(
+                    self.format_arn(service="bedrock", resource="inference-profile", resource_name=invocation.model_id)
+                )
+                arns.append(f"arn:{self.partition}:bedrock:*::foundation-model/{invocation.base_model_id}")
+            else:
+                arns.append(
+                    self.format_arn(
+                        service="bedrock", account="", resource="foundation-model", resource_name=invocation.model_id
+                    )
+                )
+        return arns
 
     def _serving_delete_statements(self) -> list[iam.PolicyStatement]:
         provisioned = self.config.serving.mode == "provisioned"

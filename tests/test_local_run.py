@@ -55,6 +55,8 @@ def test_happy_path(reports):
         "ServeThisRun",
         "CreateServing",
         "PollServing",
+        "EvaluateModel",
+        "PromotedOrNot",
         "NotifySuccess",
         "RunSucceeded",
     ]
@@ -62,9 +64,64 @@ def test_happy_path(reports):
     assert execution["servingArn"].startswith("arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/")
     assert report.bedrock_calls["CreateModelCustomizationJob"] == 1
     assert report.bedrock_calls["CreateCustomModelDeployment"] == 1
-    assert _subjects(report) == ["[dev] Bedrock customization succeeded: email-classifier"]
+    assert _subjects(report) == ["[dev] Bedrock customization succeeded, model promoted: email-classifier"]
     assert execution["servingArn"] in report.notifications[0]["message"]
     assert execution["stateTransitions"] <= 60
+
+
+def _evaluation(report) -> tuple[dict, dict]:
+    [execution] = report.executions
+    return execution["evaluation"], execution["evaluationReport"]
+
+
+def test_the_custom_model_that_beats_its_base_model_is_promoted_and_kept(reports):
+    report = reports("happy-path")
+    summary, evaluation = _evaluation(report)
+    validation_records = 24  # the example's 15% split: fewer than the sample size (50), so all of them
+
+    assert summary["status"] == "evaluated" and summary["promoted"] is True
+    assert evaluation["records"] == validation_records
+    # Every sampled record was asked of both models, through the runtime, once each.
+    assert report.bedrock_calls["Converse"] == 2 * validation_records
+    assert evaluation["custom"]["exact_match"] > evaluation["base"]["exact_match"] + 0.05
+    assert evaluation["custom"]["model"] == report.executions[0]["servingArn"]
+    assert evaluation["base"]["model"] == "amazon.nova-micro-v1:0"
+    assert summary["headline"] in report.notifications[0]["message"]
+    assert summary["markdownUri"].endswith("/evaluation.md")
+    reports_written = [key.rsplit("/", 1)[1] for key in report.report_objects]
+    assert {"validation-report.json", "evaluation.json", "evaluation.md"} <= set(reports_written)
+    assert report.left_billed == []  # the promoted model's serving is the product, handed over
+
+
+def test_a_custom_model_that_loses_is_not_promoted_and_its_serving_is_deleted(reports):
+    report = reports("custom-model-loses")
+    summary, evaluation = _evaluation(report)
+    [execution] = report.executions
+
+    assert execution["status"] == "SUCCEEDED"  # the pipeline worked; the model lost
+    assert summary["promoted"] is False
+    assert evaluation["custom"]["exact_match"] < evaluation["base"]["exact_match"]
+    assert execution["states"][-4:] == ["PromotedOrNot", "DeleteServingNotPromoted", "NotifySuccess", "RunSucceeded"]
+    assert execution["servingDeleted"]
+    assert report.bedrock_calls["DeleteCustomModelDeployment"] == 1
+    assert report.left_billed == [] and report.left_running == []
+    assert _subjects(report) == ["[dev] Bedrock customization done, model NOT promoted: email-classifier"]
+    assert "Serving deleted: the model was not promoted" in report.notifications[0]["message"]
+
+
+def test_a_throttled_runtime_is_retried_and_the_evaluation_completes(reports):
+    report = reports("runtime-throttled")
+    summary, evaluation = _evaluation(report)
+    throttles_per_request = BY_NAME["runtime-throttled"].behaviour.runtime_throttles_per_request
+    records = evaluation["records"]
+
+    assert report.statuses == ["SUCCEEDED"] and summary["promoted"] is True
+    # Each request: its throttled attempts, then the answer; no request was given up on.
+    assert report.bedrock_calls["Converse"] == 2 * records * (throttles_per_request + 1)
+    assert evaluation["custom"]["retries"] == evaluation["base"]["retries"] == records * throttles_per_request
+    # Retrying changes nothing in the scores: the same answers as without throttling.
+    _, unthrottled = _evaluation(reports("happy-path"))
+    assert evaluation["custom"]["exact_match"] == unthrottled["custom"]["exact_match"]
 
 
 def test_continued_pre_training_from_text(reports):
@@ -210,3 +267,16 @@ def test_cli_json_output_and_exit_codes(capsys):
 def test_cli_usage_errors_exit_2(capsys, args, message):
     assert main(["local-run", *args]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_local_run_prints_the_evaluation_table(reports):
+    from tools.local_run.render import render
+
+    text = render(reports("happy-path"))
+    _, evaluation = _evaluation(reports("happy-path"))
+
+    assert "| metric | custom | base |" in text
+    assert (
+        f"| exact match | {evaluation['custom']['exact_match']:.3f} | {evaluation['base']['exact_match']:.3f} |" in text
+    )
+    assert "serving: kept: the model is promoted" in text

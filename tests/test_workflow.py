@@ -62,7 +62,7 @@ def test_the_flow_is_validate_start_poll_then_serve_or_notify(synthesized, envir
         ]
         assert flow["ServeThisRun"]["Default"] == "CreateServing"
         assert flow["CreateServing"]["Next"] == "PollServing"
-        assert flow["PollServing"]["Next"] == "NotifySuccess"
+        assert flow["PollServing"]["Next"] == "EvaluateModel"
     assert flow["NotifySuccess"]["Next"] == "RunSucceeded"
     assert flow["NotifyFailure"]["Next"] == "RunFailed"
 
@@ -75,7 +75,8 @@ def test_every_task_retries_lambda_errors_with_backoff_and_has_a_timeout(synthes
         assert lambda_retry["BackoffRate"] > 1 and lambda_retry["MaxAttempts"] >= 3, name
         throttled = retrier(state, "BedrockThrottled")
         assert throttled["BackoffRate"] > 1, name
-        assert 0 < state["TimeoutSeconds"] <= 900, name
+        # Every step is bounded; only the evaluation (a 15-minute function) needs more than 15 minutes.
+        assert 0 < state["TimeoutSeconds"] <= (960 if name == "EvaluateModel" else 900), name
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -138,6 +139,51 @@ def test_serving_failures_delete_what_the_run_created(synthesized, environment):
         catch_all = [c for c in flow[name]["Catch"] if "States.ALL" in c["ErrorEquals"]]
         assert catch_all[0]["Next"] == "DeleteServingAfterFailure"
     assert retrier(flow["PollServing"], "ServingNotReady")["MaxAttempts"] >= 1
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_a_model_that_is_not_promoted_loses_its_serving_where_the_environment_asks(synthesized, environment):
+    flow = states(synthesized, environment)
+    config = synthesized.environments[environment].config
+    assert config.evaluation.delete_serving_when_not_promoted  # both shipped environments ask for it
+
+    evaluate = flow["EvaluateModel"]
+    assert evaluate["ResultPath"] == "$.evaluation"
+    assert set(evaluate["Parameters"]["state"]) == {"upload.$", "validation.$", "serving.$"}
+    assert evaluate["Next"] == "PromotedOrNot"
+    assert flow["PromotedOrNot"]["Choices"] == [
+        {
+            "And": [
+                {"Variable": "$.evaluation.promoted", "IsBoolean": True},
+                {"Variable": "$.evaluation.promoted", "BooleanEquals": False},
+            ],
+            "Next": "DeleteServingNotPromoted",
+        }
+    ]
+    # Promoted, or not judged (nothing to compare): the serving stays.
+    assert flow["PromotedOrNot"]["Default"] == "NotifySuccess"
+    assert flow["DeleteServingNotPromoted"]["Next"] == "NotifySuccess"
+    assert flow["DeleteServingNotPromoted"]["ResultPath"] == "$.retired"
+    # A model that could not be evaluated is not promoted either: its serving goes, and the run fails.
+    [catch_all] = [c for c in evaluate["Catch"] if "States.ALL" in c["ErrorEquals"]]
+    assert catch_all["Next"] == "DeleteServingAfterFailure"
+
+
+def test_without_deletion_the_evaluation_goes_straight_to_the_notification(tmp_path):
+    from aws_cdk import Stack
+
+    from tools.synth import build_app
+
+    environments = cdk_json_context()["environments"]
+    dev = {**environments["dev"], "evaluation": {"deleteServingWhenNotPromoted": False}}
+    _app, [stacks] = build_app(
+        tmp_path, environment="dev", nag=False, context_overrides={"environments": {**environments, "dev": dev}}
+    )
+    state = stacks.pipeline.workflow.state_machine
+    text = json.dumps(Stack.of(state).resolve(state.node.default_child.definition_string))
+
+    assert "EvaluateModel" in text
+    assert "PromotedOrNot" not in text and "DeleteServingNotPromoted" not in text
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)

@@ -73,6 +73,21 @@ class Prices:
 
 
 @dataclass(frozen=True)
+class Invocation:
+    """How the base model is called at inference time (the evaluation compares against it)."""
+
+    api: str  # "converse"
+    base_model_id: str  # the on-demand model ID: no context suffix
+    inference_profile: str | None  # a geography prefix ("us") where the model needs a profile
+    system_prompts: bool  # Converse takes a system prompt for this model
+
+    @property
+    def model_id(self) -> str:
+        """The modelId to send: `us.meta.llama3-2-1b-instruct-v1:0` or `amazon.nova-micro-v1:0`."""
+        return f"{self.inference_profile}.{self.base_model_id}" if self.inference_profile else self.base_model_id
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     id: str
     name: str
@@ -86,6 +101,7 @@ class ModelSpec:
     validation_supported: bool
     media: MediaRules
     on_demand_serving: bool
+    invocation: Invocation
     hyperparameters: dict[str, HyperparameterSpec]
     prices: Prices
     sources: dict[str, str]
@@ -168,6 +184,12 @@ def _model(model_id: str, entry: dict[str, Any]) -> ModelSpec:
             video_formats=tuple(media.get("videoFormats", ())),
         ),
         on_demand_serving=entry.get("onDemandServing", False),
+        invocation=Invocation(
+            api=entry["invocation"]["api"],
+            base_model_id=entry["invocation"]["baseModelId"],
+            inference_profile=entry["invocation"].get("inferenceProfile"),
+            system_prompts=entry["invocation"]["systemPrompts"],
+        ),
         hyperparameters={
             name: HyperparameterSpec(
                 name=name,

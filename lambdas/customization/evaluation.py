@@ -8,14 +8,18 @@ percentiles for latency.
 
 from __future__ import annotations
 
+import heapq
 import math
 import re
 import string
 import unicodedata
 import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 # Typographic quotes and marks that answers often carry, written as escapes (the same characters).
 _PUNCTUATION = str.maketrans("", "", string.punctuation + "\u00bf\u00a1\u201c\u201d\u2018\u2019\u00ab\u00bb\u2026")
@@ -57,8 +61,29 @@ def sample_indexes(keys: Sequence[bytes], size: int) -> list[int]:
 
     Deterministic (same validation file, same sample) and independent of record order.
     """
-    ranked = sorted(range(len(keys)), key=lambda i: (zlib.crc32(keys[i]), i))
-    return sorted(ranked[:size])
+    return [index for index, _ in sample(keys, size)]
+
+
+def sample(lines: Iterable[bytes], size: int, keep: Callable[[bytes], T | None] = bytes) -> list[tuple[int, T]]:
+    """`sample_indexes` over a stream, in constant memory: (index, keep(line)) in file order.
+
+    Lines for which `keep` returns None (a record that cannot be evaluated) never take a place,
+    so the sample is full whenever the file has enough usable records. `keep` only runs on
+    lines whose checksum would enter the sample.
+    """
+    chosen: list[tuple[int, int, T]] = []  # a max-heap of (-checksum, -index, kept) of the best so far
+    for index, line in enumerate(lines):
+        rank = (zlib.crc32(line), index)
+        if len(chosen) == size and (-chosen[0][0], -chosen[0][1]) < rank:
+            continue
+        kept = keep(line)
+        if kept is None:
+            continue
+        if len(chosen) < size:
+            heapq.heappush(chosen, (-rank[0], -rank[1], kept))
+        else:
+            heapq.heapreplace(chosen, (-rank[0], -rank[1], kept))
+    return sorted(((-negated_index, kept) for _, negated_index, kept in chosen), key=lambda item: item[0])
 
 
 @dataclass(frozen=True)

@@ -52,3 +52,11 @@ def report_key(name: str, version_id: str | None) -> str:
 
 def prepared_key(name: str, version_id: str | None, file_name: str) -> str:
     return PREPARED_PREFIX + run_folder(name, version_id) + file_name
+
+
+EVALUATION_FILES = ("evaluation.json", "evaluation.md")
+
+
+def evaluation_key(name: str, version_id: str | None, file_name: str) -> str:
+    """Beside the run's validation report: one evaluation per uploaded version, never overwritten."""
+    return REPORTS_PREFIX + run_folder(name, version_id) + file_name

@@ -19,6 +19,8 @@ def compose(outcome: str, state: dict[str, Any], execution_arn: str, environment
     job = state.get("job") or {}
     result = state.get("result") or {}
     serving = state.get("serving") or {}
+    evaluation = state.get("evaluation") or {}
+    retired = state.get("retired") or {}
     dataset = (validation.get("dataset") or {}).get("name") or upload.get("key", "?")
     lines = [
         f"Environment: {environment}",
@@ -43,6 +45,8 @@ def compose(outcome: str, state: dict[str, Any], execution_arn: str, environment
             lines.append("Metrics: " + ", ".join(losses))
     if serving.get("arn"):
         lines.append(f"Serving ({serving.get('mode')}): {serving['arn']}")
+    if outcome == "succeeded":
+        lines += _evaluation_lines(evaluation, serving, retired)
     cost = validation.get("cost") or {}
     if cost:
         lines.append(_cost_line(cost))
@@ -51,14 +55,43 @@ def compose(outcome: str, state: dict[str, Any], execution_arn: str, environment
         lines += ["", f"Failed with {failure.get('Error', 'an error')}:", _cause(failure.get("Cause"))]
         if state.get("cleanup"):
             lines.append(f"Cleanup: {state['cleanup']}")
+        if serving.get("arn") and not _serving_gone(state):
+            lines.append(
+                f"The serving above was kept and bills until deleted: python -m tools cleanup --env {environment}"
+            )
         if validation.get("reportUri"):
             lines.append(f"Validation report: {validation['reportUri']}")
-    if outcome == "succeeded" and serving.get("mode") == "provisioned":
+    if serving.get("mode") == "provisioned" and serving.get("arn") and not _serving_gone(state):
         lines += ["", "Provisioned throughput bills every hour until it is deleted."]
     lines += ["", f"Execution: {console_link(region, execution_arn)}"]
     verb = "succeeded" if outcome == "succeeded" else "FAILED"
+    if outcome == "succeeded" and evaluation.get("promoted") is not None:
+        verb = "succeeded, model promoted" if evaluation["promoted"] else "done, model NOT promoted"
     subject = f"[{environment}] Bedrock customization {verb}: {dataset}"
     return {"subject": subject[:SUBJECT_LIMIT], "message": "\n".join(lines)}
+
+
+def _evaluation_lines(evaluation: dict[str, Any], serving: dict[str, Any], retired: dict[str, Any]) -> list[str]:
+    if not serving.get("arn"):
+        return ["Evaluation: skipped, this run serves no model (serving mode none)"]
+    if evaluation.get("status") == "skipped":
+        return [f"Evaluation: skipped, {evaluation.get('reason')}"]
+    if evaluation.get("status") != "evaluated":
+        return []
+    lines = [f"Evaluation: {evaluation['headline']}", f"Evaluation report: {evaluation.get('markdownUri')}"]
+    if retired:
+        lines.append(
+            "Serving deleted: the model was not promoted"
+            if retired.get("deleted")
+            else f"Serving kept: {retired.get('reason')}"
+        )
+    elif evaluation.get("promoted") is False:
+        lines.append(f"Serving: {evaluation.get('servingAction')}")
+    return lines
+
+
+def _serving_gone(state: dict[str, Any]) -> bool:
+    return any((state.get(key) or {}).get("deleted") for key in ("retired", "cleanup"))
 
 
 def _cost_line(cost: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from functools import cache
 from typing import Any
 
@@ -20,9 +21,14 @@ from .cost import ServingPlan
 from .jobs import JobEnvironment
 from .naming import RunNames, run_names
 
-# Bedrock throttles control-plane calls; the SDK's adaptive mode backs off before the state
-# machine's own retries take over.
-_BEDROCK_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 5})
+_CLIENT_CONFIGS = {
+    # Bedrock throttles control-plane calls; the SDK's adaptive mode backs off before the
+    # state machine's own retries take over.
+    "bedrock": Config(retries={"mode": "adaptive", "max_attempts": 5}),
+    # The evaluation retries runtime calls itself (customization.inference), counting them;
+    # a pool as large as its largest concurrency; answers can take a while to generate.
+    "bedrock-runtime": Config(retries={"total_max_attempts": 1}, max_pool_connections=16, read_timeout=120),
+}
 
 logger = logging.getLogger("customization")
 logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
@@ -88,7 +94,12 @@ def names_of(upload: dict[str, Any]) -> RunNames:
 
 @cache
 def client(service: str):
-    return boto3.client(service, config=_BEDROCK_CONFIG) if service == "bedrock" else boto3.client(service)
+    return boto3.client(service, config=_CLIENT_CONFIGS.get(service))
+
+
+def sleep(seconds: float) -> None:
+    """Waits between retries (the local run replaces it with its simulated clock)."""
+    time.sleep(seconds)
 
 
 def reset() -> None:

@@ -1,7 +1,7 @@
 """The customization workflow as a Step Functions state machine (Standard).
 
-ValidateDataset -> StartCustomizationJob -> PollJob -> [CreateServing -> PollServing]
--> NotifySuccess. Waiting is done by Retry on a named error (JobStillRunning,
+ValidateDataset -> StartCustomizationJob -> PollJob -> [CreateServing -> PollServing ->
+EvaluateModel -> (DeleteServingNotPromoted)] -> NotifySuccess. Waiting is done by Retry on a named error (JobStillRunning,
 ServingNotReady, CapacityUnavailable) rather than a Wait/Task/Choice loop: each poll then
 costs one state transition instead of three, which is how a 12-hour job stays under 60
 transitions while completion is still noticed within the poll ceiling (see
@@ -36,6 +36,9 @@ LAMBDA_TRANSIENT_ERRORS = [
 BEDROCK_TRANSIENT_ERRORS = ["BedrockThrottled"]
 # A step makes a few API calls; validation, which reads the whole dataset, gets its own.
 STEP_TIMEOUT = Duration.minutes(2)
+# The function's own limit (15 min) plus a minute; its throttling retries can repeat it.
+EVALUATION_TIMEOUT = Duration.minutes(16)
+EVALUATION_HOURS = 1.5
 
 
 @dataclass(frozen=True)
@@ -95,6 +98,8 @@ def execution_timeout(config: EnvironmentConfig) -> Duration:
     limits = config.limits
     # Every bounded wait, plus an hour for validation, notifications and retries.
     hours = limits.quota_wait_hours + limits.max_job_hours + limits.max_serving_setup_hours + 1
+    if config.serving.mode != "none":
+        hours += EVALUATION_HOURS
     return Duration.minutes(round(hours * 60))
 
 
@@ -107,6 +112,7 @@ class WorkflowFunctions:
     create_serving: PipelineFunction | None
     poll_serving: PipelineFunction | None
     delete_serving: PipelineFunction | None
+    evaluate: PipelineFunction | None
     notify: PipelineFunction
 
 
@@ -298,8 +304,44 @@ class CustomizationWorkflow(Construct):
             .when(sfn.Condition.string_equals("$.validation.settings.servingMode", "none"), notify_success)
             .otherwise(create)
         )
-        create.next(poll).next(notify_success)
+        create.next(poll).next(self._evaluation(config, functions, delete, notify_failure, notify_success))
         return serve_this_run
+
+    def _evaluation(self, config, functions: WorkflowFunctions, delete_after_failure, notify_failure, notify_success):
+        """EvaluateModel, then (where the environment asks) DeleteServingNotPromoted for a model
+        that lost to its base model. A run whose model is not promoted still succeeds: the
+        pipeline did its job, and the notification says what the model scored."""
+        evaluate = self._task(
+            "EvaluateModel",
+            functions.evaluate,
+            {
+                "state": {
+                    "upload": sfn.JsonPath.object_at("$.upload"),
+                    "validation": sfn.JsonPath.object_at("$.validation"),
+                    "serving": sfn.JsonPath.object_at("$.serving"),
+                }
+            },
+            result_path="$.evaluation",
+            timeout=EVALUATION_TIMEOUT,
+        )
+        if not config.evaluation.delete_serving_when_not_promoted:
+            evaluate.add_catch(notify_failure, errors=["States.ALL"], result_path="$.failure")
+            return evaluate.next(notify_success)
+        # A model that could not be evaluated is not promoted either.
+        evaluate.add_catch(delete_after_failure, errors=["States.ALL"], result_path="$.failure")
+        retire = self._task(
+            "DeleteServingNotPromoted",
+            functions.delete_serving,
+            {"upload": sfn.JsonPath.object_at("$.upload")},
+            result_path="$.retired",
+        )
+        retire.add_catch(notify_failure, errors=["States.ALL"], result_path="$.failure")
+        retire.next(notify_success)
+        not_promoted = sfn.Condition.and_(
+            sfn.Condition.is_boolean("$.evaluation.promoted"),
+            sfn.Condition.boolean_equals("$.evaluation.promoted", False),
+        )
+        return evaluate.next(sfn.Choice(self, "PromotedOrNot").when(not_promoted, retire).otherwise(notify_success))
 
     def _task(
         self, name, function: PipelineFunction, payload: dict, *, result_path: str, timeout: Duration = STEP_TIMEOUT

@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,6 +77,12 @@ class Behaviour:
     serving_outcome: str = "ready"  # or "Failed"
     training_loss: float = 0.1132
     validation_loss: float = 0.1421
+    # The runtime (Converse): the share of validation questions each model answers right,
+    # decided per question by a checksum (deterministic), and how many times each request is
+    # throttled before it is answered.
+    custom_accuracy: float = 0.9
+    base_accuracy: float = 0.35
+    runtime_throttles_per_request: int = 0
 
 
 @dataclass
@@ -108,14 +115,19 @@ class BedrockEmulator:
     on_call: Callable[[dict[str, Any]], None] | None = None
     jobs: dict[str, _Job] = field(default_factory=dict)
     servings: dict[str, _Serving] = field(default_factory=dict)
+    # Question text -> expected answer, for the emulated runtime (see `answer_key`).
+    answers: dict[str, str] = field(default_factory=dict)
+    base_models: frozenset[str] = frozenset()
     _create_attempts: int = 0
     _lost_response: bool = False
     _started: dt.datetime | None = None
+    _runtime_attempts: dict[tuple[str, str], int] = field(default_factory=dict)
+    _runtime_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def client(self):
-        """A boto3 Bedrock client answered by this emulation."""
+    def client(self, service: str = "bedrock"):
+        """A boto3 client of `bedrock` or `bedrock-runtime` answered by this emulation."""
         client = boto3.client(
-            "bedrock", region_name=self.region, aws_access_key_id="local", aws_secret_access_key="local"
+            service, region_name=self.region, aws_access_key_id="local", aws_secret_access_key="local"
         )
         pending: dict[int, dict] = {}
 
@@ -129,8 +141,9 @@ class BedrockEmulator:
                 validate_parameters(body, model.output_shape) if model.output_shape else None
             return _Http(status), {**body, "ResponseMetadata": {"HTTPStatusCode": status}}
 
-        client.meta.events.register("provide-client-params.bedrock.*", capture)
-        client.meta.events.register("before-call.bedrock.*", answer)
+        prefix = client.meta.service_model.service_id.hyphenize()
+        client.meta.events.register(f"provide-client-params.{prefix}.*", capture)
+        client.meta.events.register(f"before-call.{prefix}.*", answer)
         return client
 
     # -- what the run left behind -------------------------------------------------------------
@@ -390,6 +403,42 @@ class BedrockEmulator:
                 return 200, {}
         return 400, _error("ResourceNotFoundException", f"{params['modelIdentifier']} not found.")
 
+    # -- the runtime (bedrock-runtime Converse) -----------------------------------------------------
+
+    def _converse(self, params, now):
+        model_id = params["modelId"]
+        texts = [block["text"] for message in params["messages"] for block in message["content"] if "text" in block]
+        question = texts[-1]
+        with self._runtime_lock:
+            attempts = self._runtime_attempts[model_id, question] = (
+                self._runtime_attempts.get((model_id, question), 0) + 1
+            )
+        if attempts <= self.behaviour.runtime_throttles_per_request:
+            return 400, _error("ThrottlingException", "Too many requests, please wait before trying again.")
+        serving = self._find_serving(model_id)
+        if serving is not None:
+            ready = "InService" if serving.kind == "throughput" else "Active"
+            if self._serving_status(serving, ready=ready) != ready:
+                return 400, _error("ValidationException", f"{model_id} is not ready for inference yet.")
+            role, accuracy = "custom", self.behaviour.custom_accuracy
+        elif model_id in self.base_models:
+            role, accuracy = "base", self.behaviour.base_accuracy
+        else:
+            return 400, _error("ValidationException", "The provided model identifier is invalid.")
+        text = _emulated_answer(role, question, self.answers.get(question), accuracy)
+        mark = zlib.crc32(f"{role}\n{question}".encode())
+        return 200, {
+            "output": {"message": {"role": "assistant", "content": [{"text": text}]}},
+            "stopReason": "end_turn",
+            "usage": {
+                "inputTokens": sum(len(t) for t in texts) // 4 + 1,
+                "outputTokens": len(text) // 4 + 1,
+                "totalTokens": sum(len(t) for t in texts) // 4 + len(text) // 4 + 2,
+            },
+            # Fine-tuned small models answer short labels quickly; the base model explains itself.
+            "metrics": {"latencyMs": (180 + mark % 120) if role == "custom" else (420 + mark % 380)},
+        }
+
     # -- helpers --------------------------------------------------------------------------------
 
     def _find_job(self, identifier: str) -> _Job | None:
@@ -429,6 +478,17 @@ class _Http:
         self.content = b""
 
 
+def _emulated_answer(role: str, question: str, expected: str | None, accuracy: float) -> str:
+    """Right for `accuracy` of the questions (by checksum, so the same every run), else wrong:
+    the custom model with a bare wrong label, the base model with a hedging sentence."""
+    if expected is None:
+        return "I don't know."
+    right = zlib.crc32(f"{role}\n{question}".encode()) % 1000 < accuracy * 1000
+    if role == "custom":
+        return expected if right else "unknown"
+    return f"{expected.capitalize()}." if right else f"This could be {expected}, but I would need more context to say."
+
+
 def _base_of(custom_model_arn: str) -> str:
     """`amazon.nova-micro-v1:0:128k` from `...:custom-model/amazon.nova-micro-v1:0:128k/<id>` (as issued here)."""
     parts = custom_model_arn.split("/")
@@ -449,7 +509,8 @@ def _id(name: str) -> str:
 
 def _summary(operation: str, params: dict[str, Any], body: dict[str, Any], status: int) -> str:
     target = (
-        params.get("jobName")
+        params.get("modelId")
+        or params.get("jobName")
         or params.get("jobIdentifier")
         or params.get("provisionedModelName")
         or params.get("provisionedModelId")

@@ -172,9 +172,12 @@ class LocalDeployment:
 class HandlerInvoker:
     """Runs a deployed function's handler in-process, as the Lambda runtime would."""
 
-    def __init__(self, deployment: LocalDeployment, clients: Callable[[str], Any]) -> None:
+    def __init__(
+        self, deployment: LocalDeployment, clients: Callable[[str], Any], sleep: Callable[[float], None] | None = None
+    ) -> None:
         self.deployment = deployment
         self.clients = clients
+        self.sleep = sleep
         self.by_arn = {
             deployment._physical(deployment.pipeline, logical_id): function
             for logical_id, function in deployment.functions.items()
@@ -198,12 +201,16 @@ class HandlerInvoker:
             os.environ.update(variables, AWS_REGION=self.deployment.region, AWS_DEFAULT_REGION=self.deployment.region)
             runtime.reset()
             original_client, runtime.client = runtime.client, self.clients
+            original_sleep = runtime.sleep
+            if self.sleep is not None:
+                runtime.sleep = self.sleep
             try:
                 result, error = handler(copy.deepcopy(event), None), None
             except Exception as raised:  # the Lambda runtime reports any exception the same way
                 result, error = None, raised
             finally:
                 runtime.client = original_client
+                runtime.sleep = original_sleep
                 runtime.reset()
                 os.environ.clear()
                 os.environ.update(saved)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from lambdas.customization.scorecard import table
 from tools.local_run.runner import RunReport
 
 
@@ -27,6 +28,7 @@ def render(report: RunReport) -> str:
                 f"  estimated cost: training ${cost.get('training_usd')}, storage "
                 f"${cost.get('storage_usd_per_month')}/month, serving {cost.get('serving_mode')}"
             )
+        lines += _evaluation(execution)
     calls = ", ".join(f"{name} x{count}" for name, count in sorted(report.bedrock_calls.items())) or "none"
     lines.append(f"bedrock calls: {calls}")
     lines.append(f"jobs created: {report.jobs_created}")
@@ -37,6 +39,22 @@ def render(report: RunReport) -> str:
     lines.append(f"left running: {', '.join(report.left_running) or 'nothing'}")
     lines.append(f"left billing: {', '.join(report.left_billed) or 'nothing'}")
     return "\n".join(lines)
+
+
+def _evaluation(execution: dict) -> list[str]:
+    """The custom model against its base model, as the run's evaluation.md shows it."""
+    evaluation = execution.get("evaluation") or {}
+    if not evaluation:
+        return []
+    if evaluation.get("status") != "evaluated":
+        return [f"  evaluation skipped: {evaluation.get('reason')}"]
+    full = execution.get("evaluationReport") or {}
+    lines = [f"  evaluation: {evaluation['headline']}"]
+    if full:
+        lines += [f"    {row}" for row in table(full["custom"], full["base"])]
+    lines.append(f"  serving: {evaluation.get('servingAction')}")
+    lines.append(f"  evaluation report: {evaluation.get('markdownUri')}")
+    return lines
 
 
 def _cause(cause: str | None) -> str:

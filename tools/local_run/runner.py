@@ -22,6 +22,8 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
+from lambdas.customization.catalog import BEDROCK_CONVERSATION, CLAUDE_MESSAGES, PROMPT_COMPLETION, load_catalog
+from lambdas.customization.evaluation_cases import to_case
 from stacks.deployment import PROJECT, cdk_json_context
 from tools.assembly import CloudAssembly
 from tools.local_run.bedrock import ACCOUNT, BedrockEmulator, SimulatedClock
@@ -148,22 +150,28 @@ def run(
     with mock_aws(config=config), _interpreter_patches(clock):
         deployment = LocalDeployment(assembly, environment, REGION, PROJECT)
         deployment.create(capture_queue="local-capture")
-        emulator = BedrockEmulator(clock=clock, region=REGION, behaviour=scenario.behaviour)
-        # Status reads while waiting are summed up by the step's folded line, not listed.
+        source = dataset or (ROOT / scenario.dataset)
+        emulator = BedrockEmulator(
+            clock=clock,
+            region=REGION,
+            behaviour=scenario.behaviour,
+            answers=answer_key(source),
+            base_models=frozenset(model.invocation.model_id for model in load_catalog().models.values()),
+        )
+        # Status reads while waiting are summed up by the step's folded line, and the
+        # evaluation's questions by its result line: neither is listed one by one.
         emulator.on_call = lambda call: (
             None
-            if call["summary"].endswith(("-> InProgress", "-> Creating"))
+            if call["summary"].endswith(("-> InProgress", "-> Creating")) or call["operation"] == "Converse"
             else (timeline.add("bedrock", call["summary"]))
         )
-        bedrock = emulator.client()
-        invoker = _invoker(deployment, bedrock, timeline)
+        invoker = _invoker(deployment, emulator, clock, timeline)
         backend = lambda_simple_backends[ACCOUNT][REGION]
         backend.invoke = lambda name, qualifier, body, headers, response_headers: invoker.lambda_invoke(
             name, body, response_headers
         )
         s3 = boto3.client("s3", region_name=REGION)
         data_bucket = deployment.bucket("DataBucket")
-        source = dataset or (ROOT / scenario.dataset)
         name = source.name
         uploads = 2 if scenario.upload_twice else 1
         for _ in range(uploads):
@@ -186,7 +194,7 @@ def run(
         executions = _follow(sfn, deployment, scenario, clock, timeline)
         _abort_guard(deployment, invoker, executions, timeline)
         timeline.finish()
-        report.executions = [_execution_summary(sfn, arn) for arn in executions]
+        report.executions = [_with_evaluation_report(s3, _execution_summary(sfn, arn)) for arn in executions]
         report.timeline = timeline.entries
         report.bedrock_calls = emulator.counts()
         report.jobs_created = len(emulator.jobs)
@@ -245,17 +253,18 @@ class _interpreter_patches:
         logging.getLogger("moto").setLevel(self._moto_log_level)
 
 
-def _invoker(deployment: LocalDeployment, bedrock, timeline: _Timeline):
+def _invoker(deployment: LocalDeployment, emulator: BedrockEmulator, clock: SimulatedClock, timeline: _Timeline):
     from tools.local_run.deployment import HandlerInvoker
 
-    clients: dict[str, Any] = {"bedrock": bedrock}
+    clients: dict[str, Any] = {"bedrock": emulator.client(), "bedrock-runtime": emulator.client("bedrock-runtime")}
 
     def client(service: str):
         if service not in clients:
             clients[service] = boto3.client(service, region_name=REGION)
         return clients[service]
 
-    invoker = HandlerInvoker(deployment, client)
+    # Waits between the evaluation's retries advance the simulated clock, like the Retry intervals.
+    invoker = HandlerInvoker(deployment, client, sleep=clock.sleep)
     original = invoker.call
 
     def call(function, event):
@@ -299,6 +308,10 @@ def _result_text(step: str, result: dict[str, Any] | None) -> str:
         return f"{stopped} ({result.get('trigger')})" + (f"; serving: {serving}" if serving else "")
     if step == "DeleteServing":
         return f"deleted {result.get('arn')}" if result.get("deleted") else f"nothing deleted ({result.get('reason')})"
+    if step == "EvaluateModel":
+        if result.get("status") != "evaluated":
+            return f"skipped: {result.get('reason')}"
+        return str(result.get("headline"))
     if step == "Notify":
         return f"sent: {result.get('subject')}"
     if step == "StartRun":
@@ -405,7 +418,43 @@ def _execution_summary(sfn, arn: str) -> dict[str, Any]:
         "customModelArn": (output.get("result") or {}).get("customModelArn"),
         "servingArn": (output.get("serving") or {}).get("arn"),
         "cost": (output.get("validation") or {}).get("cost"),
+        "evaluation": output.get("evaluation"),
+        "servingDeleted": bool((output.get("retired") or {}).get("deleted")),
     }
+
+
+def _with_evaluation_report(s3, execution: dict[str, Any]) -> dict[str, Any]:
+    """The execution, with the evaluation.json the run wrote (without its per-record answers)."""
+    uri = (execution.get("evaluation") or {}).get("reportUri")
+    if uri:
+        bucket, key = uri.removeprefix("s3://").split("/", 1)
+        evaluation = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+        execution["evaluationReport"] = {k: v for k, v in evaluation.items() if k != "results"}
+    return execution
+
+
+def answer_key(source: Path) -> dict[str, str]:
+    """Question -> expected answer for every record of the dataset folder, in whichever
+    format it is written: what the emulated runtime needs to answer right (or wrong)."""
+    answers: dict[str, str] = {}
+    for path in sorted(source.glob("*.jsonl")):
+        for line in path.read_bytes().splitlines():
+            if not line.strip():
+                continue
+            record = json.loads(line)
+            data_format = (
+                PROMPT_COMPLETION
+                if "prompt" in record
+                else BEDROCK_CONVERSATION
+                if "schemaVersion" in record or isinstance(record.get("system"), list)
+                else CLAUDE_MESSAGES
+            )
+            try:
+                case = to_case(record, data_format, line=0)
+            except Exception:
+                continue
+            answers[case.prompt] = case.reference
+    return answers
 
 
 def _detection_delays(emulator: BedrockEmulator) -> list[float]:

@@ -28,7 +28,11 @@ class Scenario:
 
 
 SCENARIOS = [
-    Scenario("happy-path", "fine-tuning from upload to a served model, one job, one notification"),
+    Scenario(
+        "happy-path",
+        "fine-tuning from upload to a served model that beats its base model on the validation sample "
+        "(promoted), one job, one notification",
+    ),
     Scenario(
         "continued-pre-training",
         'a plain-text .txt converted to {"input": ...} records, then continued pre-training on Titan '
@@ -80,6 +84,18 @@ SCENARIOS = [
         behaviour=Behaviour(serving_outcome="Failed"),
         settings={"serving": {"mode": "provisioned", "modelUnits": 1, "commitment": "none"}},
         expected_status="FAILED",
+    ),
+    Scenario(
+        "custom-model-loses",
+        "the custom model scores below its base model on the validation sample; it is not promoted and "
+        "its serving is deleted (evaluation.deleteServingWhenNotPromoted)",
+        behaviour=Behaviour(custom_accuracy=0.3, base_accuracy=0.6),
+    ),
+    Scenario(
+        "runtime-throttled",
+        "the Bedrock runtime throttles every evaluation request twice before answering; each is retried "
+        "with backoff and the evaluation completes",
+        behaviour=Behaviour(runtime_throttles_per_request=2),
     ),
     Scenario(
         "aborted",

@@ -1,0 +1,159 @@
+"""The Evaluate step: the served custom model and its base model answer the same sample of
+validation records; the scores decide whether the custom model is promoted.
+
+Reads the prepared validation file the job was given, writes `evaluation.json` and
+`evaluation.md` beside the run's validation report, and returns the small summary the
+state machine carries (and the notification shows).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from . import layout
+from .catalog import load_catalog
+from .evaluation_cases import select_cases
+from .inference import Request, converse_all
+from .scorecard import Comparison, markdown, report, score, token_prices
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """The environment's `evaluation` settings (cdk.json), as the stack passes them."""
+
+    sample_size: int = 50
+    metric: str = "exactMatch"
+    min_improvement: float = 0.0
+    delete_serving_when_not_promoted: bool = False
+    concurrency: int = 4
+    max_output_tokens: int = 512
+
+    @classmethod
+    def from_variable(cls, value: dict[str, Any]) -> EvaluationSettings:
+        return cls(
+            sample_size=int(value["sampleSize"]),
+            metric=value["metric"],
+            min_improvement=float(value["minImprovement"]),
+            delete_serving_when_not_promoted=bool(value["deleteServingWhenNotPromoted"]),
+            concurrency=int(value["concurrency"]),
+            max_output_tokens=int(value["maxOutputTokens"]),
+        )
+
+
+def skipped(reason: str) -> dict[str, Any]:
+    return {"status": "skipped", "promoted": None, "reason": reason}
+
+
+def evaluate(
+    s3: Any,
+    runtime: Any,
+    state: dict[str, Any],
+    settings: EvaluationSettings,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """Compare the run's served model with its base model; `state` is the execution's state."""
+    validation, serving = state["validation"], state["serving"]
+    run_settings = validation["settings"]
+    model = load_catalog().model(run_settings["baseModel"])
+    data_format = model.data_formats[run_settings["customizationType"]]
+    validation_uri = (validation.get("prepared") or {}).get("validationUri")
+    if validation_uri is None:
+        return skipped("the run has no validation records: upload validation.jsonl or set validationSplit (0.1 to 0.2)")
+    bucket, key = validation_uri.removeprefix("s3://").split("/", 1)
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"]
+    selection = select_cases(body.iter_lines(), data_format, settings.sample_size)
+    if not selection.cases:
+        reasons = "; ".join(f"{n} record(s): {reason}" for reason, n in selection.skipped.items())
+        return skipped(f"no validation record can be compared ({reasons or 'the file is empty'})")
+
+    def requests(model_id: str) -> list[Request]:
+        return [
+            Request(model_id=model_id, max_tokens=settings.max_output_tokens, **_converse_parts(case, model))
+            for case in selection.cases
+        ]
+
+    # Interleaved, so that both models see the same load over the same minutes.
+    asked = [
+        r for pair in zip(requests(serving["arn"]), requests(model.invocation.model_id), strict=True) for r in pair
+    ]
+    answers = converse_all(runtime, asked, concurrency=settings.concurrency, sleep=sleep)
+    custom_answers, base_answers = answers[0::2], answers[1::2]
+
+    custom_prices, custom_note = token_prices(model, serving.get("mode"))
+    base_prices, base_note = token_prices(model, None)
+    comparison = Comparison(
+        metric=settings.metric,
+        min_improvement=settings.min_improvement,
+        custom=score(serving["arn"], selection.cases, custom_answers, custom_prices, custom_note),
+        base=score(model.invocation.model_id, selection.cases, base_answers, base_prices, base_note),
+        records=len(selection.cases),
+    )
+    dataset = validation["dataset"]
+    context = {
+        "dataset": dataset["name"],
+        "upload": {k: dataset.get(k) for k in ("bucket", "key", "versionId")},
+        "baseModel": model.id,
+        "validationUri": validation_uri,
+        "sampleSize": settings.sample_size,
+        "skipped": selection.skipped,
+        "servingAction": _serving_action(comparison.promoted, serving, settings),
+    }
+    evaluation = report(comparison, context, selection.cases, custom_answers, base_answers)
+    json_key = layout.evaluation_key(dataset["name"], dataset.get("versionId"), "evaluation.json")
+    markdown_key = layout.evaluation_key(dataset["name"], dataset.get("versionId"), "evaluation.md")
+    s3.put_object(
+        Bucket=dataset["bucket"],
+        Key=json_key,
+        Body=json.dumps(evaluation, indent=2).encode(),
+        ContentType="application/json",
+    )
+    s3.put_object(
+        Bucket=dataset["bucket"],
+        Key=markdown_key,
+        Body=markdown(evaluation).encode(),
+        ContentType="text/markdown; charset=utf-8",
+    )
+    return {
+        "status": "evaluated",
+        "promoted": comparison.promoted,
+        "metric": comparison.metric,
+        "improvement": comparison.improvement,
+        "minImprovement": comparison.min_improvement,
+        "records": comparison.records,
+        "headline": comparison.headline(),
+        "custom": _brief(comparison.custom),
+        "base": _brief(comparison.base),
+        "servingAction": context["servingAction"],
+        "reportUri": f"s3://{dataset['bucket']}/{json_key}",
+        "markdownUri": f"s3://{dataset['bucket']}/{markdown_key}",
+    }
+
+
+def _converse_parts(case, model) -> dict[str, Any]:
+    request = case.converse_request(model.invocation.system_prompts)
+    return {"system": request.get("system", []), "messages": request["messages"]}
+
+
+def _serving_action(promoted: bool, serving: dict[str, Any], settings: EvaluationSettings) -> str:
+    if promoted:
+        return "kept: the model is promoted"
+    if not settings.delete_serving_when_not_promoted:
+        return "kept (evaluation.deleteServingWhenNotPromoted is false): it bills until someone deletes it"
+    if not serving.get("deletable", True):
+        return "kept: committed throughput cannot be deleted before its term ends"
+    return "deleted by the pipeline (evaluation.deleteServingWhenNotPromoted)"
+
+
+def _brief(model_score) -> dict[str, Any]:
+    return {
+        "exactMatch": model_score.exact_match,
+        "tokenF1": model_score.token_f1,
+        "latencyP50Ms": model_score.latency_p50_ms,
+        "latencyP95Ms": model_score.latency_p95_ms,
+        "costUsd": model_score.cost_usd,
+    }

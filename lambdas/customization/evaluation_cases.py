@@ -1,0 +1,104 @@
+"""Validation records turned into questions with known answers, for the Evaluate step.
+
+A record's last assistant turn (or completion) is the expected answer; everything before
+it is what both models are asked, as a Converse request. Records the comparison cannot be
+fair on are left out, and counted: media blocks (the base-model call would need the same
+S3 access the job had) and continued pre-training text, which has no answer at all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .catalog import BEDROCK_CONVERSATION, CLAUDE_MESSAGES, INPUT_TEXT, PROMPT_COMPLETION
+from .evaluation import sample
+
+
+@dataclass(frozen=True)
+class Case:
+    line: int  # 1-based line in the validation file
+    system: tuple[str, ...]
+    messages: tuple[dict, ...]  # Converse messages: {"role": ..., "content": [{"text": ...}]}
+    reference: str
+
+    @property
+    def prompt(self) -> str:
+        """The last question asked, for reports."""
+        return self.messages[-1]["content"][0]["text"]
+
+    def converse_request(self, system_prompts: bool) -> dict:
+        """`system` and `messages` for Converse; without system prompts (Titan) the system
+        text opens the first user turn, which is how such a model saw it in training."""
+        if not self.system:
+            return {"messages": [dict(m) for m in self.messages]}
+        if system_prompts:
+            return {"system": [{"text": text} for text in self.system], "messages": [dict(m) for m in self.messages]}
+        first, *rest = self.messages
+        opening = "\n\n".join([*self.system, first["content"][0]["text"]])
+        return {"messages": [{"role": first["role"], "content": [{"text": opening}]}, *(dict(m) for m in rest)]}
+
+
+@dataclass
+class CaseSelection:
+    cases: list[Case]
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> records left out of the sample
+
+
+class _Unusable(Exception):
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def select_cases(lines: Iterable[bytes], data_format: str, size: int) -> CaseSelection:
+    """The deterministic sample (see `evaluation.sample`) of usable records, parsed."""
+    skipped: dict[str, int] = {}
+
+    def usable(line: bytes) -> Case | None:
+        try:
+            return to_case(json.loads(line), data_format, line=0)
+        except _Unusable as unusable:
+            skipped[unusable.reason] = skipped.get(unusable.reason, 0) + 1
+            return None
+
+    numbered = ((number, line) for number, line in enumerate(lines, start=1) if line.strip())
+    positions: list[int] = []
+
+    def lines_only() -> Iterable[bytes]:
+        for number, line in numbered:
+            positions.append(number)
+            yield line.strip()
+
+    chosen = sample(lines_only(), size, usable)
+    cases = [
+        Case(line=positions[index], system=case.system, messages=case.messages, reference=case.reference)
+        for index, case in chosen
+    ]
+    return CaseSelection(cases=cases, skipped=skipped)
+
+
+def to_case(record: dict, data_format: str, line: int) -> Case:
+    if data_format == INPUT_TEXT:
+        raise _Unusable("continued pre-training text has no expected answer")
+    if data_format == PROMPT_COMPLETION:
+        return Case(line, (), ({"role": "user", "content": [{"text": record["prompt"]}]},), record["completion"])
+    if data_format == CLAUDE_MESSAGES:
+        system = (record["system"],) if record.get("system") else ()
+        turns = [(m["role"], m["content"]) for m in record["messages"]]
+    elif data_format == BEDROCK_CONVERSATION:
+        system = tuple(block["text"] for block in record.get("system") or [] if block.get("text"))
+        turns = [(m["role"], _text_of(m["content"])) for m in record["messages"]]
+    else:
+        raise ValueError(f"unknown data format {data_format!r}")
+    if len(turns) < 2 or turns[-1][0] != "assistant":
+        raise _Unusable("no final assistant turn to compare with")
+    *asked, (_, reference) = turns
+    messages = tuple({"role": role, "content": [{"text": text}]} for role, text in asked)
+    return Case(line, system, messages, reference)
+
+
+def _text_of(content: list[dict]) -> str:
+    if any("text" not in block for block in content):
+        raise _Unusable("image or video content (evaluated on text-only records)")
+    return "\n".join(block["text"] for block in content)
