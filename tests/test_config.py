@@ -222,3 +222,40 @@ def test_continued_pre_training_needs_a_model_that_supports_it():
     environments["dev"]["customization"]["customizationType"] = "CONTINUED_PRE_TRAINING"
 
     assert "Amazon Nova Micro supports FINE_TUNING, not CONTINUED_PRE_TRAINING" in _error_for(environments)
+
+
+def test_evaluation_settings_are_parsed_with_defaults_for_what_is_left_out():
+    environments = _environments()
+    environments["dev"]["evaluation"] = {"minImprovement": 0.1}
+    dev = load_environments(environments)["dev"]
+
+    assert (dev.evaluation.min_improvement, dev.evaluation.sample_size, dev.evaluation.metric) == (0.1, 50, "exactMatch")
+    assert dev.evaluation.delete_serving_when_not_promoted is False  # deleting is something an environment asks for
+    assert dev.evaluation.as_variable() == {
+        "sampleSize": 50,
+        "metric": "exactMatch",
+        "minImprovement": 0.1,
+        "deleteServingWhenNotPromoted": False,
+        "concurrency": 4,
+        "maxOutputTokens": 512,
+    }
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "allowed"),
+    [
+        ("metric", "bleu", "allowed: 'exactMatch' or 'tokenF1'"),
+        ("sampleSize", 0, "allowed: greater than or equal to 1"),
+        ("concurrency", 64, "allowed: less than or equal to 16"),
+        ("minImprovement", 2, "allowed: less than or equal to 1"),
+        ("deleteServingWhenNotPromoted", "yes", "allowed: a valid boolean"),
+    ],
+)
+def test_evaluation_mistakes_are_named(key, value, allowed):
+    environments = _environments()
+    environments["prod"]["evaluation"] = {key: value}
+
+    message = _error_for(environments)
+
+    assert f"environments.prod.evaluation.{key}: got {value!r}" in message
+    assert allowed in message

@@ -16,6 +16,7 @@ from .inference import Answer
 METRICS = {"exactMatch": "exact match", "tokenF1": "token F1"}
 EXAMPLES_EACH_WAY = 3
 SHOWN_CHARACTERS = 400
+HOURLY = "included in the throughput's hourly price"
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ def token_prices(base: ModelSpec, serving_mode: str | None) -> tuple[tuple, str]
     the base model's token rates; provisioned throughput is paid by the hour instead."""
     prices = (base.prices.on_demand_per_1k_input_tokens, base.prices.on_demand_per_1k_output_tokens)
     if serving_mode == "provisioned":
-        return (0.0, 0.0), "included in the throughput's hourly price"
+        return (0.0, 0.0), HOURLY
     if None in prices:
         return (None, None), f"no on-demand token price for {base.name} in the catalog"
     return prices, "on-demand token prices from the catalog (estimates)"
@@ -228,7 +229,7 @@ def table(custom: dict, base: dict) -> list[str]:
             f"{custom['input_tokens']:,} / {custom['output_tokens']:,}",
             f"{base['input_tokens']:,} / {base['output_tokens']:,}",
         ),
-        ("estimated cost", _usd(custom["cost_usd"]), _usd(base["cost_usd"])),
+        ("estimated cost", _cost(custom), _cost(base)),
         ("throttled, retried", str(custom["retries"]), str(base["retries"])),
     ]
     return [
@@ -248,6 +249,12 @@ def _latencies(score: dict) -> str:
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:,.0f} ms"
+
+
+def _cost(score: dict) -> str:
+    if score["cost_note"] == HOURLY:
+        return "in the hourly price"
+    return _usd(score["cost_usd"])
 
 
 def _usd(value: float | None) -> str:

@@ -1,0 +1,80 @@
+"""What the EvaluateModel function may do: read validation files, write reports, and invoke
+exactly the run's serving and the environment's base models (nothing else in Bedrock)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_cdk import Stack
+
+from stacks.deployment import cdk_json_context
+from tests.conftest import ENVIRONMENTS
+
+
+def _statements(stack) -> list[dict]:
+    [policy] = [
+        r
+        for i, r in stack.resources.items()
+        if r["Type"] == "AWS::IAM::ManagedPolicy" and stack.construct_path(i) == "EvaluateModel/Policy"
+    ]
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def _by_action(statements: list[dict]) -> dict[str, list]:
+    found: dict[str, list] = {}
+    for statement in statements:
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        for action in actions:
+            found.setdefault(action, []).extend(resources)
+    return found
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_evaluation_invokes_only_the_runs_serving_and_the_allowed_base_models(synthesized, environment):
+    stack = synthesized.assembly.stacks[f"BedrockCustomization-{environment}-Pipeline"]
+    config = synthesized.environments[environment].config
+    granted = _by_action(_statements(stack))
+    invoked = json.dumps(granted["bedrock:InvokeModel"])
+
+    serving = "provisioned-model/*" if config.serving.mode == "provisioned" else "custom-model-deployment/*"
+    assert serving in invoked
+    assert ("custom-model/*" in invoked) == (config.serving.mode == "on-demand")
+    expected_models = {"amazon.nova-micro-v1:0:128k": "amazon.nova-micro-v1:0"}
+    if "amazon.titan-text-express-v1:0:8k" in config.customization.allowed_base_models:
+        expected_models["amazon.titan-text-express-v1:0:8k"] = "amazon.titan-text-express-v1"
+    foundation = [r for r in granted["bedrock:InvokeModel"] if "foundation-model" in json.dumps(r)]
+    assert len(foundation) == len(expected_models)
+    for model_id in expected_models.values():
+        assert f"::foundation-model/{model_id}" in invoked
+    # Reads validation files, writes reports: nothing else in the data bucket.
+    assert "/prepared/*" in json.dumps(granted["s3:GetObject"]) and len(granted["s3:GetObject"]) == 1
+    assert "/reports/*" in json.dumps(granted["s3:PutObject"]) and len(granted["s3:PutObject"]) == 1
+    assert not [a for a in granted if a.startswith("bedrock:") and a != "bedrock:InvokeModel"]
+
+
+def test_a_base_model_behind_an_inference_profile_is_granted_through_that_profile(tmp_path):
+    from tools.synth import build_app
+
+    environments = cdk_json_context()["environments"]
+    llama = {
+        **environments["prod"],
+        "region": "us-west-2",
+        "customization": {"baseModel": "meta.llama3-2-1b-instruct-v1:0:128k", "hyperParameters": {}},
+    }
+    _app, [stacks] = build_app(
+        tmp_path, environment="prod", nag=False, context_overrides={"environments": {**environments, "prod": llama}}
+    )
+    function = stacks.pipeline.node.find_child("EvaluateModel")
+    document = Stack.of(function).resolve(function.policy.document.to_json())
+    [invoke] = [s for s in document["Statement"] if s["Action"] == "bedrock:InvokeModel"]
+
+    assert sorted(invoke["Resource"]) == sorted(
+        [
+            "arn:aws:bedrock:us-west-2:111122223333:provisioned-model/*",
+            "arn:aws:bedrock:us-west-2:111122223333:inference-profile/us.meta.llama3-2-1b-instruct-v1:0",
+            # The US profile routes to the model in any US Region: this one model, in all of them.
+            "arn:aws:bedrock:*::foundation-model/meta.llama3-2-1b-instruct-v1:0",
+        ]
+    )
