@@ -229,7 +229,11 @@ def test_evaluation_settings_are_parsed_with_defaults_for_what_is_left_out():
     environments["dev"]["evaluation"] = {"minImprovement": 0.1}
     dev = load_environments(environments)["dev"]
 
-    assert (dev.evaluation.min_improvement, dev.evaluation.sample_size, dev.evaluation.metric) == (0.1, 50, "exactMatch")
+    assert (dev.evaluation.min_improvement, dev.evaluation.sample_size, dev.evaluation.metric) == (
+        0.1,
+        50,
+        "exactMatch",
+    )
     assert dev.evaluation.delete_serving_when_not_promoted is False  # deleting is something an environment asks for
     assert dev.evaluation.as_variable() == {
         "sampleSize": 50,

@@ -75,7 +75,7 @@ def _add_docs_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _commands():
     """(name, help, add_arguments, run) for every subcommand, in the order --help lists them."""
-    from tools import local_run, operate, validate
+    from tools import invoke, local_run, operate, validate
 
     return [
         ("validate", "check a dataset as the pipeline will, before any upload", validate.add_arguments, validate.run),
@@ -102,6 +102,12 @@ def _commands():
             "what a deployed environment's runs left billing; --yes deletes",
             operate.add_cleanup_arguments,
             operate.cleanup_command,
+        ),
+        (
+            "invoke",
+            "ask a run's served custom model (or any model) a question",
+            invoke.add_arguments,
+            invoke.run,
         ),
         ("summary", "what the last synth produced, per environment", _add_summary_arguments, _summary),
         ("docs", "regenerate docs/iam.md and the README's nag table", _add_docs_arguments, _docs),

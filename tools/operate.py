@@ -105,12 +105,12 @@ def runs(session: boto3.Session, environment: DeployedEnvironment, limit: int = 
     rows = []
     for summary in sfn.list_executions(stateMachineArn=machine, maxResults=limit)["executions"]:
         execution = sfn.describe_execution(executionArn=summary["executionArn"])
-        names = _names_of(environment, execution)
+        names = names_of_execution(environment, execution)
         rows.append(_run(execution, names, _job(bedrock, names.job_name) if names else {}))
     return rows
 
 
-def _names_of(environment: DeployedEnvironment, execution: dict[str, Any]):
+def names_of_execution(environment: DeployedEnvironment, execution: dict[str, Any]):
     """The run's names (job, model, ...) from the upload in the execution's input, if it has one."""
     upload = json.loads(execution.get("input") or "{}").get("upload", {})
     if not upload.get("key"):
@@ -150,7 +150,7 @@ def run_detail(session, environment: DeployedEnvironment, run: str) -> dict[str,
         for e in history
         if "stateEnteredEventDetails" in e
     ]
-    names = _names_of(environment, execution)
+    names = names_of_execution(environment, execution)
     found = _job(session.client("bedrock"), names.job_name) if names else {}
     detail = _run(execution, names, found)
     job: dict[str, Any] = {}
@@ -217,21 +217,21 @@ def render_runs(rows: list[dict[str, Any]]) -> str:
 # -- command line --------------------------------------------------------------------------------
 
 
-def _environment_arguments(parser: argparse.ArgumentParser) -> None:
+def environment_arguments(parser: argparse.ArgumentParser) -> None:
     """What every command against a deployed environment takes."""
     parser.add_argument("--env", required=True, help="environment from cdk.json")
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
 def add_cleanup_arguments(parser: argparse.ArgumentParser) -> None:
-    _environment_arguments(parser)
+    environment_arguments(parser)
     parser.add_argument("--older-than", type=float, default=0, metavar="DAYS", help="only items at least this old")
     parser.add_argument("--yes", action="store_true", help="delete the items marked delete (default: list only)")
 
 
 def add_status_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run", nargs="?", help="one run (its name, as status lists it) in detail")
-    _environment_arguments(parser)
+    environment_arguments(parser)
     parser.add_argument("--limit", type=int, default=20, help="how many recent runs")
 
 
@@ -295,7 +295,7 @@ def add_submit_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "dataset_dir", type=Path, help="folder with train.jsonl or train.txt (+ job.json, validation.jsonl)"
     )
-    _environment_arguments(parser)
+    environment_arguments(parser)
     parser.add_argument("--name", help="dataset name in the bucket (default: the folder's name)")
     parser.add_argument("--wait", action="store_true", help="follow the run until it ends; exit 0 if it succeeded")
     parser.add_argument("--poll-seconds", type=float, default=60, help="how often --wait looks (default 60)")

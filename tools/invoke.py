@@ -1,0 +1,181 @@
+"""`python -m tools invoke`: ask a run's served model (or any model) one question.
+
+What people otherwise do by hand after a run: find the throughput or deployment ARN in the
+console and paste it into a Converse snippet. The run's serving is found by its
+deterministic name, so a run that is still serving answers whatever its execution says;
+a run that has none says why (not promoted and deleted, skipped, failed, not created yet).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from lambdas.customization.inference import InvocationRejected, Request, converse
+from lambdas.customization.jobs import BedrockThrottled, error_code
+from stacks.config import load_environments
+from stacks.deployment import cdk_json_context
+from tools.operate import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    DeployedEnvironment,
+    UsageError,
+    environment_arguments,
+    execution_arn,
+    names_of_execution,
+)
+
+READY = {"provisioned": "InService", "on-demand": "Active"}
+# One attempt per SDK call: converse() retries throttling itself and says how often it did.
+RUNTIME_CONFIG = Config(retries={"total_max_attempts": 1}, read_timeout=120)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("prompt", help="what to ask")
+    environment_arguments(parser)
+    target = parser.add_mutually_exclusive_group(required=True)
+    target.add_argument("--run", help="a run's name (as status lists it): its served custom model")
+    target.add_argument(
+        "--model", help="a provisioned-model, custom-model-deployment or custom-model ARN, or a base model ID"
+    )
+    parser.add_argument("--system", help="a system prompt (as the training records had)")
+    parser.add_argument("--max-tokens", type=int, default=512, help="longest answer, in tokens (default 512)")
+
+
+def run(args: argparse.Namespace, session: boto3.Session | None = None) -> int:
+    try:
+        environment = DeployedEnvironment.lookup(args.env, session)
+        session = session or boto3.Session(region_name=environment.region)
+        if args.run:
+            model_id = served_model_of_run(session, environment, args.run)
+        else:
+            model_id = ready_model(session.client("bedrock"), args.model)
+        request = Request(
+            model_id=model_id,
+            system=[{"text": args.system}] if args.system else [],
+            messages=[{"role": "user", "content": [{"text": args.prompt}]}],
+            max_tokens=args.max_tokens,
+        )
+        answer = converse(session.client("bedrock-runtime", config=RUNTIME_CONFIG), request)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (InvocationRejected, BedrockThrottled, BotoCoreError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    result = {
+        "model": model_id,
+        "run": args.run,
+        "answer": answer.text,
+        "latencyMs": answer.latency_ms,
+        "inputTokens": answer.input_tokens,
+        "outputTokens": answer.output_tokens,
+        "retries": answer.retries,
+    }
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        print(answer.text)
+        print("--")
+        print(f"model {model_id}" + (f" (run {args.run})" if args.run else ""))
+        print(
+            f"latency {answer.latency_ms:,.0f} ms, tokens {answer.input_tokens:,} in / {answer.output_tokens:,} out"
+            + (f", {answer.retries} throttled attempt(s) retried" if answer.retries else "")
+        )
+    return EXIT_OK
+
+
+def served_model_of_run(session, environment: DeployedEnvironment, run: str) -> str:
+    """The ARN of the run's ready throughput or deployment; otherwise a UsageError saying why not."""
+    mode = load_environments(cdk_json_context()["environments"])[environment.name].serving.mode
+    sfn = session.client("stepfunctions")
+    try:
+        execution = sfn.describe_execution(executionArn=execution_arn(environment.outputs["StateMachineArn"], run))
+    except ClientError:
+        raise UsageError(
+            f"no run {run!r} in {environment.name}: see python -m tools status --env {environment.name}"
+        ) from None
+    if mode == "none":
+        raise UsageError(
+            f"run {run} has no served model: {environment.name} serves none (serving.mode is none in cdk.json)"
+        )
+    names = names_of_execution(environment, execution)
+    if names is None:
+        raise UsageError(f"run {run} was not started by an upload: it has no served model")
+    bedrock = session.client("bedrock")
+    try:
+        if mode == "provisioned":
+            found = bedrock.get_provisioned_model_throughput(provisionedModelId=names.provisioned_model_name)
+            arn = found["provisionedModelArn"]
+        else:
+            found = bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=names.deployment_name)
+            arn = found["customModelDeploymentArn"]
+    except ClientError as error:
+        if error_code(error) not in ("ResourceNotFoundException", "ValidationException"):
+            raise UsageError(f"cannot read run {run}'s serving: {error}") from None
+        raise UsageError(f"run {run} has no served model: {_why_not_served(execution)}") from None
+    _require_ready(arn, found["status"], READY[mode])
+    return arn
+
+
+def ready_model(bedrock, model: str) -> str:
+    """`model` if it can answer now: a ready throughput or deployment, or what serves a custom model."""
+    try:
+        if ":provisioned-model/" in model:
+            _require_ready(
+                model, bedrock.get_provisioned_model_throughput(provisionedModelId=model)["status"], "InService"
+            )
+        elif ":custom-model-deployment/" in model:
+            current = bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=model)
+            _require_ready(model, current["status"], "Active")
+        elif ":custom-model/" in model:
+            return _serving_of_custom_model(bedrock, model)
+    except ClientError as error:
+        if error_code(error) in ("ResourceNotFoundException", "ValidationException"):
+            raise UsageError(f"{model} does not exist in this account and region (deleted?)") from None
+        raise UsageError(f"cannot read {model}: {error}") from None
+    return model
+
+
+def _serving_of_custom_model(bedrock, model_arn: str) -> str:
+    """A custom model answers only through provisioned throughput or an on-demand deployment."""
+    for throughput in bedrock.list_provisioned_model_throughputs(modelArnEquals=model_arn)["provisionedModelSummaries"]:
+        if throughput["modelArn"] == model_arn and throughput["status"] == "InService":
+            return throughput["provisionedModelArn"]
+    for deployment in bedrock.list_custom_model_deployments(modelArnEquals=model_arn)["modelDeploymentSummaries"]:
+        if deployment["modelArn"] == model_arn and deployment["status"] == "Active":
+            return deployment["customModelDeploymentArn"]
+    raise UsageError(
+        f"{model_arn} is not served: a custom model answers through provisioned throughput or an on-demand "
+        "deployment that is ready; none is"
+    )
+
+
+def _require_ready(arn: str, status: str, ready: str) -> None:
+    if status == "Failed":
+        raise UsageError(
+            f"{arn} failed and cannot answer: delete it (python -m tools cleanup) and serve the model again"
+        )
+    if status != ready:
+        raise UsageError(f"{arn} is {status}, not {ready} yet: try again in a few minutes")
+
+
+def _why_not_served(execution: dict[str, Any]) -> str:
+    output = json.loads(execution.get("output") or "{}")
+    evaluation = output.get("evaluation") or {}
+    if (output.get("retired") or {}).get("deleted"):
+        return f"its model was not promoted and its serving was deleted ({evaluation.get('headline')})"
+    if ((output.get("validation") or {}).get("settings") or {}).get("servingMode") == "none":
+        return "its job.json skips serving"
+    if execution["status"] == "RUNNING":
+        return "the run has not created it yet; follow it with python -m tools status"
+    if execution["status"] != "SUCCEEDED":
+        return f"the run ended {execution['status']} ({execution.get('error') or 'no error recorded'})"
+    return "it was deleted since the run ended (cleanup or the safety net)"
