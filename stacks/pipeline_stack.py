@@ -120,6 +120,7 @@ class PipelineStack(Stack):
             poll_job_logs=functions.poll_job.log_group,
             validate_logs=functions.validate.log_group,
             notify_logs=functions.notify.log_group,
+            evaluate_logs=functions.evaluate.log_group if functions.evaluate else None,
         )
 
         CfnOutput(self, "CustomizationRoleArn", value=self.customization_role.role.role_arn)

@@ -16,7 +16,7 @@ def _resources(synthesized, environment, kind):
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_the_dashboard_has_the_five_graphs(synthesized, environment):
+def test_the_dashboard_has_the_six_graphs(synthesized, environment):
     [body] = _resources(synthesized, environment, "AWS::CloudWatch::Dashboard").values()
     text = json.dumps(body["DashboardBody"])
 
@@ -26,6 +26,7 @@ def test_the_dashboard_has_the_five_graphs(synthesized, environment):
         "Rejected datasets",
         "Dead letters waiting",
         "Estimated training spend (USD, estimates)",
+        "Trained models: promoted / not promoted",
     ):
         assert title in text
 
@@ -43,6 +44,10 @@ def test_metric_filters_match_the_fields_the_functions_log(synthesized, environm
     assert filters["JobHoursFilter"]["MetricTransformations"][0]["MetricValue"] == "$.trainingHours"
     assert filters["EstimatedTrainingUsdFilter"]["MetricTransformations"][0]["MetricValue"] == "$.estimatedTrainingUsd"
     assert filters["RejectedDatasetsFilter"]["FilterPattern"] == '{ $.errorType = "DatasetInvalidError" }'
+    for name, verdict in (("ModelsPromoted", "TRUE"), ("ModelsNotPromoted", "FALSE")):
+        assert filters[f"{name}Filter"]["FilterPattern"] == (
+            f'{{ ($.message = "model evaluated") && ($.promoted IS {verdict}) }}'
+        )
     assert {f["MetricTransformations"][0]["MetricNamespace"] for f in filters.values()} == {
         f"BedrockCustomization/{environment}"
     }

@@ -486,10 +486,11 @@ def test_the_step_skips_with_a_reason_when_there_is_nothing_to_compare(s3):
     assert runtime.requests == []
 
 
-def test_the_handler_reads_the_environment_settings(s3, monkeypatch):
+def test_the_handler_reads_the_environment_settings(s3, monkeypatch, caplog):
     from customization import runtime as lambda_runtime
     from evaluate_model.handler import lambda_handler
 
+    caplog.set_level("INFO", logger="customization")
     monkeypatch.setenv(
         "EVALUATION",
         json.dumps(
@@ -512,6 +513,9 @@ def test_the_handler_reads_the_environment_settings(s3, monkeypatch):
 
     assert result["metric"] == "tokenF1" and result["records"] == 3
     assert {r["inferenceConfig"]["maxTokens"] for r in fake.requests} == {16}
+    # The dashboard's promoted / not promoted filters match this line's JSON fields.
+    [line] = [r for r in caplog.records if r.getMessage() == "model evaluated"]
+    assert line.promoted is True and line.executionArn == "arn:exec"
 
 
 # -- what people are told -------------------------------------------------------------------------------

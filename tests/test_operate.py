@@ -293,3 +293,42 @@ def test_status_of_one_run_shows_its_timeline_job_failure_and_links(capsys):
     assert "failed with JobFailed: job failed: bad record on line 3" in text
     assert "execution: https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1#/v2/executions" in text
     assert "no run 'nope' in dev" in capsys.readouterr().err
+
+
+def test_status_of_an_evaluated_run_shows_the_verdict_and_the_report(capsys):
+    evaluation = {
+        "status": "evaluated",
+        "promoted": False,
+        "headline": "NOT PROMOTED: exact match 0.29 (custom) vs 0.54 (base)",
+        "markdownUri": "s3://data-bucket/reports/email-classifier/v1/evaluation.md",
+    }
+    output = {
+        "upload": UPLOAD,
+        "serving": {"mode": "on-demand", "arn": "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/x"},
+        "evaluation": evaluation,
+        "retired": {"deleted": True},
+    }
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        sfn, machine = _state_machine(
+            {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "Result": output, "End": True}}}
+        )
+        sfn.start_execution(
+            stateMachineArn=machine["stateMachineArn"], name="email-classifier-2", input=json.dumps({"upload": UPLOAD})
+        )
+        _deploy_outputs("dev", machine["stateMachineArn"])
+        _, bedrock = _world()
+        arn = execution_arn(machine["stateMachineArn"], "email-classifier-2")
+        for _ in range(100):
+            if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
+                break
+            __import__("time").sleep(0.02)
+
+        assert status_command(_args(run="email-classifier-2"), Session(bedrock)) == 0
+        text = capsys.readouterr().out
+        assert status_command(_args(json=True), Session(bedrock)) == 0
+        [row] = json.loads(capsys.readouterr().out)
+
+    assert f"evaluation: {evaluation['headline']}" in text
+    assert f"evaluation report: {evaluation['markdownUri']}" in text
+    assert "serving:" not in text  # deleted by the run: nothing to invoke
+    assert (row["promoted"], row["serving"], row["evaluation"]) == (False, None, evaluation["headline"])

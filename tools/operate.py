@@ -127,7 +127,10 @@ def _run(execution: dict[str, Any], names, job: dict[str, Any]) -> dict[str, Any
         "state": execution["status"],
         "job": job.get("status"),
         "model": (output.get("result") or {}).get("customModelArn"),
-        "serving": (output.get("serving") or {}).get("arn"),
+        # A model that lost to its base model may have had its serving deleted by the run.
+        "serving": None if (output.get("retired") or {}).get("deleted") else (output.get("serving") or {}).get("arn"),
+        "promoted": (output.get("evaluation") or {}).get("promoted"),
+        "evaluation": (output.get("evaluation") or {}).get("headline"),
         "cost": ((output.get("validation") or {}).get("cost") or {}).get("training_usd"),
         "error": execution.get("error"),
     }
@@ -170,6 +173,9 @@ def run_detail(session, environment: DeployedEnvironment, run: str) -> dict[str,
             "execution": f"https://{region}.console.aws.amazon.com/states/home?region={region}"
             f"#/v2/executions/details/{arn}",
             "report": ((json.loads(execution.get("output") or "{}").get("validation") or {}).get("reportUri")),
+            "evaluationReport": (
+                (json.loads(execution.get("output") or "{}").get("evaluation") or {}).get("markdownUri")
+            ),
         },
     }
 
@@ -184,11 +190,17 @@ def render_detail(detail: dict[str, Any]) -> str:
             lines.append(f"  training loss {job['trainingLoss']:.4f}")
         if job.get("failureMessage"):
             lines.append(f"  Bedrock: {job['failureMessage']}")
+    if detail.get("evaluation"):
+        lines.append(f"evaluation: {detail['evaluation']}")
+    if detail.get("serving"):
+        lines.append(f"serving: {detail['serving']} (ask it: python -m tools invoke --run {detail['run']} ...)")
     if detail.get("error"):
         lines.append(f"failed with {detail['error']}: {_first_line(detail.get('cause'))}")
     lines.append(f"execution: {detail['links']['execution']}")
     if detail["links"].get("report"):
         lines.append(f"report: {detail['links']['report']}")
+    if detail["links"].get("evaluationReport"):
+        lines.append(f"evaluation report: {detail['links']['evaluationReport']}")
     return "\n".join(lines)
 
 

@@ -1,5 +1,5 @@
 """The environment's CloudWatch dashboard: runs, job durations, rejected datasets, dead
-letters and the estimated spend of the runs, on one page."""
+letters, the estimated spend of the runs and how many trained models were promoted, on one page."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ class PipelineDashboard(Construct):
         poll_job_logs: logs.ILogGroup,
         validate_logs: logs.ILogGroup,
         notify_logs: logs.ILogGroup,
+        evaluate_logs: logs.ILogGroup | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         namespace = f"BedrockCustomization/{environment}"
@@ -68,6 +69,26 @@ class PipelineDashboard(Construct):
             ),
             cloudwatch.GraphWidget(title="Estimated training spend (USD, estimates)", left=[spend], width=8),
         )
+        if evaluate_logs is not None:
+            verdicts = [self._verdicts(evaluate_logs, namespace, promoted) for promoted in (True, False)]
+            self.dashboard.add_widgets(
+                cloudwatch.GraphWidget(title="Trained models: promoted / not promoted", left=verdicts, width=12)
+            )
+
+    def _verdicts(self, log_group, namespace, promoted: bool) -> cloudwatch.Metric:
+        name = "ModelsPromoted" if promoted else "ModelsNotPromoted"
+        return logs.MetricFilter(
+            self,
+            f"{name}Filter",
+            log_group=log_group,
+            metric_namespace=namespace,
+            metric_name=name,
+            filter_pattern=logs.FilterPattern.all(
+                logs.FilterPattern.string_value("$.message", "=", "model evaluated"),
+                logs.FilterPattern.boolean_value("$.promoted", promoted),
+            ),
+            metric_value="1",
+        ).metric(statistic="Sum", period=PERIOD, label="promoted" if promoted else "not promoted")
 
     def _metric_from_logs(self, name, log_group, namespace, message, value, statistic) -> cloudwatch.Metric:
         return logs.MetricFilter(
