@@ -373,7 +373,7 @@ def test_the_report_and_its_markdown_show_both_models_and_examples_each_way():
     assert "**Promoted**: exact match 0.900 vs 0.500 (+0.400)" in text
     assert "| exact match | 0.900 | 0.500 |" in text
     # 2,000 input tokens at $0.001 and 200 output tokens at $0.002 per 1,000; throughput is hourly.
-    assert "| estimated cost | in the hourly price | $0.0024 |" in text
+    assert "| estimated cost | in the hourly price | $0.002400 |" in text
     assert "## Where the custom model gained most" in text and "> ham" in text
     assert "- 2 record(s): image or video content" in text
 

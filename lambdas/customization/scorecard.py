@@ -258,7 +258,10 @@ def _cost(score: dict) -> str:
 
 
 def _usd(value: float | None) -> str:
-    return "unknown" if value is None else f"${value:,.4f}"
+    if value is None:
+        return "unknown"
+    # A sample costs fractions of a cent: enough digits to compare the two models.
+    return f"${value:,.4f}" if value >= 0.01 else f"${value:.6f}"
 
 
 def _quoted(label: str, text: str) -> list[str]:
