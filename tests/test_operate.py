@@ -87,6 +87,18 @@ def _world(environment: str = "dev"):
     return emulator, bedrock
 
 
+def _finished_run(definition: dict, name: str) -> None:
+    """A deployed environment with one run of `definition`, ended (moto executes it)."""
+    sfn, machine = _state_machine(definition)
+    sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name=name, input=json.dumps({"upload": UPLOAD}))
+    _deploy_outputs("dev", machine["stateMachineArn"])
+    arn = execution_arn(machine["stateMachineArn"], name)
+    for _ in range(100):
+        if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
+            return
+        __import__("time").sleep(0.02)
+
+
 def _args(**values) -> argparse.Namespace:
     return argparse.Namespace(
         **{"env": "dev", "older_than": 0, "yes": False, "json": False, "limit": 20, "run": None, **values}
@@ -270,17 +282,8 @@ def test_status_of_one_run_shows_its_timeline_job_failure_and_links(capsys):
                 "RunFailed": {"Type": "Fail", "Error": "JobFailed", "Cause": "job failed: bad record on line 3"},
             },
         }
-        sfn, machine = _state_machine(definition)
-        sfn.start_execution(
-            stateMachineArn=machine["stateMachineArn"], name="email-classifier-1", input=json.dumps({"upload": UPLOAD})
-        )
-        _deploy_outputs("dev", machine["stateMachineArn"])
+        _finished_run(definition, "email-classifier-1")
         _, bedrock = _world()
-        arn = execution_arn(machine["stateMachineArn"], "email-classifier-1")
-        for _ in range(100):
-            if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
-                break
-            __import__("time").sleep(0.02)
 
         assert status_command(_args(run="email-classifier-1"), Session(bedrock)) == 0
         text = capsys.readouterr().out
@@ -309,19 +312,11 @@ def test_status_of_an_evaluated_run_shows_the_verdict_and_the_report(capsys):
         "retired": {"deleted": True},
     }
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        sfn, machine = _state_machine(
-            {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "Result": output, "End": True}}}
+        _finished_run(
+            {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "Result": output, "End": True}}},
+            "email-classifier-2",
         )
-        sfn.start_execution(
-            stateMachineArn=machine["stateMachineArn"], name="email-classifier-2", input=json.dumps({"upload": UPLOAD})
-        )
-        _deploy_outputs("dev", machine["stateMachineArn"])
         _, bedrock = _world()
-        arn = execution_arn(machine["stateMachineArn"], "email-classifier-2")
-        for _ in range(100):
-            if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
-                break
-            __import__("time").sleep(0.02)
 
         assert status_command(_args(run="email-classifier-2"), Session(bedrock)) == 0
         text = capsys.readouterr().out

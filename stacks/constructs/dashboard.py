@@ -76,31 +76,31 @@ class PipelineDashboard(Construct):
             )
 
     def _verdicts(self, log_group, namespace, promoted: bool) -> cloudwatch.Metric:
-        name = "ModelsPromoted" if promoted else "ModelsNotPromoted"
-        return logs.MetricFilter(
-            self,
-            f"{name}Filter",
-            log_group=log_group,
-            metric_namespace=namespace,
-            metric_name=name,
-            filter_pattern=logs.FilterPattern.all(
-                logs.FilterPattern.string_value("$.message", "=", "model evaluated"),
-                logs.FilterPattern.boolean_value("$.promoted", promoted),
-            ),
-            metric_value="1",
-        ).metric(statistic="Sum", period=PERIOD, label="promoted" if promoted else "not promoted")
+        return self._log_metric(
+            "ModelsPromoted" if promoted else "ModelsNotPromoted",
+            log_group,
+            namespace,
+            "model evaluated",
+            logs.FilterPattern.boolean_value("$.promoted", promoted),
+            "1",
+            "Sum",
+        ).with_(label="promoted" if promoted else "not promoted")
 
     def _metric_from_logs(self, name, log_group, namespace, message, value, statistic) -> cloudwatch.Metric:
+        # The numeric comparison also skips lines where the value is null (no estimate).
+        condition = logs.FilterPattern.number_value(value, ">=", 0)
+        return self._log_metric(name, log_group, namespace, message, condition, value, statistic)
+
+    def _log_metric(self, name, log_group, namespace, message, condition, value, statistic) -> cloudwatch.Metric:
+        """A metric from the JSON log lines whose message is `message` and that meet `condition`."""
         return logs.MetricFilter(
             self,
             f"{name}Filter",
             log_group=log_group,
             metric_namespace=namespace,
             metric_name=name,
-            # The numeric comparison also skips lines where the value is null (no estimate).
             filter_pattern=logs.FilterPattern.all(
-                logs.FilterPattern.string_value("$.message", "=", message),
-                logs.FilterPattern.number_value(value, ">=", 0),
+                logs.FilterPattern.string_value("$.message", "=", message), condition
             ),
             metric_value=value,
         ).metric(statistic=statistic, period=PERIOD)

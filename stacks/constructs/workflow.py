@@ -288,12 +288,7 @@ class CustomizationWorkflow(Construct):
         )
         serving_poll_schedule(config).retry(poll, "ServingNotReady")
         # Whatever this run created goes again when serving fails: nothing keeps billing.
-        delete = self._task(
-            "DeleteServingAfterFailure",
-            functions.delete_serving,
-            {"upload": sfn.JsonPath.object_at("$.upload")},
-            result_path="$.cleanup",
-        )
+        delete = self._delete_serving("DeleteServingAfterFailure", functions, result_path="$.cleanup")
         delete.add_catch(notify_failure, errors=["States.ALL"], result_path="$.cleanupError")
         delete.next(notify_failure)
         create.add_catch(delete, errors=["States.ALL"], result_path="$.failure")
@@ -329,12 +324,7 @@ class CustomizationWorkflow(Construct):
             return evaluate.next(notify_success)
         # A model that could not be evaluated is not promoted either.
         evaluate.add_catch(delete_after_failure, errors=["States.ALL"], result_path="$.failure")
-        retire = self._task(
-            "DeleteServingNotPromoted",
-            functions.delete_serving,
-            {"upload": sfn.JsonPath.object_at("$.upload")},
-            result_path="$.retired",
-        )
+        retire = self._delete_serving("DeleteServingNotPromoted", functions, result_path="$.retired")
         retire.add_catch(notify_failure, errors=["States.ALL"], result_path="$.failure")
         retire.next(notify_success)
         not_promoted = sfn.Condition.and_(
@@ -342,6 +332,12 @@ class CustomizationWorkflow(Construct):
             sfn.Condition.boolean_equals("$.evaluation.promoted", False),
         )
         return evaluate.next(sfn.Choice(self, "PromotedOrNot").when(not_promoted, retire).otherwise(notify_success))
+
+    def _delete_serving(self, name: str, functions: WorkflowFunctions, *, result_path: str):
+        """The run's throughput or deployment, found by its deterministic name, deleted."""
+        return self._task(
+            name, functions.delete_serving, {"upload": sfn.JsonPath.object_at("$.upload")}, result_path=result_path
+        )
 
     def _task(
         self, name, function: PipelineFunction, payload: dict, *, result_path: str, timeout: Duration = STEP_TIMEOUT
