@@ -140,7 +140,8 @@ class EvaluationConfig(_Settings):
     delete_serving_when_not_promoted: bool = Field(default=False, alias="deleteServingWhenNotPromoted")
     # Requests in flight at once, over both models: keeps the step under the runtime quotas.
     concurrency: Annotated[int, Field(ge=1, le=16)] = 4
-    max_output_tokens: Annotated[int, Field(ge=1, le=8192)] = Field(default=512, alias="maxOutputTokens")
+    # At most the smallest output limit among the catalog's models (Meta Llama: 2,048 tokens).
+    max_output_tokens: Annotated[int, Field(ge=1, le=2048)] = Field(default=512, alias="maxOutputTokens")
 
     def as_variable(self) -> dict:
         """The JSON the Evaluate function reads."""

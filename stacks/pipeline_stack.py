@@ -395,7 +395,7 @@ class PipelineStack(Stack):
         )
         prepared = data.arn_for_objects(f"{layout.PREPARED_PREFIX}*")
         reports = data.arn_for_objects(f"{layout.REPORTS_PREFIX}*")
-        base_models = self._base_model_invocation_arns()
+        base_models, through_profile = self._base_model_grants()
         served = [self._serving_resource()]
         if config.serving.mode == "on-demand":
             # A deployment answers with the account's custom model behind it.
@@ -403,13 +403,29 @@ class PipelineStack(Stack):
         evaluate.grant(
             iam.PolicyStatement(actions=["s3:GetObject"], resources=[prepared]),
             iam.PolicyStatement(actions=["s3:PutObject"], resources=[reports]),
+            # The validation file and reports through S3; the custom model, which the job
+            # encrypted with this key (customModelKmsKeyId), through Bedrock when it answers.
             iam.PolicyStatement(
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=[key.key_arn],
-                conditions={"StringEquals": {"kms:ViaService": f"s3.{self.region}.amazonaws.com"}},
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": [f"s3.{self.region}.amazonaws.com", f"bedrock.{self.region}.amazonaws.com"]
+                    }
+                },
             ),
             # Converse is authorized as bedrock:InvokeModel.
             iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[*served, *base_models]),
+            # A model behind a cross-Region profile, in any Region of it, but only through the
+            # profile (the condition AWS documents for inference profiles).
+            *(
+                iam.PolicyStatement(
+                    actions=["bedrock:InvokeModel"],
+                    resources=[model],
+                    conditions={"StringLike": {"bedrock:InferenceProfileArn": profile}},
+                )
+                for model, profile in through_profile.items()
+            ),
         )
         evaluate.acknowledge_wildcards(
             [prepared], "Reads the validation file of any run (prepared/<name>/<version>/), named per upload"
@@ -419,30 +435,35 @@ class PipelineStack(Stack):
         )
         evaluate.acknowledge_wildcards(served, BEDROCK_IDS_REASON)
         evaluate.acknowledge_wildcards(
-            [arn for arn in base_models if ":*::" in arn],
+            list(through_profile),
             "A cross-Region inference profile routes to the model in any Region of its geography: the "
-            "foundation model is granted in all of them, for this one model only",
+            "foundation model is granted in all of them, for this one model, and only through the profile",
         )
         return evaluate
 
-    def _base_model_invocation_arns(self) -> list[str]:
-        """What invoking each allowed base model on demand touches: the in-Region model, or an
-        inference profile and the model in the Regions the profile routes to."""
-        arns: list[str] = []
+    def _base_model_grants(self) -> tuple[list[str], dict[str, str]]:
+        """What invoking each allowed base model on demand needs: the in-Region model, or an
+        inference profile plus the model in every Region the profile routes to. Returns the
+        ARNs to grant as they are, and {model ARN in any Region: the profile it is reached by}."""
+        direct: list[str] = []
+        through_profile: dict[str, str] = {}
         for model_id in self.config.customization.allowed_base_models:
             invocation = load_catalog().model(model_id).invocation
             if invocation.inference_profile:
-                arns.append(
-                    self.format_arn(service="bedrock", resource="inference-profile", resource_name=invocation.model_id)
+                profile = self.format_arn(
+                    service="bedrock", resource="inference-profile", resource_name=invocation.model_id
                 )
-                arns.append(f"arn:{self.partition}:bedrock:*::foundation-model/{invocation.base_model_id}")
+                direct.append(profile)
+                through_profile[f"arn:{self.partition}:bedrock:*::foundation-model/{invocation.base_model_id}"] = (
+                    profile
+                )
             else:
-                arns.append(
+                direct.append(
                     self.format_arn(
                         service="bedrock", account="", resource="foundation-model", resource_name=invocation.model_id
                     )
                 )
-        return arns
+        return direct, through_profile
 
     def _serving_delete_statements(self) -> list[iam.PolicyStatement]:
         provisioned = self.config.serving.mode == "provisioned"

@@ -68,13 +68,35 @@ def test_a_base_model_behind_an_inference_profile_is_granted_through_that_profil
     )
     function = stacks.pipeline.node.find_child("EvaluateModel")
     document = Stack.of(function).resolve(function.policy.document.to_json())
-    [invoke] = [s for s in document["Statement"] if s["Action"] == "bedrock:InvokeModel"]
+    [invoke, through_profile] = [s for s in document["Statement"] if s["Action"] == "bedrock:InvokeModel"]
+    profile = "arn:aws:bedrock:us-west-2:111122223333:inference-profile/us.meta.llama3-2-1b-instruct-v1:0"
 
-    assert sorted(invoke["Resource"]) == sorted(
-        [
-            "arn:aws:bedrock:us-west-2:111122223333:provisioned-model/*",
-            "arn:aws:bedrock:us-west-2:111122223333:inference-profile/us.meta.llama3-2-1b-instruct-v1:0",
-            # The US profile routes to the model in any US Region: this one model, in all of them.
-            "arn:aws:bedrock:*::foundation-model/meta.llama3-2-1b-instruct-v1:0",
-        ]
-    )
+    assert sorted(invoke["Resource"]) == sorted(["arn:aws:bedrock:us-west-2:111122223333:provisioned-model/*", profile])
+    assert "Condition" not in invoke
+    # The US profile routes to the model in any US Region: this one model, in all of them,
+    # and only when the request comes through the profile.
+    assert through_profile["Resource"] == "arn:aws:bedrock:*::foundation-model/meta.llama3-2-1b-instruct-v1:0"
+    assert through_profile["Condition"] == {"StringLike": {"bedrock:InferenceProfileArn": profile}}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_evaluation_may_decrypt_the_custom_model_through_bedrock_and_its_data_through_s3(synthesized, environment):
+    stack = synthesized.assembly.stacks[f"BedrockCustomization-{environment}-Pipeline"]
+    [kms] = [s for s in _statements(stack) if "kms:Decrypt" in s["Action"]]
+
+    assert kms["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"]
+    assert "DataKey" in json.dumps(kms["Resource"])  # the data key only, by its ARN
+    region = synthesized.environments[environment].config.region or "<region>"
+    services = [_joined(service) for service in kms["Condition"]["StringEquals"]["kms:ViaService"]]
+
+    assert services == [f"s3.{region}.amazonaws.com", f"bedrock.{region}.amazonaws.com"]
+
+
+def _joined(value) -> str:
+    """A template string, with an unpinned environment's region reference shown as <region>."""
+    if isinstance(value, str):
+        return value
+    if value == {"Ref": "AWS::Region"}:
+        return "<region>"
+    delimiter, parts = value["Fn::Join"]
+    return delimiter.join(_joined(part) for part in parts)

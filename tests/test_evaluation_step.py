@@ -27,6 +27,7 @@ from customization.inference import (
     MAX_ATTEMPTS,
     Answer,
     InvocationRejected,
+    OutOfTime,
     Request,
     backoff,
     converse,
@@ -136,6 +137,16 @@ def test_the_sample_is_the_same_whatever_the_order_and_lines_are_numbered_as_in_
     assert [c.line for c in with_blank_lines.cases] == [c.line + 1 for c in first.cases]
 
 
+def test_a_line_that_is_not_a_record_is_left_out_with_where_the_first_one_is():
+    lines = [*lines_of([conversation("a", "spam")]), b'{"prompt": "wrong format"}', b"not json", b"[1]"]
+
+    selection = select_cases(lines, BEDROCK_CONVERSATION, size=10)
+
+    assert [case.prompt for case in selection.cases] == ["a"]
+    assert selection.skipped == {"not a record of the run's data format (the first at line 2)": 3}
+    assert select_cases(lines, BEDROCK_CONVERSATION, size=0).cases == []
+
+
 @given(st.lists(st.binary(max_size=8), max_size=60), st.integers(min_value=1, max_value=70))
 def test_the_streaming_sample_equals_ranking_everything(keys, size):
     import zlib
@@ -219,7 +230,6 @@ def test_a_request_still_throttled_after_every_attempt_becomes_bedrock_throttled
     [
         ("AccessDeniedException", "model access is enabled"),
         ("ResourceNotFoundException", "not found"),
-        ("ValidationException", "ValidationException"),
     ],
 )
 def test_a_rejected_request_is_not_retried_and_says_what_to_check(code, expected):
@@ -228,6 +238,24 @@ def test_a_rejected_request_is_not_retried_and_says_what_to_check(code, expected
     with pytest.raises(InvocationRejected, match=expected) as raised:
         converse(runtime, REQUEST, sleep=lambda s: pytest.fail("must not wait"))
     assert "amazon.nova-micro-v1:0" in str(raised.value) and len(runtime.requests) == 1
+
+
+def test_a_request_the_runtime_refuses_is_an_answer_with_its_reason_not_a_failure():
+    runtime = ScriptedRuntime(["ValidationException"])
+
+    answer = converse(runtime, REQUEST, sleep=lambda s: pytest.fail("must not wait"))
+
+    assert answer.text == "" and answer.error == "ValidationException: ValidationException (scripted)"
+    assert len(runtime.requests) == 1
+
+
+def test_no_retry_waits_past_the_deadline():
+    runtime = ScriptedRuntime(["ThrottlingException"] * MAX_ATTEMPTS)
+    now = [100.0]
+
+    with pytest.raises(OutOfTime, match="no time left to retry"):
+        converse(runtime, REQUEST, sleep=lambda s: now.__setitem__(0, now[0] + s), clock=lambda: now[0], deadline=101.4)
+    assert len(runtime.requests) == 2  # the first wait (0.5-1 s) fits before the deadline, the second (1-2 s) not
 
 
 def test_backoff_stays_between_half_and_all_of_its_ceiling():
@@ -277,11 +305,20 @@ def test_answers_keep_the_order_of_the_requests_and_concurrency_is_bounded():
     assert 1 < runtime.most_in_flight <= 3
 
 
-def test_one_failed_request_fails_the_whole_comparison():
+def test_one_refused_model_stops_the_comparison_without_asking_the_rest():
     runtime = ScriptedRuntime(["AccessDeniedException"])
 
     with pytest.raises(InvocationRejected):
-        converse_all(runtime, [REQUEST] * 5, concurrency=1)
+        converse_all(runtime, [REQUEST] * 50, concurrency=2)
+    assert len(runtime.requests) < 50
+
+
+def test_nothing_is_asked_after_the_deadline():
+    runtime = ScriptedRuntime()
+
+    with pytest.raises(OutOfTime, match="not asked, no time left"):
+        converse_all(runtime, [REQUEST] * 3, concurrency=1, deadline=time.perf_counter() - 1)
+    assert runtime.requests == []
 
 
 # -- scores and the decision ------------------------------------------------------------------------
@@ -449,7 +486,7 @@ def test_the_step_compares_both_models_and_writes_its_reports_beside_the_validat
     [
         (True, True, "kept: the model is promoted"),
         (False, False, "kept (evaluation.deleteServingWhenNotPromoted is false): it bills until someone deletes it"),
-        (False, True, "deleted by the pipeline (evaluation.deleteServingWhenNotPromoted)"),
+        (False, True, "to be deleted by the next step (evaluation.deleteServingWhenNotPromoted)"),
     ],
 )
 def test_the_step_says_what_happens_to_the_serving(s3, custom_knows, delete, action):
@@ -461,7 +498,41 @@ def test_the_step_says_what_happens_to_the_serving(s3, custom_knows, delete, act
     result = evaluate(s3, runtime, _state(f"s3://{BUCKET}/v.jsonl"), settings)
 
     assert result["promoted"] is custom_knows
-    assert result["servingAction"] == action
+    assert result["servingAction"].startswith(action)
+
+
+class RefusesSome(KnowsTheAnswers):
+    """Refuses the custom model's request for the first `refused` questions (mail 0, mail 1 ...)."""
+
+    def __init__(self, references: dict[str, str], refused: int) -> None:
+        super().__init__(references)
+        self.refused = {f"mail {i}" for i in range(refused)}
+
+    def next_step(self, request: dict):
+        question = request["messages"][-1]["content"][0]["text"]
+        if request["modelId"] == SERVING_ARN and question in self.refused:
+            return "ValidationException"
+        return super().next_step(request)
+
+
+@pytest.mark.parametrize(("refused", "fails"), [(1, False), (3, True)])
+def test_a_few_refused_requests_are_wrong_answers_but_mostly_refused_voids_the_comparison(s3, refused, fails):
+    records = [conversation(f"mail {i}", "spam") for i in range(4)]
+    s3.put_object(Bucket=BUCKET, Key="v.jsonl", Body=b"\n".join(lines_of(records)))
+    runtime = RefusesSome({f"mail {i}": "spam" for i in range(4)}, refused)
+
+    if fails:
+        with pytest.raises(InvocationRejected, match=r"refused 3 of 4 requests, e.g. ValidationException"):
+            evaluate(s3, runtime, _state(f"s3://{BUCKET}/v.jsonl"), EvaluationSettings())
+        return
+    result = evaluate(s3, runtime, _state(f"s3://{BUCKET}/v.jsonl"), EvaluationSettings())
+    written = json.loads(s3.get_object(Bucket=BUCKET, Key="reports/mail/v1/evaluation.json")["Body"].read())
+
+    assert result["custom"]["exactMatch"] == 0.75
+    assert written["custom"]["rejected"] == 1 and written["base"]["rejected"] == 0
+    assert [r["customError"] for r in written["results"] if "customError" in r] == [
+        "ValidationException: ValidationException (scripted)"
+    ]
 
 
 def test_the_step_skips_with_a_reason_when_there_is_nothing_to_compare(s3):
@@ -509,7 +580,11 @@ def test_the_handler_reads_the_environment_settings(s3, monkeypatch, caplog):
     fake = KnowsTheAnswers({f"mail {i}": "spam" for i in range(10)})
     monkeypatch.setattr(lambda_runtime, "client", lambda service: s3 if service == "s3" else fake)
 
-    result = lambda_handler({"executionArn": "arn:exec", "state": _state(f"s3://{BUCKET}/v.jsonl")})
+    class Context:
+        def get_remaining_time_in_millis(self) -> int:
+            return 15 * 60 * 1000
+
+    result = lambda_handler({"executionArn": "arn:exec", "state": _state(f"s3://{BUCKET}/v.jsonl")}, Context())
 
     assert result["metric"] == "tokenF1" and result["records"] == 3
     assert {r["inferenceConfig"]["maxTokens"] for r in fake.requests} == {16}

@@ -70,6 +70,9 @@ def run(args: argparse.Namespace, session: boto3.Session | None = None) -> int:
     except (InvocationRejected, BedrockThrottled, BotoCoreError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_FAILED
+    if answer.error:
+        print(f"error: {model_id}: {answer.error}", file=sys.stderr)
+        return EXIT_FAILED
     result = {
         "model": model_id,
         "run": args.run,
@@ -96,9 +99,14 @@ def served_model_of_run(session, environment: DeployedEnvironment, run: str) -> 
     """The ARN of the run's ready throughput or deployment; otherwise a UsageError saying why not."""
     mode = load_environments(cdk_json_context()["environments"])[environment.name].serving.mode
     sfn = session.client("stepfunctions")
+    machine = environment.outputs.get("StateMachineArn")
+    if machine is None:
+        raise UsageError(f"{environment.name}'s Pipeline stack has no StateMachineArn output: deploy it again")
     try:
-        execution = sfn.describe_execution(executionArn=execution_arn(environment.outputs["StateMachineArn"], run))
-    except ClientError:
+        execution = sfn.describe_execution(executionArn=execution_arn(machine, run))
+    except ClientError as error:
+        if error_code(error) != "ExecutionDoesNotExist":
+            raise UsageError(f"cannot read run {run!r}: {error}") from None
         raise UsageError(
             f"no run {run!r} in {environment.name}: see python -m tools status --env {environment.name}"
         ) from None

@@ -17,7 +17,7 @@ from typing import Any
 from . import layout
 from .catalog import load_catalog
 from .evaluation_cases import select_cases
-from .inference import Request, converse_all
+from .inference import InvocationRejected, OutOfTime, Request, converse_all
 from .scorecard import Comparison, markdown, report, score, token_prices
 
 
@@ -55,8 +55,12 @@ def evaluate(
     settings: EvaluationSettings,
     *,
     sleep: Callable[[float], None] = time.sleep,
+    deadline: float | None = None,
 ) -> dict[str, Any]:
-    """Compare the run's served model with its base model; `state` is the execution's state."""
+    """Compare the run's served model with its base model; `state` is the execution's state.
+
+    `deadline` (`time.perf_counter` scale): when the answers must be in, so that the step
+    fails with its reason rather than being cut off by the function's timeout."""
     validation, serving = state["validation"], state["serving"]
     run_settings = validation["settings"]
     model = load_catalog().model(run_settings["baseModel"])
@@ -66,7 +70,8 @@ def evaluate(
         return skipped("the run has no validation records: upload validation.jsonl or set validationSplit (0.1 to 0.2)")
     bucket, key = validation_uri.removeprefix("s3://").split("/", 1)
     body = s3.get_object(Bucket=bucket, Key=key)["Body"]
-    selection = select_cases(body.iter_lines(), data_format, settings.sample_size)
+    # Large chunks: reading a long record in botocore's default 1 KB chunks is quadratic.
+    selection = select_cases(body.iter_lines(chunk_size=1 << 20), data_format, settings.sample_size)
     if not selection.cases:
         reasons = "; ".join(f"{n} record(s): {reason}" for reason, n in selection.skipped.items())
         return skipped(f"no validation record can be compared ({reasons or 'the file is empty'})")
@@ -81,8 +86,16 @@ def evaluate(
     asked = [
         r for pair in zip(requests(serving["arn"]), requests(model.invocation.model_id), strict=True) for r in pair
     ]
-    answers = converse_all(runtime, asked, concurrency=settings.concurrency, sleep=sleep)
+    try:
+        answers = converse_all(runtime, asked, concurrency=settings.concurrency, sleep=sleep, deadline=deadline)
+    except OutOfTime as error:
+        raise OutOfTime(
+            f"the evaluation could not finish in its function's time ({error}): lower evaluation.sampleSize "
+            "or evaluation.maxOutputTokens, or raise evaluation.concurrency"
+        ) from None
     custom_answers, base_answers = answers[0::2], answers[1::2]
+    for model_id, model_answers in ((serving["arn"], custom_answers), (model.invocation.model_id, base_answers)):
+        _refuse_a_mostly_rejected_model(model_id, model_answers)
 
     custom_prices, custom_note = token_prices(model, serving.get("mode"))
     base_prices, base_note = token_prices(model, None)
@@ -134,6 +147,16 @@ def evaluate(
     }
 
 
+def _refuse_a_mostly_rejected_model(model_id: str, answers: list) -> None:
+    """A few refused requests are wrong answers; most of them mean the comparison is void."""
+    rejected = [answer.error for answer in answers if answer.error]
+    if len(rejected) * 2 > len(answers):
+        raise InvocationRejected(
+            f"{model_id}: the runtime refused {len(rejected)} of {len(answers)} requests, e.g. {rejected[0]}; "
+            "check evaluation.maxOutputTokens against the model's output limit"
+        )
+
+
 def _converse_parts(case, model) -> dict[str, Any]:
     request = case.converse_request(model.invocation.system_prompts)
     return {"system": request.get("system", []), "messages": request["messages"]}
@@ -146,7 +169,7 @@ def _serving_action(promoted: bool, serving: dict[str, Any], settings: Evaluatio
         return "kept (evaluation.deleteServingWhenNotPromoted is false): it bills until someone deletes it"
     if not serving.get("deletable", True):
         return "kept: committed throughput cannot be deleted before its term ends"
-    return "deleted by the pipeline (evaluation.deleteServingWhenNotPromoted)"
+    return "to be deleted by the next step (evaluation.deleteServingWhenNotPromoted); the notification confirms it"
 
 
 def _brief(model_score) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 
 # Typographic quotes and marks that answers often carry, written as escapes (the same characters).
 _PUNCTUATION = str.maketrans("", "", string.punctuation + "\u00bf\u00a1\u201c\u201d\u2018\u2019\u00ab\u00bb\u2026")
@@ -64,19 +65,26 @@ def sample_indexes(keys: Sequence[bytes], size: int) -> list[int]:
     return [index for index, _ in sample(keys, size)]
 
 
-def sample(lines: Iterable[bytes], size: int, keep: Callable[[bytes], T | None] = bytes) -> list[tuple[int, T]]:
-    """`sample_indexes` over a stream, in constant memory: (index, keep(line)) in file order.
+def sample(
+    items: Iterable[Item],
+    size: int,
+    keep: Callable[[Item], T | None] = lambda item: item,
+    content: Callable[[Item], bytes] = lambda item: item,
+) -> list[tuple[int, T]]:
+    """`sample_indexes` over a stream, in constant memory: (index, keep(item)) in stream order.
 
-    Lines for which `keep` returns None (a record that cannot be evaluated) never take a place,
-    so the sample is full whenever the file has enough usable records. `keep` only runs on
-    lines whose checksum would enter the sample.
+    Items for which `keep` returns None (a record that cannot be evaluated) never take a place,
+    so the sample is full whenever the stream has enough usable items. `keep` only runs on
+    items whose checksum would enter the sample; `content` gives the bytes checksummed.
     """
+    if size < 1:
+        return []
     chosen: list[tuple[int, int, T]] = []  # a max-heap of (-checksum, -index, kept) of the best so far
-    for index, line in enumerate(lines):
-        rank = (zlib.crc32(line), index)
+    for index, item in enumerate(items):
+        rank = (zlib.crc32(content(item)), index)
         if len(chosen) == size and (-chosen[0][0], -chosen[0][1]) < rank:
             continue
-        kept = keep(line)
+        kept = keep(item)
         if kept is None:
             continue
         if len(chosen) < size:

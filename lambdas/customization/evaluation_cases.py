@@ -52,30 +52,30 @@ class _Unusable(Exception):
 
 
 def select_cases(lines: Iterable[bytes], data_format: str, size: int) -> CaseSelection:
-    """The deterministic sample (see `evaluation.sample`) of usable records, parsed."""
+    """The deterministic sample (see `evaluation.sample`) of usable records, parsed.
+
+    `skipped` counts the records the sample drew but could not use, by reason; their
+    places went to the next records in checksum order.
+    """
     skipped: dict[str, int] = {}
+    malformed: dict[str, int] = {}
 
-    def usable(line: bytes) -> Case | None:
+    def usable(numbered: tuple[int, bytes]) -> Case | None:
+        number, line = numbered
         try:
-            return to_case(json.loads(line), data_format, line=0)
+            return to_case(json.loads(line), data_format, line=number)
         except _Unusable as unusable:
-            skipped[unusable.reason] = skipped.get(unusable.reason, 0) + 1
-            return None
+            reason = unusable.reason
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+            # Validation passed this file, so this is rare: say where, and go on.
+            first = malformed.setdefault("line", number)
+            reason = f"not a record of the run's data format (the first at line {first})"
+        skipped[reason] = skipped.get(reason, 0) + 1
+        return None
 
-    numbered = ((number, line) for number, line in enumerate(lines, start=1) if line.strip())
-    positions: list[int] = []
-
-    def lines_only() -> Iterable[bytes]:
-        for number, line in numbered:
-            positions.append(number)
-            yield line.strip()
-
-    chosen = sample(lines_only(), size, usable)
-    cases = [
-        Case(line=positions[index], system=case.system, messages=case.messages, reference=case.reference)
-        for index, case in chosen
-    ]
-    return CaseSelection(cases=cases, skipped=skipped)
+    numbered = ((number, line.strip()) for number, line in enumerate(lines, start=1) if line.strip())
+    chosen = sample(numbered, size, usable, content=lambda item: item[1])
+    return CaseSelection(cases=[case for _, case in chosen], skipped=skipped)
 
 
 def to_case(record: dict, data_format: str, line: int) -> Case:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,13 +28,20 @@ RETRYABLE = frozenset(
         "ModelTimeoutException",
     }
 )
+# Refusals of one request (its input, or the model failing on it): recorded as a wrong
+# answer with the reason, not a reason to throw away the other answers.
+REJECTED_REQUEST = frozenset({"ValidationException", "ModelErrorException"})
 MAX_ATTEMPTS = 6
 FIRST_BACKOFF_SECONDS = 1.0
 LARGEST_BACKOFF_SECONDS = 20.0
 
 
 class InvocationRejected(Exception):
-    """The runtime refused the request for a reason waiting will not fix (access, model ID, input)."""
+    """The runtime refused the model for a reason waiting will not fix (access, model ID)."""
+
+
+class OutOfTime(Exception):
+    """The answers would not all arrive before the caller's deadline."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +51,7 @@ class Answer:
     input_tokens: int
     output_tokens: int
     retries: int  # throttled or busy attempts before this answer
+    error: str | None = None  # the runtime refused this one request: no answer, and why
 
 
 @dataclass(frozen=True)
@@ -61,8 +69,12 @@ def converse(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.perf_counter,
     max_attempts: int = MAX_ATTEMPTS,
+    deadline: float | None = None,
 ) -> Answer:
-    """One answer, at temperature 0 so that a rerun of the evaluation asks the same thing."""
+    """One answer, at temperature 0 so that a rerun of the evaluation asks the same thing.
+
+    `deadline` (on `clock`'s scale): no wait between attempts may end after it.
+    """
     arguments: dict[str, Any] = {
         "modelId": request.model_id,
         "messages": list(request.messages),
@@ -76,6 +88,8 @@ def converse(
             response = runtime.converse(**arguments)
         except ClientError as error:
             code = error_code(error)
+            if code in REJECTED_REQUEST:
+                return Answer("", (clock() - started) * 1000, 0, 0, attempt, error=f"{code}: {error_message(error)}")
             if code not in RETRYABLE:
                 raise InvocationRejected(_rejection(request.model_id, code, error_message(error))) from None
             last = f"{code}: {error_message(error)}"
@@ -84,7 +98,10 @@ def converse(
         else:
             return _answer(response, (clock() - started) * 1000, retries=attempt)
         if attempt + 1 < max_attempts:
-            sleep(backoff(attempt))
+            wait = backoff(attempt)
+            if deadline is not None and clock() + wait > deadline:
+                raise OutOfTime(f"{request.model_id}: no time left to retry ({last})")
+            sleep(wait)
     # Step Functions retries BedrockThrottled with its own, longer backoff.
     raise BedrockThrottled(f"{request.model_id}: still failing after {max_attempts} attempts ({last})")
 
@@ -101,17 +118,30 @@ def converse_all(
     *,
     concurrency: int,
     sleep: Callable[[float], None] = time.sleep,
+    deadline: float | None = None,
 ) -> list[Answer]:
     """Answers in the order of `requests`, at most `concurrency` in flight (boto3 clients are
-    thread-safe). The first failure stops the rest: a partial comparison is not reported."""
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        futures = [pool.submit(converse, runtime, request, sleep=sleep) for request in requests]
-        try:
-            return [future.result() for future in futures]
-        except BaseException:
-            for future in futures:
-                future.cancel()
-            raise
+    thread-safe). The first failure stops the rest: a partial comparison is not reported.
+
+    `deadline` is on `time.perf_counter`'s scale: a request that has not started by then is
+    not sent, and no retry waits past it (OutOfTime)."""
+
+    def ask(request: Request) -> Answer:
+        if deadline is not None and time.perf_counter() > deadline:
+            raise OutOfTime(f"{request.model_id}: not asked, no time left")
+        return converse(runtime, request, sleep=sleep, deadline=deadline)
+
+    pool = ThreadPoolExecutor(max_workers=concurrency)
+    try:
+        futures = [pool.submit(ask, request) for request in requests]
+        done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+        failed = next((f for f in futures if f in done and f.exception() is not None), None)
+        if failed is not None:
+            raise failed.exception()
+        return [future.result() for future in futures]
+    finally:
+        # On failure, what has not started is dropped; what is in flight ends on its own.
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _answer(response: dict[str, Any], measured_ms: float, retries: int) -> Answer:

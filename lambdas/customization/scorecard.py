@@ -31,6 +31,7 @@ class ModelScore:
     input_tokens: int
     output_tokens: int
     retries: int
+    rejected: int  # requests the runtime refused (counted as wrong answers)
     cost_usd: float | None  # None: no price in the catalog
     cost_note: str
 
@@ -75,7 +76,7 @@ def score(
     count = max(len(answers), 1)
     input_tokens = sum(a.input_tokens for a in answers)
     output_tokens = sum(a.output_tokens for a in answers)
-    latencies = [a.latency_ms for a in answers]
+    latencies = [a.latency_ms for a in answers if a.error is None]
     per_input, per_output = prices
     cost = None
     if per_input is not None and per_output is not None:
@@ -93,6 +94,7 @@ def score(
         input_tokens=input_tokens,
         output_tokens=output_tokens,
         retries=sum(a.retries for a in answers),
+        rejected=sum(1 for a in answers if a.error is not None),
         cost_usd=cost,
         cost_note=note,
     )
@@ -172,6 +174,8 @@ def report(
                 "base": b.text,
                 "customLatencyMs": c.latency_ms,
                 "baseLatencyMs": b.latency_ms,
+                **({"customError": c.error} if c.error else {}),
+                **({"baseError": b.error} if b.error else {}),
             }
             for case, c, b in zip(cases, custom, base, strict=True)
         ],
@@ -231,6 +235,7 @@ def table(custom: dict, base: dict) -> list[str]:
         ),
         ("estimated cost", _cost(custom), _cost(base)),
         ("throttled, retried", str(custom["retries"]), str(base["retries"])),
+        ("rejected requests", str(custom["rejected"]), str(base["rejected"])),
     ]
     return [
         "| metric | custom | base |",

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from customization import runtime
 from customization.comparison import EvaluationSettings, evaluate
+
+REPORT_SECONDS = 60
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     runtime.bind(event)
     settings = EvaluationSettings.from_variable(runtime.json_variable("EVALUATION"))
     result = evaluate(
-        runtime.client("s3"), runtime.client("bedrock-runtime"), event["state"], settings, sleep=runtime.sleep
+        runtime.client("s3"),
+        runtime.client("bedrock-runtime"),
+        event["state"],
+        settings,
+        sleep=runtime.sleep,
+        deadline=_deadline(context),
     )
     # The dashboard counts promoted and not-promoted models from this line.
     runtime.log("model evaluated", **{k: v for k, v in result.items() if k in ("status", "promoted", "headline")})
     return result
+
+
+def _deadline(context: Any) -> float | None:
+    """When the answers must be in: the function's own end, less a minute to write the reports."""
+    if context is None or not hasattr(context, "get_remaining_time_in_millis"):
+        return None
+    return time.perf_counter() + context.get_remaining_time_in_millis() / 1000 - REPORT_SECONDS

@@ -38,7 +38,8 @@ BEDROCK_TRANSIENT_ERRORS = ["BedrockThrottled"]
 STEP_TIMEOUT = Duration.minutes(2)
 # The function's own limit (15 min) plus a minute; its throttling retries can repeat it.
 EVALUATION_TIMEOUT = Duration.minutes(16)
-EVALUATION_HOURS = 1.5
+# Its 16 minutes, up to five more times on BedrockThrottled with their waits (5 min): 101 min.
+EVALUATION_HOURS = 2
 
 
 @dataclass(frozen=True)
@@ -322,7 +323,8 @@ class CustomizationWorkflow(Construct):
         if not config.evaluation.delete_serving_when_not_promoted:
             evaluate.add_catch(notify_failure, errors=["States.ALL"], result_path="$.failure")
             return evaluate.next(notify_success)
-        # A model that could not be evaluated is not promoted either.
+        # A model whose evaluation failed is not promoted either (one with nothing to compare,
+        # "skipped", is not judged and keeps its serving).
         evaluate.add_catch(delete_after_failure, errors=["States.ALL"], result_path="$.failure")
         retire = self._delete_serving("DeleteServingNotPromoted", functions, result_path="$.retired")
         retire.add_catch(notify_failure, errors=["States.ALL"], result_path="$.failure")

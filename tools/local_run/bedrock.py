@@ -51,10 +51,12 @@ class SimulatedClock:
         self._alarms.append((when, action))
 
     def _ring(self) -> None:
-        due = [alarm for alarm in self._alarms if alarm[0] <= self.now()]
-        for alarm in due:
-            self._alarms.remove(alarm)
-            alarm[1]()
+        now = self.now()
+        with self._lock:  # several threads sleep at once (the evaluation's requests)
+            due = [alarm for alarm in self._alarms if alarm[0] <= now]
+            self._alarms = [alarm for alarm in self._alarms if alarm[0] > now]
+        for _, action in due:
+            action()
 
     def at(self, real: dt.datetime, skipped: float) -> dt.datetime:
         return self._start + (real - self._start_real) + dt.timedelta(seconds=skipped)
