@@ -14,7 +14,7 @@ from moto import mock_aws
 from lambdas.customization.naming import run_names
 from tools.__main__ import main
 from tools.local_run.bedrock import BedrockEmulator, SimulatedClock
-from tools.operate import cleanup_command, execution_arn, status_command
+from tools.operate import cleanup_command, execution_arn, follow, status_command
 
 REGION = "us-east-1"
 UPLOAD = {"bucket": "data-bucket", "key": "datasets/email-classifier/train.jsonl", "versionId": "v1"}
@@ -267,7 +267,7 @@ def test_wait_follows_the_run_until_it_ends(capsys):
         final = follow(Session(bedrock), arn, next(iter(emulator.jobs)), 30, sleep=sleep, clock=lambda: 0)
         out = capsys.readouterr().out.splitlines()
 
-    assert final == {"state": "ABORTED", "error": None, "jobStatus": "Completed"}
+    assert final == {"state": "ABORTED", "error": None, "jobStatus": "Completed", "evaluation": None}
     assert "WAITING FOR EVENT" in out[0] and "RUNNING" in out[1] and "ABORTED" in out[-1]
     assert "training loss 0.1132" in out[-1]
     assert polls == [30, 30, 30]
@@ -327,3 +327,19 @@ def test_status_of_an_evaluated_run_shows_the_verdict_and_the_report(capsys):
     assert f"evaluation report: {evaluation['markdownUri']}" in text
     assert "serving:" not in text  # deleted by the run: nothing to invoke
     assert (row["promoted"], row["serving"], row["evaluation"]) == (False, None, evaluation["headline"])
+
+
+def test_following_a_run_to_its_end_prints_the_evaluation_verdict(capsys):
+    headline = "PROMOTED: exact match 0.92 (custom) vs 0.38 (base)"
+    output = {"upload": UPLOAD, "evaluation": {"status": "evaluated", "promoted": True, "headline": headline}}
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        _finished_run({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "Result": output, "End": True}}}, "run-3")
+        _, bedrock = _world()
+        machine = boto3.client("stepfunctions", region_name=REGION).list_state_machines()["stateMachines"][0]
+
+        final = follow(
+            Session(bedrock), execution_arn(machine["stateMachineArn"], "run-3"), "no-job", 1, clock=lambda: 0
+        )
+
+    assert final["state"] == "SUCCEEDED" and final["evaluation"] == headline
+    assert capsys.readouterr().out.splitlines()[-1] == f"evaluation: {headline}"

@@ -436,7 +436,15 @@ def follow(
                 + (f" training loss {loss:.4f}" if loss is not None else "")
             )
         if execution["status"] not in ("RUNNING", "WAITING FOR EVENT"):
-            return {"state": execution["status"], "error": execution.get("error"), "jobStatus": job.get("status")}
+            evaluation = (json.loads(execution.get("output") or "{}").get("evaluation") or {}).get("headline")
+            if evaluation and not quiet:
+                print(f"evaluation: {evaluation}")
+            return {
+                "state": execution["status"],
+                "error": execution.get("error"),
+                "jobStatus": job.get("status"),
+                "evaluation": evaluation,
+            }
         sleep(poll_seconds)
 
 
