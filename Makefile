@@ -36,7 +36,7 @@ synth: install ## Synthesize every environment into cdk.out, with the cdk-nag pa
 
 demo: synth ## Offline, no AWS account: synth + nag for every environment, then a local run of the pipeline
 	python -m tools summary
-	python -m tools local-run examples/email-classifier --env dev --scenario happy-path
+	python -m tools local-run examples/email-classifier --env dev --scenario happy-path --save-reports cdk.out/local-run
 
 test: install ## Run the tests (what CI runs)
 	python -m pytest

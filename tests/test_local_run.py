@@ -280,3 +280,15 @@ def test_the_local_run_prints_the_evaluation_table(reports):
         f"| exact match | {evaluation['custom']['exact_match']:.3f} | {evaluation['base']['exact_match']:.3f} |" in text
     )
     assert "serving: kept: the model is promoted" in text
+
+
+def test_the_reports_can_be_saved_where_people_can_read_them(tmp_path, capsys):
+    assert main(["local-run", "--scenario", "custom-model-loses", "--save-reports", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+
+    [evaluation_md] = tmp_path.glob("reports/email-classifier/*/evaluation.md")
+    assert f"evaluation report: {evaluation_md} (copied from s3://" in out
+    text = evaluation_md.read_text()
+    assert text.startswith("# Evaluation: email-classifier")
+    assert "**Not promoted**" in text and "## Where the custom model did worst" in text
+    assert list(tmp_path.glob("reports/email-classifier/*/validation-report.json"))

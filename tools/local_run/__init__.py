@@ -25,6 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", default="happy-path", help="what the emulated world does (see --list-scenarios)")
     parser.add_argument("--list-scenarios", action="store_true", help="print the scenarios, one a line, and exit")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the timeline")
+    parser.add_argument(
+        "--save-reports",
+        type=Path,
+        metavar="DIR",
+        help="copy the reports the run wrote (validation, evaluation.json and .md) from the emulated bucket to DIR",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         emit(f"local run: scenario {scenario.name} ({scenario.shows}), environment {args.env}")
         emit("  simulated time  source   what happened")
     try:
-        report = run_scenario(scenario, environment=args.env, dataset=dataset, emit=emit)
+        report = run_scenario(scenario, environment=args.env, dataset=dataset, emit=emit, reports_dir=args.save_reports)
     except (ConfigError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE

@@ -28,7 +28,7 @@ def render(report: RunReport) -> str:
                 f"  estimated cost: training ${cost.get('training_usd')}, storage "
                 f"${cost.get('storage_usd_per_month')}/month, serving {cost.get('serving_mode')}"
             )
-        lines += _evaluation(execution)
+        lines += _evaluation(execution, report.saved_reports)
     calls = ", ".join(f"{name} x{count}" for name, count in sorted(report.bedrock_calls.items())) or "none"
     lines.append(f"bedrock calls: {calls}")
     lines.append(f"jobs created: {report.jobs_created}")
@@ -41,7 +41,7 @@ def render(report: RunReport) -> str:
     return "\n".join(lines)
 
 
-def _evaluation(execution: dict) -> list[str]:
+def _evaluation(execution: dict, saved: dict[str, str]) -> list[str]:
     """The custom model against its base model, as the run's evaluation.md shows it."""
     evaluation = execution.get("evaluation") or {}
     if not evaluation:
@@ -53,7 +53,10 @@ def _evaluation(execution: dict) -> list[str]:
     if full:
         lines += [f"    {row}" for row in table(full["custom"], full["base"])]
     lines.append(f"  serving: {evaluation.get('servingAction')}")
-    lines.append(f"  evaluation report: {evaluation.get('markdownUri')}")
+    uri = evaluation.get("markdownUri")
+    lines.append(
+        f"  evaluation report: {saved[uri]} (copied from {uri})" if uri in saved else f"  evaluation report: {uri}"
+    )
     return lines
 
 

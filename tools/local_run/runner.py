@@ -77,6 +77,7 @@ class RunReport:
     # Seconds between a job's end and the poll that saw it, per job that ended.
     detection_delays: list[float] = field(default_factory=list)
     started_at: dt.datetime = START
+    saved_reports: dict[str, str] = field(default_factory=dict)  # S3 URI -> local copy
 
     @property
     def statuses(self) -> list[str]:
@@ -95,6 +96,7 @@ class RunReport:
             "leftBilled": self.left_billed,
             "reports": self.report_objects,
             "detectionDelaysSeconds": self.detection_delays,
+            "savedReports": self.saved_reports,
         }
 
 
@@ -141,7 +143,10 @@ def run(
     environment: str = "dev",
     dataset: Path | None = None,
     emit: Callable[[str], None] | None = None,
+    reports_dir: Path | None = None,
 ) -> RunReport:
+    """Run `scenario`; with `reports_dir`, the reports the run wrote (validation, evaluation)
+    are copied there from the emulated bucket, under the same keys."""
     assembly = assembly_for(environment, scenario.settings)
     report = RunReport(scenario=scenario.name, environment=environment)
     clock = SimulatedClock(START)
@@ -205,6 +210,12 @@ def run(
         report.report_objects = [
             item["Key"] for item in s3.list_objects_v2(Bucket=data_bucket, Prefix="reports/").get("Contents", [])
         ]
+        if reports_dir is not None:
+            for key in report.report_objects:
+                target = reports_dir / key
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(s3.get_object(Bucket=data_bucket, Key=key)["Body"].read())
+                report.saved_reports[f"s3://{data_bucket}/{key}"] = str(target)
     return report
 
 
