@@ -76,27 +76,7 @@ def evaluate(
         reasons = "; ".join(f"{n} record(s): {reason}" for reason, n in selection.skipped.items())
         return skipped(f"no validation record can be compared ({reasons or 'the file is empty'})")
 
-    def requests(model_id: str) -> list[Request]:
-        return [
-            Request(model_id=model_id, max_tokens=settings.max_output_tokens, **_converse_parts(case, model))
-            for case in selection.cases
-        ]
-
-    # Interleaved, so that both models see the same load over the same minutes.
-    asked = [
-        r for pair in zip(requests(serving["arn"]), requests(model.invocation.model_id), strict=True) for r in pair
-    ]
-    try:
-        answers = converse_all(runtime, asked, concurrency=settings.concurrency, sleep=sleep, deadline=deadline)
-    except OutOfTime as error:
-        raise OutOfTime(
-            f"the evaluation could not finish in its function's time ({error}): lower evaluation.sampleSize "
-            "or evaluation.maxOutputTokens, or raise evaluation.concurrency"
-        ) from None
-    custom_answers, base_answers = answers[0::2], answers[1::2]
-    for model_id, model_answers in ((serving["arn"], custom_answers), (model.invocation.model_id, base_answers)):
-        _refuse_a_mostly_rejected_model(model_id, model_answers)
-
+    custom_answers, base_answers = _ask_both(runtime, selection.cases, model, serving["arn"], settings, sleep, deadline)
     custom_prices, custom_note = token_prices(model, serving.get("mode"))
     base_prices, base_note = token_prices(model, None)
     comparison = Comparison(
@@ -117,20 +97,7 @@ def evaluate(
         "servingAction": _serving_action(comparison.promoted, serving, settings),
     }
     evaluation = report(comparison, context, selection.cases, custom_answers, base_answers)
-    json_key = layout.evaluation_key(dataset["name"], dataset.get("versionId"), "evaluation.json")
-    markdown_key = layout.evaluation_key(dataset["name"], dataset.get("versionId"), "evaluation.md")
-    s3.put_object(
-        Bucket=dataset["bucket"],
-        Key=json_key,
-        Body=json.dumps(evaluation, indent=2).encode(),
-        ContentType="application/json",
-    )
-    s3.put_object(
-        Bucket=dataset["bucket"],
-        Key=markdown_key,
-        Body=markdown(evaluation).encode(),
-        ContentType="text/markdown; charset=utf-8",
-    )
+    report_uri, markdown_uri = _write_reports(s3, dataset, evaluation)
     return {
         "status": "evaluated",
         "promoted": comparison.promoted,
@@ -142,9 +109,46 @@ def evaluate(
         "custom": _brief(comparison.custom),
         "base": _brief(comparison.base),
         "servingAction": context["servingAction"],
-        "reportUri": f"s3://{dataset['bucket']}/{json_key}",
-        "markdownUri": f"s3://{dataset['bucket']}/{markdown_key}",
+        "reportUri": report_uri,
+        "markdownUri": markdown_uri,
     }
+
+
+def _ask_both(runtime, cases, model, serving_arn: str, settings: EvaluationSettings, sleep, deadline):
+    """(the custom model's answers, the base model's answers), in the order of `cases`."""
+
+    def requests(model_id: str) -> list[Request]:
+        return [
+            Request(model_id=model_id, max_tokens=settings.max_output_tokens, **_converse_parts(case, model))
+            for case in cases
+        ]
+
+    # Interleaved, so that both models see the same load over the same minutes.
+    asked = [r for pair in zip(requests(serving_arn), requests(model.invocation.model_id), strict=True) for r in pair]
+    try:
+        answers = converse_all(runtime, asked, concurrency=settings.concurrency, sleep=sleep, deadline=deadline)
+    except OutOfTime as error:
+        raise OutOfTime(
+            f"the evaluation could not finish in its function's time ({error}): lower evaluation.sampleSize "
+            "or evaluation.maxOutputTokens, or raise evaluation.concurrency"
+        ) from None
+    custom, base = answers[0::2], answers[1::2]
+    for model_id, model_answers in ((serving_arn, custom), (model.invocation.model_id, base)):
+        _refuse_a_mostly_rejected_model(model_id, model_answers)
+    return custom, base
+
+
+def _write_reports(s3: Any, dataset: dict[str, Any], evaluation: dict[str, Any]) -> tuple[str, str]:
+    """evaluation.json and evaluation.md beside the run's validation report; their URIs."""
+    uris = []
+    for file_name, body, content_type in (
+        (layout.EVALUATION_REPORT, json.dumps(evaluation, indent=2), "application/json"),
+        (layout.EVALUATION_PAGE, markdown(evaluation), "text/markdown; charset=utf-8"),
+    ):
+        key = layout.evaluation_key(dataset["name"], dataset.get("versionId"), file_name)
+        s3.put_object(Bucket=dataset["bucket"], Key=key, Body=body.encode(), ContentType=content_type)
+        uris.append(f"s3://{dataset['bucket']}/{key}")
+    return uris[0], uris[1]
 
 
 def _refuse_a_mostly_rejected_model(model_id: str, answers: list) -> None:

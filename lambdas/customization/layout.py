@@ -20,6 +20,8 @@ TRAINING_FILES = ("train.jsonl", "train.txt")
 VALIDATION_FILE = "validation.jsonl"
 JOB_FILE = "job.json"
 REPORT_FILE = "validation-report.json"
+EVALUATION_REPORT = "evaluation.json"
+EVALUATION_PAGE = "evaluation.md"
 
 
 class UploadKeyError(ValueError):
@@ -52,9 +54,6 @@ def report_key(name: str, version_id: str | None) -> str:
 
 def prepared_key(name: str, version_id: str | None, file_name: str) -> str:
     return PREPARED_PREFIX + run_folder(name, version_id) + file_name
-
-
-EVALUATION_FILES = ("evaluation.json", "evaluation.md")
 
 
 def evaluation_key(name: str, version_id: str | None, file_name: str) -> str:
