@@ -145,7 +145,7 @@ def _write_reports(s3: Any, dataset: dict[str, Any], evaluation: dict[str, Any])
         (layout.EVALUATION_REPORT, json.dumps(evaluation, indent=2), "application/json"),
         (layout.EVALUATION_PAGE, markdown(evaluation), "text/markdown; charset=utf-8"),
     ):
-        key = layout.evaluation_key(dataset["name"], dataset.get("versionId"), file_name)
+        key = layout.report_key(dataset["name"], dataset.get("versionId"), file_name)
         s3.put_object(Bucket=dataset["bucket"], Key=key, Body=body.encode(), ContentType=content_type)
         uris.append(f"s3://{dataset['bucket']}/{key}")
     return uris[0], uris[1]

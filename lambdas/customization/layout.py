@@ -48,14 +48,10 @@ def run_folder(name: str, version_id: str | None) -> str:
     return f"{name}/{version_id or 'unversioned'}/"
 
 
-def report_key(name: str, version_id: str | None) -> str:
-    return REPORTS_PREFIX + run_folder(name, version_id) + REPORT_FILE
+def report_key(name: str, version_id: str | None, file_name: str = REPORT_FILE) -> str:
+    """reports/<name>/<version>/: the validation report, and the evaluation's beside it."""
+    return REPORTS_PREFIX + run_folder(name, version_id) + file_name
 
 
 def prepared_key(name: str, version_id: str | None, file_name: str) -> str:
     return PREPARED_PREFIX + run_folder(name, version_id) + file_name
-
-
-def evaluation_key(name: str, version_id: str | None, file_name: str) -> str:
-    """Beside the run's validation report: one evaluation per uploaded version, never overwritten."""
-    return REPORTS_PREFIX + run_folder(name, version_id) + file_name
