@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 
 from lambdas.customization.naming import run_names
-from tests.test_operate import REGION, UPLOAD, _deploy_outputs
+from tests.test_operate import REGION, UPLOAD, _deploy_outputs, trained_model
 from tools.invoke import run as invoke
 from tools.local_run.bedrock import BedrockEmulator, Behaviour, SimulatedClock
 
@@ -47,16 +47,7 @@ def _world(environment: str = "dev", serving_minutes: float = 20, serve: bool = 
     )
     bedrock = emulator.client()
     names = run_names(environment, UPLOAD["bucket"], UPLOAD["key"], UPLOAD["versionId"])
-    bedrock.create_model_customization_job(
-        jobName=names.job_name,
-        customModelName=names.custom_model_name,
-        roleArn="arn:aws:iam::123456789012:role/r",
-        baseModelIdentifier="amazon.nova-micro-v1:0:128k",
-        trainingDataConfig={"s3Uri": "s3://b/t"},
-        outputDataConfig={"s3Uri": "s3://o/"},
-    )
-    clock.sleep(7 * 3600)
-    model_arn = next(iter(emulator.jobs.values())).model_arn
+    model_arn = trained_model(emulator, names, "amazon.nova-micro-v1:0:128k")
     if serve and environment == "dev":
         bedrock.create_custom_model_deployment(modelDeploymentName=names.deployment_name, modelArn=model_arn)
     elif serve:

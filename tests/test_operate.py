@@ -61,19 +61,7 @@ def _world(environment: str = "dev"):
     bedrock = emulator.client()
     names = run_names(environment, UPLOAD["bucket"], UPLOAD["key"], UPLOAD["versionId"])
     tags = [{"key": k, "value": v} for k, v in names.tags.items()]
-    bedrock.create_model_customization_job(
-        jobName=names.job_name,
-        customModelName=names.custom_model_name,
-        roleArn="arn:aws:iam::123456789012:role/r",
-        baseModelIdentifier="amazon.titan-text-express-v1:0:8k",
-        trainingDataConfig={"s3Uri": "s3://b/t"},
-        outputDataConfig={"s3Uri": "s3://o/"},
-        jobTags=tags,
-        customModelTags=tags,
-        clientRequestToken="t1",
-    )
-    clock.sleep(7 * 3600)  # the job completes
-    model_arn = next(iter(emulator.jobs.values())).model_arn
+    model_arn = trained_model(emulator, names, "amazon.titan-text-express-v1:0:8k", tags)
     bedrock.create_provisioned_model_throughput(
         modelUnits=1, provisionedModelName=names.provisioned_model_name, modelId=model_arn, tags=tags
     )
@@ -97,6 +85,23 @@ def _finished_run(definition: dict, name: str) -> None:
         if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
             return
         __import__("time").sleep(0.02)
+
+
+def trained_model(emulator: BedrockEmulator, names, base_model: str, tags: list | None = None) -> str:
+    """The ARN of the custom model of a job of the run `names`, started and completed."""
+    emulator.client().create_model_customization_job(
+        jobName=names.job_name,
+        customModelName=names.custom_model_name,
+        roleArn="arn:aws:iam::123456789012:role/r",
+        baseModelIdentifier=base_model,
+        trainingDataConfig={"s3Uri": "s3://b/t"},
+        outputDataConfig={"s3Uri": "s3://o/"},
+        jobTags=tags or [],
+        customModelTags=tags or [],
+        clientRequestToken="t1",
+    )
+    emulator.clock.sleep(7 * 3600)  # the job completes
+    return emulator.jobs[names.job_name].model_arn
 
 
 def _args(**values) -> argparse.Namespace:
