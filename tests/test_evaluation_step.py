@@ -639,3 +639,24 @@ def test_a_failed_run_that_kept_its_serving_says_it_still_bills():
 
     assert "kept and bills until deleted: python -m tools cleanup --env dev" in failed["message"]
     assert "kept and bills" not in cleaned["message"]
+
+
+@pytest.mark.parametrize(
+    ("cleanup", "line"),
+    [
+        ({"deleted": True, "arn": "arn:x"}, "Cleanup: deleted arn:x; it no longer bills"),
+        (
+            {"deleted": False, "reason": "under a OneMonth commitment: ..."},
+            "Cleanup: no serving deleted: under a OneMonth commitment: ...",
+        ),
+        ({"jobName": "j", "stopped": True, "trigger": "time limit"}, "Cleanup: job j stopped"),
+        (
+            {"jobName": "j", "stopped": False, "reason": "job is Completed"},
+            "Cleanup: job not stopped: job is Completed",
+        ),
+    ],
+)
+def test_the_cleanup_line_says_in_words_what_was_done(cleanup, line):
+    message = _message("failed", failure={"Error": "X", "Cause": "y"}, cleanup=cleanup)["message"]
+
+    assert line in message.splitlines()

@@ -269,6 +269,20 @@ def test_cli_usage_errors_exit_2(capsys, args, message):
     assert message in capsys.readouterr().err
 
 
+def test_an_evaluation_that_cannot_run_fails_the_run_and_deletes_the_serving(reports):
+    report = reports("base-model-access-denied")
+    [execution] = report.executions
+
+    assert execution["status"] == "FAILED" and execution["error"] == "InvocationRejected"
+    assert execution["states"][-4:] == ["EvaluateModel", "DeleteServingAfterFailure", "NotifyFailure", "RunFailed"]
+    assert report.bedrock_calls["DeleteCustomModelDeployment"] == 1 and report.left_billed == []
+    [notification] = report.notifications
+    assert notification["subject"] == "[dev] Bedrock customization FAILED: email-classifier"
+    assert "amazon.nova-micro-v1:0: access denied" in notification["message"]
+    assert "model access is enabled" in notification["message"]
+    assert "kept and bills" not in notification["message"]
+
+
 def test_the_local_run_prints_the_evaluation_table(reports):
     from tools.local_run.render import render
 

@@ -54,7 +54,7 @@ def compose(outcome: str, state: dict[str, Any], execution_arn: str, environment
         failure = state.get("failure") or {}
         lines += ["", f"Failed with {failure.get('Error', 'an error')}:", _cause(failure.get("Cause"))]
         if state.get("cleanup"):
-            lines.append(f"Cleanup: {state['cleanup']}")
+            lines.append(f"Cleanup: {_cleanup(state['cleanup'])}")
         if serving.get("arn") and not _serving_gone(state):
             lines.append(
                 f"The serving above was kept and bills until deleted: python -m tools cleanup --env {environment}"
@@ -88,6 +88,19 @@ def _evaluation_lines(evaluation: dict[str, Any], serving: dict[str, Any], retir
     elif evaluation.get("promoted") is False:
         lines.append(f"Serving: {evaluation.get('servingAction')}")
     return lines
+
+
+def _cleanup(cleanup: dict[str, Any]) -> str:
+    """What StopJobAfterTimeLimit or DeleteServingAfterFailure did, in words."""
+    if "stopped" in cleanup:
+        return (
+            f"job {cleanup.get('jobName')} stopped"
+            if cleanup["stopped"]
+            else f"job not stopped: {cleanup.get('reason')}"
+        )
+    if cleanup.get("deleted"):
+        return f"deleted {cleanup.get('arn')}; it no longer bills"
+    return f"no serving deleted: {cleanup.get('reason')}"
 
 
 def _serving_gone(state: dict[str, Any]) -> bool:

@@ -85,6 +85,8 @@ class Behaviour:
     custom_accuracy: float = 0.9
     base_accuracy: float = 0.35
     runtime_throttles_per_request: int = 0
+    # Model access to the base model is not enabled in the account (the runtime refuses it).
+    base_model_access_denied: bool = False
 
 
 @dataclass
@@ -424,6 +426,10 @@ class BedrockEmulator:
                 return 400, _error("ValidationException", f"{model_id} is not ready for inference yet.")
             role, accuracy = "custom", self.behaviour.custom_accuracy
         elif model_id in self.base_models:
+            if self.behaviour.base_model_access_denied:
+                return 400, _error(
+                    "AccessDeniedException", "You don't have access to the model with the specified model ID."
+                )
             role, accuracy = "base", self.behaviour.base_accuracy
         else:
             return 400, _error("ValidationException", "The provided model identifier is invalid.")

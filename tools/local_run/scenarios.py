@@ -98,6 +98,13 @@ SCENARIOS = [
         behaviour=Behaviour(runtime_throttles_per_request=2),
     ),
     Scenario(
+        "base-model-access-denied",
+        "the account has no model access to the base model: the evaluation cannot compare, the run fails with "
+        "what to enable, and the serving of the model that was not shown to be better is deleted",
+        behaviour=Behaviour(base_model_access_denied=True),
+        expected_status="FAILED",
+    ),
+    Scenario(
         "aborted",
         "someone aborts the execution mid-training; the abort guard stops the Bedrock job",
         abort_after_hours=2,
