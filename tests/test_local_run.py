@@ -306,3 +306,13 @@ def test_the_reports_can_be_saved_where_people_can_read_them(tmp_path, capsys):
     assert text.startswith("# Evaluation: email-classifier")
     assert "**Not promoted**" in text and "## Where the custom model did worst" in text
     assert list(tmp_path.glob("reports/email-classifier/*/validation-report.json"))
+
+
+def test_the_emulated_models_accuracy_can_be_set_to_try_the_gate(capsys):
+    assert main(["local-run", "--custom-accuracy", "0.2", "--base-accuracy", "0.9"]) == 0
+    out = capsys.readouterr().out
+
+    assert "EvaluateModel: NOT PROMOTED" in out
+    assert "notification: [dev] Bedrock customization done, model NOT promoted: email-classifier" in out
+    assert main(["local-run", "--custom-accuracy", "1.5"]) == 2
+    assert "take a share from 0 to 1" in capsys.readouterr().err

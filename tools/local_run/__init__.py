@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 EXIT_SUCCEEDED, EXIT_OTHERWISE, EXIT_USAGE = 0, 1, 2
@@ -25,6 +26,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenario", default="happy-path", help="what the emulated world does (see --list-scenarios)")
     parser.add_argument("--list-scenarios", action="store_true", help="print the scenarios, one a line, and exit")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the timeline")
+    for model in ("custom", "base"):
+        parser.add_argument(
+            f"--{model}-accuracy",
+            type=float,
+            metavar="SHARE",
+            help=f"share (0 to 1) of the validation questions the emulated {model} model answers right "
+            "(default: the scenario's)",
+        )
     parser.add_argument(
         "--save-reports",
         type=Path,
@@ -44,6 +53,16 @@ def run(args: argparse.Namespace) -> int:
     if scenario is None:
         print(f"error: unknown scenario {args.scenario!r}; allowed: {', '.join(BY_NAME)}", file=sys.stderr)
         return EXIT_USAGE
+    accuracies = {
+        f"{model}_accuracy": getattr(args, f"{model}_accuracy", None)
+        for model in ("custom", "base")
+        if getattr(args, f"{model}_accuracy", None) is not None
+    }
+    if any(not 0 <= share <= 1 for share in accuracies.values()):
+        print("error: --custom-accuracy and --base-accuracy take a share from 0 to 1", file=sys.stderr)
+        return EXIT_USAGE
+    if accuracies:
+        scenario = replace(scenario, behaviour=replace(scenario.behaviour, **accuracies))
     dataset = args.dataset
     if dataset is not None:
         dataset = dataset if dataset.is_dir() else dataset.parent
