@@ -195,3 +195,18 @@ def test_the_command_is_registered_with_its_arguments(capsys):
 
     for option in ("--env", "--run", "--model", "--system", "--max-tokens", "--json"):
         assert option in help_text
+
+
+def test_a_model_arn_that_is_not_ready_or_gone_is_a_clear_error(capsys):
+    with _aws():
+        emulator, _, _ = _world(serving_minutes=120)
+        [deployment] = emulator.billed_servings()
+
+        assert invoke(_args(model=deployment), Session(emulator)) == 2
+        not_ready = capsys.readouterr().err
+        emulator.client().delete_custom_model_deployment(customModelDeploymentIdentifier=deployment)
+        assert invoke(_args(model=deployment), Session(emulator)) == 2
+        gone = capsys.readouterr().err
+
+    assert not_ready == f"error: {deployment} is Creating, not Active yet: try again in a few minutes\n"
+    assert gone == f"error: {deployment} does not exist in this account and region (deleted?)\n"
