@@ -145,6 +145,8 @@ def test_a_line_that_is_not_a_record_is_left_out_with_where_the_first_one_is():
     assert [case.prompt for case in selection.cases] == ["a"]
     assert selection.skipped == {"not a record of the run's data format (the first at line 2)": 3}
     assert select_cases(lines, BEDROCK_CONVERSATION, size=0).cases == []
+    with_bom = select_cases([b"\xef\xbb\xbf" + lines[0]], BEDROCK_CONVERSATION, size=10)
+    assert [case.prompt for case in with_bom.cases] == ["a"] and with_bom.skipped == {}
 
 
 @given(st.lists(st.binary(max_size=8), max_size=60), st.integers(min_value=1, max_value=70))

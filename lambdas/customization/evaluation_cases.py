@@ -73,7 +73,9 @@ def select_cases(lines: Iterable[bytes], data_format: str, size: int) -> CaseSel
         skipped[reason] = skipped.get(reason, 0) + 1
         return None
 
-    numbered = ((number, line.strip()) for number, line in enumerate(lines, start=1) if line.strip())
+    # A byte-order mark opens the first line of files saved by some editors: not part of the record.
+    stripped = (line.strip().removeprefix(b"\xef\xbb\xbf") for line in lines)
+    numbered = ((number, line) for number, line in enumerate(stripped, start=1) if line)
     chosen = sample(numbered, size, usable, content=lambda item: item[1])
     return CaseSelection(cases=[case for _, case in chosen], skipped=skipped)
 
