@@ -14,11 +14,12 @@ import sys
 from typing import Any
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lambdas.customization.inference import InvocationRejected, Request, converse
 from lambdas.customization.jobs import BedrockThrottled, error_code
+from lambdas.customization.runtime import CLIENT_CONFIGS
+from lambdas.customization.serving import ON_DEMAND, PROVISIONED, READY, serving_of_run
 from stacks.config import load_environments
 from stacks.deployment import cdk_json_context
 from tools.operate import (
@@ -31,10 +32,6 @@ from tools.operate import (
     execution_arn,
     names_of_execution,
 )
-
-READY = {"provisioned": "InService", "on-demand": "Active"}
-# One attempt per SDK call: converse() retries throttling itself and says how often it did.
-RUNTIME_CONFIG = Config(retries={"total_max_attempts": 1}, read_timeout=120)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,7 +60,7 @@ def run(args: argparse.Namespace, session: boto3.Session | None = None) -> int:
             messages=[{"role": "user", "content": [{"text": args.prompt}]}],
             max_tokens=args.max_tokens,
         )
-        answer = converse(session.client("bedrock-runtime", config=RUNTIME_CONFIG), request)
+        answer = converse(session.client("bedrock-runtime", config=CLIENT_CONFIGS["bedrock-runtime"]), request)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
@@ -119,12 +116,7 @@ def served_model_of_run(session, environment: DeployedEnvironment, run: str) -> 
         raise UsageError(f"run {run} was not started by an upload: it has no served model")
     bedrock = session.client("bedrock")
     try:
-        if mode == "provisioned":
-            found = bedrock.get_provisioned_model_throughput(provisionedModelId=names.provisioned_model_name)
-            arn = found["provisionedModelArn"]
-        else:
-            found = bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=names.deployment_name)
-            arn = found["customModelDeploymentArn"]
+        arn, found = serving_of_run(bedrock, names, mode)
     except ClientError as error:
         if error_code(error) not in ("ResourceNotFoundException", "ValidationException"):
             raise UsageError(f"cannot read run {run}'s serving: {error}") from None
@@ -137,12 +129,11 @@ def ready_model(bedrock, model: str) -> str:
     """`model` if it can answer now: a ready throughput or deployment, or what serves a custom model."""
     try:
         if ":provisioned-model/" in model:
-            _require_ready(
-                model, bedrock.get_provisioned_model_throughput(provisionedModelId=model)["status"], "InService"
-            )
+            current = bedrock.get_provisioned_model_throughput(provisionedModelId=model)
+            _require_ready(model, current["status"], READY[PROVISIONED])
         elif ":custom-model-deployment/" in model:
             current = bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=model)
-            _require_ready(model, current["status"], "Active")
+            _require_ready(model, current["status"], READY[ON_DEMAND])
         elif ":custom-model/" in model:
             return _serving_of_custom_model(bedrock, model)
     except ClientError as error:
@@ -155,10 +146,10 @@ def ready_model(bedrock, model: str) -> str:
 def _serving_of_custom_model(bedrock, model_arn: str) -> str:
     """A custom model answers only through provisioned throughput or an on-demand deployment."""
     for throughput in bedrock.list_provisioned_model_throughputs(modelArnEquals=model_arn)["provisionedModelSummaries"]:
-        if throughput["modelArn"] == model_arn and throughput["status"] == "InService":
+        if throughput["modelArn"] == model_arn and throughput["status"] == READY[PROVISIONED]:
             return throughput["provisionedModelArn"]
     for deployment in bedrock.list_custom_model_deployments(modelArnEquals=model_arn)["modelDeploymentSummaries"]:
-        if deployment["modelArn"] == model_arn and deployment["status"] == "Active":
+        if deployment["modelArn"] == model_arn and deployment["status"] == READY[ON_DEMAND]:
             return deployment["customModelDeploymentArn"]
     raise UsageError(
         f"{model_arn} is not served: a custom model answers through provisioned throughput or an on-demand "

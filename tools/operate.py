@@ -23,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 from lambdas.customization import layout
 from lambdas.customization.inventory import Billable, billables, delete
 from lambdas.customization.naming import run_names
+from lambdas.customization.notify import cause_message
 from stacks.config import ConfigError, load_environments
 from stacks.deployment import cdk_json_context, stack_id
 
@@ -164,6 +165,7 @@ def run_detail(session, environment: DeployedEnvironment, run: str) -> dict[str,
         }
         job["trainingLoss"] = (found.get("trainingMetrics") or {}).get("trainingLoss")
     region = environment.region
+    output = json.loads(execution.get("output") or "{}")
     return {
         **detail,
         "cause": execution.get("cause"),
@@ -172,10 +174,8 @@ def run_detail(session, environment: DeployedEnvironment, run: str) -> dict[str,
         "links": {
             "execution": f"https://{region}.console.aws.amazon.com/states/home?region={region}"
             f"#/v2/executions/details/{arn}",
-            "report": ((json.loads(execution.get("output") or "{}").get("validation") or {}).get("reportUri")),
-            "evaluationReport": (
-                (json.loads(execution.get("output") or "{}").get("evaluation") or {}).get("markdownUri")
-            ),
+            "report": (output.get("validation") or {}).get("reportUri"),
+            "evaluationReport": (output.get("evaluation") or {}).get("markdownUri"),
         },
     }
 
@@ -195,7 +195,7 @@ def render_detail(detail: dict[str, Any]) -> str:
     if detail.get("serving"):
         lines.append(f"serving: {detail['serving']} (ask it: python -m tools invoke --run {detail['run']} ...)")
     if detail.get("error"):
-        lines.append(f"failed with {detail['error']}: {_first_line(detail.get('cause'))}")
+        lines.append(f"failed with {detail['error']}: {first_line_of_cause(detail.get('cause'))}")
     lines.append(f"execution: {detail['links']['execution']}")
     if detail["links"].get("report"):
         lines.append(f"report: {detail['links']['report']}")
@@ -204,13 +204,9 @@ def render_detail(detail: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _first_line(cause: str | None) -> str:
-    try:
-        parsed = json.loads(cause or "")
-        cause = parsed.get("errorMessage", cause) if isinstance(parsed, dict) else cause
-    except json.JSONDecodeError:
-        pass
-    return str(cause or "").splitlines()[0] if cause else ""
+def first_line_of_cause(cause: str | None) -> str:
+    """The first line of a failure's cause, without the JSON that Lambda errors arrive in."""
+    return cause_message(cause).splitlines()[0] if cause else ""
 
 
 def render_runs(rows: list[dict[str, Any]]) -> str:

@@ -52,7 +52,7 @@ def compose(outcome: str, state: dict[str, Any], execution_arn: str, environment
         lines.append(_cost_line(cost))
     if outcome == "failed":
         failure = state.get("failure") or {}
-        lines += ["", f"Failed with {failure.get('Error', 'an error')}:", _cause(failure.get("Cause"))]
+        lines += ["", f"Failed with {failure.get('Error', 'an error')}:", cause_message(failure.get("Cause"))]
         if state.get("cleanup"):
             lines.append(f"Cleanup: {_cleanup(state['cleanup'])}")
         if serving.get("arn") and not _serving_gone(state):
@@ -118,7 +118,7 @@ def _cost_line(cost: dict[str, Any]) -> str:
     return "Estimated cost: " + (", ".join(parts) if parts else "unknown (no prices in the catalog)")
 
 
-def _cause(cause: Any) -> str:
+def cause_message(cause: Any) -> str:
     """Lambda errors arrive as a JSON string with errorMessage; show just the message."""
     if isinstance(cause, str):
         try:

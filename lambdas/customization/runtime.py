@@ -21,7 +21,7 @@ from .cost import ServingPlan
 from .jobs import JobEnvironment
 from .naming import RunNames, run_names
 
-_CLIENT_CONFIGS = {
+CLIENT_CONFIGS = {
     # Bedrock throttles control-plane calls; the SDK's adaptive mode backs off before the
     # state machine's own retries take over.
     "bedrock": Config(retries={"mode": "adaptive", "max_attempts": 5}),
@@ -94,7 +94,7 @@ def names_of(upload: dict[str, Any]) -> RunNames:
 
 @cache
 def client(service: str):
-    return boto3.client(service, config=_CLIENT_CONFIGS.get(service))
+    return boto3.client(service, config=CLIENT_CONFIGS.get(service))
 
 
 def sleep(seconds: float) -> None:

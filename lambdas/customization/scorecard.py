@@ -13,7 +13,9 @@ from .evaluation import Gate, exact_match, percentile, token_f1
 from .evaluation_cases import Case
 from .inference import Answer
 
-METRICS = {"exactMatch": "exact match", "tokenF1": "token F1"}
+METRICS = {"exactMatch": "exact match", "tokenF1": "token F1"}  # config name -> words
+# config name -> the ModelScore field (and evaluation.json key) that holds it
+METRIC_FIELDS = {"exactMatch": "exact_match", "tokenF1": "token_f1"}
 EXAMPLES_EACH_WAY = 3
 SHOWN_CHARACTERS = 400
 HOURLY = "included in the throughput's hourly price"
@@ -36,7 +38,7 @@ class ModelScore:
     cost_note: str
 
     def metric(self, name: str) -> float:
-        return {"exactMatch": self.exact_match, "tokenF1": self.token_f1}[name]
+        return getattr(self, METRIC_FIELDS[name])
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,7 @@ def markdown(evaluation: dict) -> str:
         f"(a deterministic sample: the same file gives the same records).",
         "",
         f"**{'Promoted' if evaluation['promoted'] else 'Not promoted'}**: {METRICS[metric]} "
-        f"{custom[_field(metric)]:.3f} vs {base[_field(metric)]:.3f} ({evaluation['improvement']:+.3f}); "
+        f"{custom[METRIC_FIELDS[metric]]:.3f} vs {base[METRIC_FIELDS[metric]]:.3f} ({evaluation['improvement']:+.3f}); "
         f"the gate asks for at least {evaluation['minImprovement']:+.3f}.",
     ]
     if evaluation.get("servingAction"):
@@ -242,10 +244,6 @@ def table(custom: dict, base: dict) -> list[str]:
         "|---|---|---|",
         *(f"| {name} | {left} | {right} |" for name, left, right in rows),
     ]
-
-
-def _field(metric: str) -> str:
-    return {"exactMatch": "exact_match", "tokenF1": "token_f1"}[metric]
 
 
 def _latencies(score: dict) -> str:

@@ -14,6 +14,8 @@ from .naming import RunNames
 
 PROVISIONED = "provisioned"
 ON_DEMAND = "on-demand"
+# The status in which each kind of serving answers requests.
+READY = {PROVISIONED: "InService", ON_DEMAND: "Active"}
 
 
 class ServingNotReady(Exception):
@@ -63,29 +65,31 @@ def create_serving(bedrock: Any, names: RunNames, model_arn: str, plan: ServingP
 def _existing_serving_of_this_run(bedrock: Any, names: RunNames, plan: ServingPlan, error: ClientError) -> str:
     if error_code(error) not in ("ConflictException", "ResourceInUseException"):
         raise translated_error(error) from None
-    if plan.mode == PROVISIONED:
-        return bedrock.get_provisioned_model_throughput(provisionedModelId=names.provisioned_model_name)[
-            "provisionedModelArn"
-        ]
-    return bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=names.deployment_name)[
-        "customModelDeploymentArn"
-    ]
+    return serving_of_run(bedrock, names, plan.mode)[0]
+
+
+def serving_of_run(bedrock: Any, names: RunNames, mode: str) -> tuple[str, dict[str, Any]]:
+    """(ARN, Bedrock's description) of the throughput or deployment this run created, found by
+    its deterministic name; the ClientError of the Get call when there is none."""
+    if mode == PROVISIONED:
+        current = bedrock.get_provisioned_model_throughput(provisionedModelId=names.provisioned_model_name)
+        return current["provisionedModelArn"], current
+    current = bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=names.deployment_name)
+    return current["customModelDeploymentArn"], current
 
 
 def poll_serving(bedrock: Any, serving: dict[str, Any]) -> dict[str, Any]:
     try:
         if serving["mode"] == PROVISIONED:
             current = bedrock.get_provisioned_model_throughput(provisionedModelId=serving["arn"])
-            ready = "InService"
         else:
             current = bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=serving["arn"])
-            ready = "Active"
     except ClientError as error:
         raise translated_error(error) from None
     status = current["status"]
     if status == "Failed":
         raise ServingFailed(f"{serving['arn']} failed: {current.get('failureMessage') or 'Bedrock gave no reason'}")
-    if status != ready:
+    if status != READY[serving["mode"]]:
         raise ServingNotReady(f"{serving['arn']} is {status}")
     return {**serving, "status": status}
 
@@ -99,20 +103,17 @@ def delete_serving(bedrock: Any, names: RunNames, plan: ServingPlan) -> dict[str
     if plan.mode not in (PROVISIONED, ON_DEMAND):
         return {"deleted": False, "reason": "the environment serves nothing"}
     try:
+        arn, current = serving_of_run(bedrock, names, plan.mode)
+        if current.get("commitmentDuration"):
+            return {
+                "deleted": False,
+                "arn": arn,
+                "reason": f"under a {current['commitmentDuration']} commitment: it cannot be deleted before "
+                f"{current.get('commitmentExpirationTime')}",
+            }
         if plan.mode == PROVISIONED:
-            current = bedrock.get_provisioned_model_throughput(provisionedModelId=names.provisioned_model_name)
-            arn = current["provisionedModelArn"]
-            if current.get("commitmentDuration"):
-                return {
-                    "deleted": False,
-                    "arn": arn,
-                    "reason": f"under a {current['commitmentDuration']} commitment: it cannot be deleted before "
-                    f"{current.get('commitmentExpirationTime')}",
-                }
             bedrock.delete_provisioned_model_throughput(provisionedModelId=arn)
         else:
-            current = bedrock.get_custom_model_deployment(customModelDeploymentIdentifier=names.deployment_name)
-            arn = current["customModelDeploymentArn"]
             bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=arn)
     except ClientError as error:
         if error_code(error) in ("ResourceNotFoundException", "ValidationException"):

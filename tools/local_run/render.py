@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 from lambdas.customization.scorecard import table
 from tools.local_run.runner import RunReport
+from tools.operate import first_line_of_cause
 
 
 def render(report: RunReport) -> str:
@@ -13,7 +12,7 @@ def render(report: RunReport) -> str:
     for execution in report.executions:
         lines.append(f"execution {execution['name']}: {execution['status']}")
         if execution.get("error"):
-            lines.append(f"  error: {execution['error']}: {_cause(execution.get('cause'))}")
+            lines.append(f"  error: {execution['error']}: {first_line_of_cause(execution.get('cause'))}")
         if execution.get("customModelArn"):
             lines.append(f"  custom model: {execution['customModelArn']}")
         if execution.get("servingArn"):
@@ -58,12 +57,3 @@ def _evaluation(execution: dict, saved: dict[str, str]) -> list[str]:
         f"  evaluation report: {saved[uri]} (copied from {uri})" if uri in saved else f"  evaluation report: {uri}"
     )
     return lines
-
-
-def _cause(cause: str | None) -> str:
-    try:
-        parsed = json.loads(cause or "")
-    except json.JSONDecodeError:
-        return (cause or "").splitlines()[0] if cause else ""
-    message = parsed.get("errorMessage", cause) if isinstance(parsed, dict) else cause
-    return str(message).splitlines()[0]

@@ -349,14 +349,19 @@ def _upload(s3, bucket: str, source: Path, name: str, *, broken: bool, timeline:
 
 
 def _captured_upload_events(deployment: LocalDeployment) -> list[dict[str, Any]]:
+    return _drained("local-capture-uploads")
+
+
+def _drained(queue_name: str) -> list[dict[str, Any]]:
+    """Every message body (JSON) waiting in a capture queue, which is left empty."""
     sqs = boto3.client("sqs", region_name=REGION)
-    url = sqs.get_queue_url(QueueName="local-capture-uploads")["QueueUrl"]
-    events = []
+    url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+    bodies = []
     while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
         for message in messages:
-            events.append(json.loads(message["Body"]))
+            bodies.append(json.loads(message["Body"]))
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return events
+    return bodies
 
 
 def _follow(sfn, deployment: LocalDeployment, scenario: Scenario, clock: SimulatedClock, timeline) -> list[str]:
@@ -489,15 +494,10 @@ def _intended_serving(report: RunReport, arn: str) -> bool:
 
 
 def _notifications(deployment: LocalDeployment) -> list[dict[str, str]]:
-    sqs = boto3.client("sqs", region_name=REGION)
-    url = sqs.get_queue_url(QueueName="local-capture-notifications")["QueueUrl"]
-    sent = []
-    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        for message in messages:
-            envelope = json.loads(message["Body"])
-            sent.append({"subject": envelope.get("Subject", ""), "message": envelope.get("Message", "")})
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return sent
+    return [
+        {"subject": envelope.get("Subject", ""), "message": envelope.get("Message", "")}
+        for envelope in _drained("local-capture-notifications")
+    ]
 
 
 def _duration(delta: dt.timedelta) -> str:
