@@ -25,9 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "lambdas"))
 
-from customization.dataset import LocalFile, check_dataset  # noqa: E402
-from customization.jobspec import JobSettings  # noqa: E402
-from customization.problems import ProblemLog  # noqa: E402
+from customization.validation.dataset import LocalFile, check_dataset  # noqa: E402
+from customization.validation.jobspec import JobSettings  # noqa: E402
+from customization.validation.problems import ProblemLog  # noqa: E402
 
 MODEL = "amazon.nova-lite-v1:0:300k"
 THROUGHPUT_RECORDS = 20_000
@@ -64,9 +64,9 @@ _WORDS = [
 MEMORY_SCRIPT = """
 import resource, sys
 sys.path.insert(0, sys.argv[1] + "/lambdas")
-from customization.dataset import LocalFile, check_dataset
-from customization.jobspec import JobSettings
-from customization.problems import ProblemLog
+from customization.validation.dataset import LocalFile, check_dataset
+from customization.validation.jobspec import JobSettings
+from customization.validation.problems import ProblemLog
 if sys.argv[2] != "-":
     check_dataset(LocalFile(sys.argv[2]), JobSettings(sys.argv[3], validation_split=0.1), log=ProblemLog(keep=200))
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

@@ -18,9 +18,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
-from lambdas.customization.catalog import FINE_TUNING, UnknownModelError, load_catalog
-from lambdas.customization.hyperparameters import check_hyperparameters
-from lambdas.customization.jobspec import MAX_VALIDATION_SPLIT
+from customization.catalog import FINE_TUNING, UnknownModelError, load_catalog
+from customization.validation.hyperparameters import check_hyperparameters
+from customization.validation.jobspec import MAX_VALIDATION_SPLIT
 
 CONTEXT_KEY = "environments"
 SELECTOR_KEY = "env"

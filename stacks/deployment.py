@@ -10,7 +10,7 @@ from typing import Any
 from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks, ServerlessChecks
 
-from lambdas.customization.naming import PROJECT
+from customization.naming import PROJECT
 from stacks.config import CONTEXT_KEY, SELECTOR_KEY, EnvironmentConfig, load_environments, select_environments
 from stacks.pipeline_stack import PipelineStack
 from stacks.storage_stack import StorageStack

@@ -22,8 +22,8 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from lambdas.customization import layout
-from lambdas.customization.catalog import load_catalog
+from customization import layout
+from customization.catalog import load_catalog
 from stacks.config import EnvironmentConfig
 from stacks.constructs.customization_role import CustomizationServiceRole
 from stacks.constructs.dashboard import PipelineDashboard

@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from customization.dataset import DatasetCheck, LocalFile, check_dataset
-from customization.jobspec import JobSettings
+from customization.validation.dataset import DatasetCheck, LocalFile, check_dataset
+from customization.validation.jobspec import JobSettings
 
 NOVA_MICRO = "amazon.nova-micro-v1:0:128k"
 NOVA_LITE = "amazon.nova-lite-v1:0:300k"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 
-from customization.catalog import load_catalog
-from customization.dataset import check_dataset
-from customization.engine import iter_lines
-from customization.jobspec import JobSettings
-from customization.problems import ProblemLog
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from customization.catalog import load_catalog
+from customization.validation.dataset import check_dataset
+from customization.validation.jobspec import JobSettings
+from customization.validation.problems import ProblemLog
+from customization.validation.scanner import iter_lines
 
 MODELS = sorted(load_catalog().models)
 
@@ -112,7 +113,7 @@ valid_conversations = st.builds(
 @settings(max_examples=100, deadline=None)
 @given(record=valid_conversations)
 def test_the_fast_path_accepts_well_formed_conversations(record):
-    from customization.records import _well_formed_conversation_texts
+    from customization.validation.records import _well_formed_conversation_texts
 
     assert _well_formed_conversation_texts(record) is not None
 
@@ -120,7 +121,7 @@ def test_the_fast_path_accepts_well_formed_conversations(record):
 @settings(max_examples=300, deadline=None)
 @given(record=valid_conversations | near_miss_records | json_values)
 def test_the_conversation_fast_path_only_accepts_what_the_full_check_accepts(record):
-    from customization.records import RecordContext, _check_conversation, check_conversation
+    from customization.validation.records import RecordContext, _check_conversation, check_conversation
 
     if not isinstance(record, dict):
         return
@@ -135,8 +136,7 @@ def test_the_conversation_fast_path_only_accepts_what_the_full_check_accepts(rec
 
 
 def test_the_fast_path_accepts_the_bundled_example():
-    from customization.records import _well_formed_conversation_texts
-
+    from customization.validation.records import _well_formed_conversation_texts
     from tests.conftest import ROOT
 
     lines = (ROOT / "examples/email-classifier/train.jsonl").read_text().splitlines()

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from customization.evaluation import Gate, exact_match, normalize, percentile, sample_indexes, token_f1
+
+from customization.evaluation.metrics import Gate, exact_match, normalize, percentile, sample_indexes, token_f1
 
 
 @pytest.mark.parametrize(

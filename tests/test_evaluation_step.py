@@ -13,6 +13,11 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
+from hypothesis import given
+from hypothesis import strategies as st
+from moto import mock_aws
+
+from customization.bedrock_errors import BedrockThrottled
 from customization.catalog import (
     BEDROCK_CONVERSATION,
     CLAUDE_MESSAGES,
@@ -20,10 +25,8 @@ from customization.catalog import (
     PROMPT_COMPLETION,
     load_catalog,
 )
-from customization.comparison import EvaluationSettings, evaluate
-from customization.evaluation import sample, sample_indexes
-from customization.evaluation_cases import select_cases, to_case
-from customization.inference import (
+from customization.evaluation.cases import select_cases, to_case
+from customization.evaluation.inference import (
     MAX_ATTEMPTS,
     Answer,
     InvocationRejected,
@@ -33,12 +36,10 @@ from customization.inference import (
     converse,
     converse_all,
 )
-from customization.jobs import BedrockThrottled
-from customization.notify import compose
-from customization.scorecard import HOURLY, Comparison, markdown, report, score, token_prices
-from hypothesis import given
-from hypothesis import strategies as st
-from moto import mock_aws
+from customization.evaluation.metrics import sample, sample_indexes
+from customization.evaluation.scorecard import HOURLY, Comparison, markdown, report, score, token_prices
+from customization.evaluation.step import EvaluationSettings, evaluate
+from customization.notifications import compose
 
 SYSTEM = "Answer with one word: spam or legitimate."
 
@@ -560,8 +561,9 @@ def test_the_step_skips_with_a_reason_when_there_is_nothing_to_compare(s3):
 
 
 def test_the_handler_reads_the_environment_settings(s3, monkeypatch, caplog):
-    from customization import runtime as lambda_runtime
     from evaluate_model.handler import lambda_handler
+
+    from customization import runtime as lambda_runtime
 
     caplog.set_level("INFO", logger="customization")
     monkeypatch.setenv(

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from customization.catalog import load_catalog
-from customization.hyperparameters import check_hyperparameters
 
+from customization.catalog import load_catalog
+from customization.validation.hyperparameters import check_hyperparameters
 from tests.dataset_helpers import CLAUDE_HAIKU, LLAMA_31_8B, NOVA_MICRO, TITAN_EXPRESS
 
 

@@ -12,7 +12,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdas.customization.naming import run_names
+from customization.naming import run_names
 from tests.test_operate import REGION, UPLOAD, _deploy_outputs, trained_model
 from tools.invoke import run as invoke
 from tools.local_run.bedrock import BedrockEmulator, Behaviour, SimulatedClock

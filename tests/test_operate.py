@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdas.customization.naming import run_names
+from customization.naming import run_names
 from tools.__main__ import main
 from tools.local_run.bedrock import BedrockEmulator, SimulatedClock
 from tools.operate import cleanup_command, execution_arn, follow, status_command

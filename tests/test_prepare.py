@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 
-from customization.dataset import LocalFile, write_prepared
-from customization.engine import iter_lines, split_key
-from customization.prepare import plan_split, text_to_input_records
-from customization.problems import ProblemLog
-from customization.tokens import estimate_tokens
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from customization.validation.dataset import LocalFile, write_prepared
+from customization.validation.prepare import plan_split, text_to_input_records
+from customization.validation.problems import ProblemLog
+from customization.validation.scanner import iter_lines, split_key
+from customization.validation.tokens import estimate_tokens
 from tests.dataset_helpers import TITAN_EXPRESS, check, numbered, write_jsonl
 
 

@@ -11,20 +11,19 @@ import re
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
+from hypothesis import given
+from hypothesis import strategies as st
+
 from customization import runtime
-from customization.jobs import (
-    BedrockRequestRejected,
-    BedrockThrottled,
-    CapacityUnavailable,
+from customization.bedrock_errors import BedrockRequestRejected, BedrockThrottled, CapacityUnavailable
+from customization.naming import run_names
+from customization.serving import ServingFailed, ServingNotReady
+from customization.training import (
     CostCeilingExceeded,
     JobFailed,
     JobStillRunning,
     JobStopped,
 )
-from customization.naming import run_names
-from customization.serving import ServingFailed, ServingNotReady
-from hypothesis import given
-from hypothesis import strategies as st
 
 ENVIRONMENT = {
     "ENVIRONMENT": "dev",
@@ -495,7 +494,7 @@ def test_the_failure_notification_says_what_failed_and_where_to_look(clients):
     )
 
     outcome = handler.lambda_handler({"outcome": "failed", "state": state, "executionArn": "arn:exec:1"})
-    from customization.notify import compose
+    from customization.notifications import compose
 
     text = compose("failed", state, "arn:exec:1", "dev", "us-east-1")
     assert outcome["subject"] == "[dev] Bedrock customization FAILED: datasets/email-classifier/train.jsonl"
@@ -509,7 +508,7 @@ def test_the_failure_notification_says_what_failed_and_where_to_look(clients):
 
 
 def test_the_success_notification_carries_model_serving_metrics_and_cost():
-    from customization.notify import compose
+    from customization.notifications import compose
 
     state = {
         "upload": UPLOAD,

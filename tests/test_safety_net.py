@@ -9,9 +9,9 @@ import json
 import boto3
 import pytest
 from botocore.stub import Stubber
-from customization import runtime
 from moto import mock_aws
 
+from customization import runtime
 from tests.test_operate import REGION, _world
 
 

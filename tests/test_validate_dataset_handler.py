@@ -8,11 +8,11 @@ import re
 
 import boto3
 import pytest
-from customization import runtime
-from customization.upload import DatasetInvalidError
 from moto import mock_aws
 from validate_dataset import handler
 
+from customization import runtime
+from customization.validation.upload import DatasetInvalidError
 from tests.conftest import ROOT
 from tests.dataset_helpers import NOVA_MICRO, TITAN_EXPRESS, numbered
 

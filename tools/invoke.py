@@ -16,10 +16,10 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lambdas.customization.inference import InvocationRejected, Request, converse
-from lambdas.customization.jobs import BedrockThrottled, error_code
-from lambdas.customization.runtime import CLIENT_CONFIGS
-from lambdas.customization.serving import ON_DEMAND, PROVISIONED, READY, serving_of_run
+from customization.bedrock_errors import BedrockThrottled, error_code
+from customization.evaluation.inference import InvocationRejected, Request, converse
+from customization.runtime import CLIENT_CONFIGS
+from customization.serving import ON_DEMAND, PROVISIONED, READY, serving_of_run
 from stacks.config import load_environments
 from stacks.deployment import cdk_json_context
 from tools.operate import (

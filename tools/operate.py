@@ -20,10 +20,10 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, NoRegionError
 
-from lambdas.customization import layout
-from lambdas.customization.inventory import Billable, billables, delete
-from lambdas.customization.naming import run_names
-from lambdas.customization.notify import cause_message
+from customization import layout
+from customization.inventory import Billable, billables, delete
+from customization.naming import run_names
+from customization.notifications import cause_message
 from stacks.config import ConfigError, load_environments
 from stacks.deployment import cdk_json_context, stack_id
 
@@ -369,10 +369,10 @@ def _dataset_files(folder: Path) -> dict[str, Path]:
 
 def validate_locally(environment: str, files: dict[str, Path]):
     """The pipeline's own check, with the environment's defaults, before anything is uploaded."""
-    from lambdas.customization.cost import ServingPlan
-    from lambdas.customization.dataset import LocalFile, check_dataset
-    from lambdas.customization.jobspec import JobSettings, apply_job_file
-    from lambdas.customization.problems import ProblemLog
+    from customization.cost import ServingPlan
+    from customization.validation.dataset import LocalFile, check_dataset
+    from customization.validation.jobspec import JobSettings, apply_job_file
+    from customization.validation.problems import ProblemLog
 
     config = load_environments(cdk_json_context()["environments"])[environment]
     defaults = config.customization.as_job_settings()

@@ -10,11 +10,11 @@ import json
 import sys
 from pathlib import Path
 
-from lambdas.customization.catalog import CONTINUED_PRE_TRAINING, FINE_TUNING
-from lambdas.customization.cost import COMMITMENTS, SERVING_MODES, ServingPlan
-from lambdas.customization.dataset import DatasetCheck, LocalFile, check_dataset, write_prepared
-from lambdas.customization.jobspec import JobSettings, apply_job_file
-from lambdas.customization.problems import ProblemLog
+from customization.catalog import CONTINUED_PRE_TRAINING, FINE_TUNING
+from customization.cost import COMMITMENTS, SERVING_MODES, ServingPlan
+from customization.validation.dataset import DatasetCheck, LocalFile, check_dataset, write_prepared
+from customization.validation.jobspec import JobSettings, apply_job_file
+from customization.validation.problems import ProblemLog
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 

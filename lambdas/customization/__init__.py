@@ -1,6 +1,10 @@
-"""The pipeline's engine, shared by every Lambda handler and imported by the CDK stacks.
+"""The pipeline's runtime: the code every Lambda handler runs, shared with the CDK stacks
+(settings, layout, catalog) and the operator tools.
 
-Modules here use only the standard library and what the Lambda Python runtime ships
-(boto3), and import each other relatively, so the same files work as the Lambda asset's
-top-level package and as `lambdas.customization` from the CDK app and the tools.
+One import name everywhere: `customization`. The Lambda asset is the `lambdas/` folder, so
+the package is top-level there; in the repository it is installed into the virtual
+environment (`pip install -e .`, see pyproject.toml), so stacks, tools, tests and handlers
+import the same module objects, and an exception class exists once.
+
+Modules use only the standard library and boto3.
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from .catalog import ModelSpec
+from customization.catalog import ModelSpec
 
 SERVING_MODES = ("none", "provisioned", "on-demand")
 COMMITMENTS = ("none", "OneMonth", "SixMonths")

@@ -12,8 +12,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .catalog import load_catalog
-from .naming import PROJECT
+from customization.catalog import load_catalog
+from customization.naming import PROJECT
 
 
 @dataclass

@@ -13,7 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from . import layout
+from customization import layout
 
 # Step Functions: 80 characters, no whitespace, brackets, wildcards or punctuation such as
 # " # % \ ^ | ~ ` $ & , ; : /, and ASCII only so that execution logs work.

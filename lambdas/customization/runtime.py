@@ -17,9 +17,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from .cost import ServingPlan
-from .jobs import JobEnvironment
-from .naming import RunNames, run_names
+from customization.cost import ServingPlan
+from customization.naming import RunNames, run_names
+from customization.training import JobEnvironment
 
 CLIENT_CONFIGS = {
     # Bedrock throttles control-plane calls; the SDK's adaptive mode backs off before the

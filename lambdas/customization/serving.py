@@ -8,9 +8,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .cost import ServingPlan
-from .jobs import error_code, error_message, translated_error
-from .naming import RunNames
+from customization.bedrock_errors import error_code, error_message, translated_error
+from customization.cost import ServingPlan
+from customization.naming import RunNames
 
 PROVISIONED = "provisioned"
 ON_DEMAND = "on-demand"

@@ -6,7 +6,7 @@ import time
 from typing import Any
 
 from customization import runtime
-from customization.comparison import EvaluationSettings, evaluate
+from customization.evaluation.step import EvaluationSettings, evaluate
 
 REPORT_SECONDS = 60
 

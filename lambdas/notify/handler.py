@@ -6,7 +6,7 @@ import os
 from typing import Any
 
 from customization import runtime
-from customization.notify import compose
+from customization.notifications import compose
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

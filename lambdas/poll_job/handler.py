@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from customization import runtime
-from customization.jobs import poll_job
+from customization.training import poll_job
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

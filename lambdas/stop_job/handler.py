@@ -12,8 +12,8 @@ import json
 from typing import Any
 
 from customization import runtime
-from customization.jobs import stop_job
 from customization.serving import delete_serving
+from customization.training import stop_job
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import Any
 
 from customization import runtime
-from customization.jobspec import JobSettings
-from customization.upload import DatasetInvalidError, UploadedDataset, validate_upload
+from customization.validation.jobspec import JobSettings
+from customization.validation.upload import DatasetInvalidError, UploadedDataset, validate_upload
 
 __all__ = ["DatasetInvalidError", "lambda_handler"]
 

@@ -8,7 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from lambdas.customization import layout
+from customization import layout
 from stacks.config import JobVpcConfig
 from stacks.nag import acknowledge_wildcard_resource
 

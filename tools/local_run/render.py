@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lambdas.customization.scorecard import table
+from customization.evaluation.scorecard import table
 from tools.local_run.runner import RunReport
 from tools.operate import first_line_of_cause
 

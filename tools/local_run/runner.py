@@ -22,8 +22,8 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-from lambdas.customization.catalog import BEDROCK_CONVERSATION, CLAUDE_MESSAGES, PROMPT_COMPLETION, load_catalog
-from lambdas.customization.evaluation_cases import to_case
+from customization.catalog import BEDROCK_CONVERSATION, CLAUDE_MESSAGES, PROMPT_COMPLETION, load_catalog
+from customization.evaluation.cases import to_case
 from stacks.deployment import PROJECT, cdk_json_context
 from tools.assembly import CloudAssembly
 from tools.local_run.bedrock import ACCOUNT, BedrockEmulator, SimulatedClock

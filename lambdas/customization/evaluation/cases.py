@@ -12,8 +12,8 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .catalog import BEDROCK_CONVERSATION, CLAUDE_MESSAGES, INPUT_TEXT, PROMPT_COMPLETION
-from .evaluation import sample
+from customization.catalog import BEDROCK_CONVERSATION, CLAUDE_MESSAGES, INPUT_TEXT, PROMPT_COMPLETION
+from customization.evaluation.metrics import sample
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from .catalog import ModelSpec
-from .problems import ProblemLog
-from .records import CHECKERS, EXAMPLES, RecordContext
-from .tokens import estimate_tokens
+from customization.catalog import ModelSpec
+from customization.validation.problems import ProblemLog
+from customization.validation.records import CHECKERS, EXAMPLES, RecordContext
+from customization.validation.tokens import estimate_tokens
 
 CHUNK_BYTES = 1 << 20
 # Fingerprints kept for duplicate and overlap warnings (about 100 bytes each). Far above

@@ -11,8 +11,8 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from .catalog import CONTINUED_PRE_TRAINING, FINE_TUNING
-from .problems import ProblemLog
+from customization.catalog import CONTINUED_PRE_TRAINING, FINE_TUNING
+from customization.validation.problems import ProblemLog
 
 JOB_FILE = "job.json"
 CUSTOMIZATION_TYPES = (FINE_TUNING, CONTINUED_PRE_TRAINING)

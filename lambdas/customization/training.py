@@ -1,7 +1,8 @@
 """Starting, following and stopping a Bedrock model customization job.
 
 Each outcome the state machine must route differently is a named exception: Step Functions
-sees the class name as the error name, so Retry and Catch can key on it.
+sees the class name as the error name, so Retry and Catch can key on it (Bedrock's own
+errors are sorted in `customization.bedrock_errors`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .naming import RunNames
+from customization.bedrock_errors import (
+    BedrockRequestRejected,
+    error_code,
+    error_message,
+    translated_error,
+)
+from customization.naming import RunNames
 
 RUNNING = ("InProgress", "Stopping")
 
@@ -26,18 +33,6 @@ class JobFailed(Exception):
 
 class JobStopped(Exception):
     """Someone (or the pipeline's time limit) stopped the job."""
-
-
-class CapacityUnavailable(Exception):
-    """ServiceQuotaExceeded: too many jobs in the account and region. Retried while capacity frees up."""
-
-
-class BedrockThrottled(Exception):
-    """Throttling or a transient Bedrock error: retried with backoff."""
-
-
-class BedrockRequestRejected(Exception):
-    """Validation, AccessDenied and the like: retrying cannot help. The message is Bedrock's."""
 
 
 class CostCeilingExceeded(Exception):
@@ -170,20 +165,3 @@ def _stage(job: dict[str, Any]) -> str:
         if (details.get(name) or {}).get("status") == "InProgress"
     ]
     return f" ({stages[-1].removesuffix('Details')})" if stages else ""
-
-
-def translated_error(error: ClientError) -> Exception:
-    code, message = error_code(error), error_message(error)
-    if code == "ServiceQuotaExceededException":
-        return CapacityUnavailable(message)
-    if code in ("ThrottlingException", "InternalServerException", "ServiceUnavailableException"):
-        return BedrockThrottled(f"{code}: {message}")
-    return BedrockRequestRejected(f"{code}: {message}")
-
-
-def error_code(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Code", "")
-
-
-def error_message(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Message", str(error))

@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError, ConnectionError, ReadTimeoutError
 
-from .jobs import BedrockThrottled, error_code, error_message
+from customization.bedrock_errors import BedrockThrottled, error_code, error_message
 
 # Worth another attempt: the request was fine, the service was busy or warming up.
 RETRYABLE = frozenset(

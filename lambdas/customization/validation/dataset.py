@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from .catalog import INPUT_TEXT, Catalog, ModelSpec, UnknownModelError, load_catalog
-from .cost import CostEstimate, ServingPlan, estimate_cost
-from .engine import DatasetScanner, FileScan, iter_lines, read_chunks
-from .hyperparameters import check_hyperparameters
-from .jobspec import JobSettings
-from .prepare import SplitPlan, plan_split, text_to_input_records, write_lines, write_split
-from .problems import ProblemLog
+from customization.catalog import INPUT_TEXT, Catalog, ModelSpec, UnknownModelError, load_catalog
+from customization.cost import CostEstimate, ServingPlan, estimate_cost
+from customization.validation.hyperparameters import check_hyperparameters
+from customization.validation.jobspec import JobSettings
+from customization.validation.prepare import SplitPlan, plan_split, text_to_input_records, write_lines, write_split
+from customization.validation.problems import ProblemLog
+from customization.validation.scanner import DatasetScanner, FileScan, iter_lines, read_chunks
 
 R_MODEL = "base-model"
 R_TYPE = "customization-type"

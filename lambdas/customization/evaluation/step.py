@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from . import layout
-from .catalog import load_catalog
-from .evaluation_cases import select_cases
-from .inference import InvocationRejected, OutOfTime, Request, converse_all
-from .scorecard import Comparison, markdown, report, score, token_prices
+from customization import layout
+from customization.catalog import load_catalog
+from customization.evaluation.cases import select_cases
+from customization.evaluation.inference import InvocationRejected, OutOfTime, Request, converse_all
+from customization.evaluation.scorecard import Comparison, markdown, report, score, token_prices
 
 
 @dataclass(frozen=True)

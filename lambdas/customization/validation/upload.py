@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from . import layout
-from .cost import ServingPlan
-from .dataset import DatasetCheck, check_dataset, write_prepared
-from .engine import read_chunks
-from .jobspec import JobSettings, apply_job_file
-from .problems import ProblemLog
+from customization import layout
+from customization.cost import ServingPlan
+from customization.validation.dataset import DatasetCheck, check_dataset, write_prepared
+from customization.validation.jobspec import JobSettings, apply_job_file
+from customization.validation.problems import ProblemLog
+from customization.validation.scanner import read_chunks
 
 REPORT_PROBLEMS_KEPT = 1000  # in the report object; all are counted
 MESSAGE_PROBLEMS_SHOWN = 5  # in the error the state machine routes to a notification

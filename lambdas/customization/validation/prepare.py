@@ -13,9 +13,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from .engine import R_ENCODING, split_key
-from .problems import ProblemLog
-from .tokens import estimate_tokens
+from customization.validation.problems import ProblemLog
+from customization.validation.scanner import R_ENCODING, split_key
+from customization.validation.tokens import estimate_tokens
 
 # Chunks stay this far under the model's limit: the estimate is conservative, but the cost
 # of a record that is too long is a job that fails hours in.

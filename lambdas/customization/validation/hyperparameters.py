@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from .catalog import HyperparameterSpec, ModelSpec
+from customization.catalog import HyperparameterSpec, ModelSpec
 
 # Names seen in tutorials and other frameworks -> the API names they mean. Keys are
 # lower-case with separators removed; the first candidate the model has is suggested.

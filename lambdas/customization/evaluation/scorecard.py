@@ -8,10 +8,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from .catalog import ModelSpec
-from .evaluation import Gate, exact_match, percentile, token_f1
-from .evaluation_cases import Case
-from .inference import Answer
+from customization.catalog import ModelSpec
+from customization.evaluation.cases import Case
+from customization.evaluation.inference import Answer
+from customization.evaluation.metrics import Gate, exact_match, percentile, token_f1
 
 METRICS = {"exactMatch": "exact match", "tokenF1": "token F1"}  # config name -> words
 # config name -> the ModelScore field (and evaluation.json key) that holds it

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .catalog import BEDROCK_CONVERSATION, CLAUDE_MESSAGES, INPUT_TEXT, PROMPT_COMPLETION, ModelSpec
-from .layout import BEDROCK_READABLE_PREFIXES
-from .problems import ProblemLog
+from customization.catalog import BEDROCK_CONVERSATION, CLAUDE_MESSAGES, INPUT_TEXT, PROMPT_COMPLETION, ModelSpec
+from customization.layout import BEDROCK_READABLE_PREFIXES
+from customization.validation.problems import ProblemLog
 
 SCHEMA_VERSION = "bedrock-conversation-2024"
 ROLES = ("user", "assistant")
