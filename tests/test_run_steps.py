@@ -54,7 +54,7 @@ VALIDATION = {
         "trainUri": "s3://data-bucket/prepared/x/v1/train.jsonl",
         "validationUri": "s3://data-bucket/prepared/x/v1/validation.jsonl",
     },
-    "cost": {"training_usd": 0.05},
+    "cost": {"trainingUsd": 0.05},
 }
 
 
@@ -174,7 +174,7 @@ def test_bedrock_errors_become_the_errors_the_state_machine_routes(clients, code
 
 
 def test_the_cost_guard_stops_the_run_before_any_bedrock_call(clients):
-    expensive = {**VALIDATION, "cost": {"training_usd": 30.0}}
+    expensive = {**VALIDATION, "cost": {"trainingUsd": 30.0}}
     from start_job import handler
 
     with pytest.raises(CostCeilingExceeded, match=r"\$30.00 is above this environment's ceiling \$25.00"):

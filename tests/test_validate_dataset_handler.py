@@ -68,7 +68,7 @@ def test_a_valid_upload_is_split_prepared_and_summarized(s3):
         "validationUri": f"s3://{BUCKET}/prepared/{run}validation.jsonl",
     }
     assert summary["settings"]["hyperParameters"] == {"epochCount": "2"}
-    assert summary["cost"]["serving_usd_per_hour"] is None  # no Nova provisioned price in the catalog
+    assert summary["cost"]["servingUsdPerHour"] is None  # no Nova provisioned price in the catalog
     assert summary["reportUri"] == f"s3://{BUCKET}/reports/{run}validation-report.json"
     prepared = s3.get_object(Bucket=BUCKET, Key=f"prepared/{run}validation.jsonl")["Body"].read()
     assert len(prepared.splitlines()) == 16
@@ -198,4 +198,4 @@ def test_job_json_may_skip_serving_but_not_pick_another_mode(s3, serving, outcom
     else:
         summary = handler.lambda_handler(_event("datasets/spam/train.jsonl", version), None, s3=s3)
         assert summary["settings"]["servingMode"] == outcome
-        assert summary["cost"]["serving_mode"] == outcome
+        assert summary["cost"]["servingMode"] == outcome

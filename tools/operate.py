@@ -24,6 +24,7 @@ from customization import layout
 from customization.inventory import Billable, billables, delete
 from customization.naming import run_names
 from customization.notifications import cause_message
+from customization.run_state import training_cost_usd
 from stacks.config import ConfigError, load_environments
 from stacks.deployment import cdk_json_context, stack_id
 
@@ -132,7 +133,7 @@ def _run(execution: dict[str, Any], names, job: dict[str, Any]) -> dict[str, Any
         "serving": None if (output.get("retired") or {}).get("deleted") else (output.get("serving") or {}).get("arn"),
         "promoted": (output.get("evaluation") or {}).get("promoted"),
         "evaluation": (output.get("evaluation") or {}).get("headline"),
-        "cost": ((output.get("validation") or {}).get("cost") or {}).get("training_usd"),
+        "cost": training_cost_usd(output),
         "error": execution.get("error"),
     }
 
@@ -369,7 +370,7 @@ def _dataset_files(folder: Path) -> dict[str, Path]:
 
 def validate_locally(environment: str, files: dict[str, Path]):
     """The pipeline's own check, with the environment's defaults, before anything is uploaded."""
-    from customization.cost import ServingPlan
+    from customization.serving import ServingPlan
     from customization.validation.dataset import LocalFile, check_dataset
     from customization.validation.jobspec import JobSettings, apply_job_file
     from customization.validation.problems import ProblemLog

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from customization.catalog import CONTINUED_PRE_TRAINING, FINE_TUNING
-from customization.cost import COMMITMENTS, SERVING_MODES, ServingPlan
+from customization.serving import COMMITMENTS, SERVING_MODES, ServingPlan
 from customization.validation.dataset import DatasetCheck, LocalFile, check_dataset, write_prepared
 from customization.validation.jobspec import JobSettings, apply_job_file
 from customization.validation.problems import ProblemLog

@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from customization.catalog import ModelSpec
+from customization.run_state import Cost
+from customization.serving import NO_COMMITMENT, ON_DEMAND, PROVISIONED, ServingPlan
 
-SERVING_MODES = ("none", "provisioned", "on-demand")
-COMMITMENTS = ("none", "OneMonth", "SixMonths")
 HOURS_PER_MONTH = 730
-
-
-@dataclass(frozen=True)
-class ServingPlan:
-    mode: str = "none"
-    model_units: int = 1
-    commitment: str = "none"
 
 
 @dataclass(frozen=True)
@@ -28,15 +21,24 @@ class CostEstimate:
     serving_usd_per_hour: float | None
     notes: tuple[str, ...] = ()
 
-    def as_dict(self) -> dict:
-        return asdict(self)
+    def as_dict(self) -> Cost:
+        """As the run's state and reports carry it (camelCase, see customization.run_state)."""
+        return {
+            "trainingTokens": self.training_tokens,
+            "epochs": self.epochs,
+            "trainingUsd": self.training_usd,
+            "storageUsdPerMonth": self.storage_usd_per_month,
+            "servingMode": self.serving_mode,
+            "servingUsdPerHour": self.serving_usd_per_hour,
+            "notes": list(self.notes),
+        }
 
     def summary(self) -> str:
         parts = [f"training ~{_usd(self.training_usd)} ({self.training_tokens:,} tokens x {self.epochs:g} epochs)"]
         parts.append(f"storage ~{_usd(self.storage_usd_per_month)}/month")
-        if self.serving_mode == "provisioned":
+        if self.serving_mode == PROVISIONED:
             parts.append(f"provisioned throughput ~{_usd(self.serving_usd_per_hour)}/hour while it exists")
-        elif self.serving_mode == "on-demand":
+        elif self.serving_mode == ON_DEMAND:
             parts.append("on-demand serving billed per token when invoked")
         return "; ".join(parts)
 
@@ -50,8 +52,8 @@ def estimate_cost(model: ModelSpec, training_tokens: int, epochs: float, serving
     else:
         training = round(training_tokens * epochs / 1000 * prices.training_per_1k_tokens, 2)
     hourly = None
-    if serving.mode == "provisioned":
-        key = "noCommitment" if serving.commitment == "none" else serving.commitment
+    if serving.mode == PROVISIONED:
+        key = "noCommitment" if serving.commitment == NO_COMMITMENT else serving.commitment
         unit_price = prices.provisioned_per_hour_per_unit.get(key)
         if unit_price is None:
             notes.append(f"no provisioned throughput price ({key}) for {model.name} in the catalog")

@@ -1,24 +1,32 @@
-"""What a deployed environment's runs left that costs money, found by the runs' tags.
+"""What a deployed environment's runs left that costs money, found by the runs' tags, and
+the sweep that deletes what is past its time.
 
 Shared by `python -m tools cleanup` and the scheduled safety net (lambdas/safety_net), so the
-two can never disagree on what is the pipeline's and what may be deleted.
+two can never disagree on what is the pipeline's, what may be deleted, and how a failed
+deletion is reported: item by item, the rest carrying on.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from customization.bedrock_errors import error_code, error_message
 from customization.catalog import load_catalog
 from customization.naming import PROJECT
+from customization.settings import required
+
+CUSTOM_MODEL = "custom model"
 
 
 @dataclass
 class Billable:
-    kind: str  # "throughput", "deployment", "custom model"
+    kind: str  # "throughput", "deployment", CUSTOM_MODEL
     name: str
     arn: str
     created: dt.datetime
@@ -28,6 +36,66 @@ class Billable:
 
     def age_days(self, now: dt.datetime) -> float:
         return (now - self.created).total_seconds() / 86400
+
+    def age_hours(self, now: dt.datetime) -> float:
+        return (now - self.created).total_seconds() / 3600
+
+    @property
+    def serving(self) -> bool:
+        return self.kind != CUSTOM_MODEL
+
+
+@dataclass(frozen=True)
+class SafetyNetSettings:
+    """The hourly sweep of forgotten serving (`serving.timeToLiveHours` in cdk.json)."""
+
+    time_to_live_hours: float
+
+    def to_environment(self) -> dict[str, str]:
+        return {"SERVING_TTL_HOURS": str(self.time_to_live_hours)}
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> SafetyNetSettings:
+        return cls(time_to_live_hours=float(required(environ, "SERVING_TTL_HOURS")))
+
+
+@dataclass
+class Sweep:
+    """What one sweep did: deleted, due soon (within the warning window), and failed, with why."""
+
+    deleted: list[Billable] = field(default_factory=list)
+    due: list[Billable] = field(default_factory=list)
+    failed: list[tuple[Billable, str]] = field(default_factory=list)
+
+
+def sweep(
+    bedrock: Any,
+    items: Iterable[Billable],
+    now: dt.datetime,
+    *,
+    older_than_hours: float,
+    warning_hours: float = 0.0,
+    deleting: bool = True,
+) -> Sweep:
+    """Delete each deletable item at least `older_than_hours` old; a failed deletion is recorded
+    with its reason and the sweep carries on with the next item."""
+    result = Sweep()
+    for item in items:
+        if not item.deletable:
+            continue
+        age = item.age_hours(now)
+        if age >= older_than_hours:
+            if not deleting:
+                continue
+            try:
+                delete(bedrock, item)
+            except ClientError as error:
+                result.failed.append((item, f"{error_code(error)}: {error_message(error)}"))
+            else:
+                result.deleted.append(item)
+        elif warning_hours and age >= older_than_hours - warning_hours:
+            result.due.append(item)
+    return result
 
 
 def billables(bedrock: Any, environment: str, now: dt.datetime) -> list[Billable]:
@@ -76,7 +144,7 @@ def billables(bedrock: Any, environment: str, now: dt.datetime) -> list[Billable
         in_use = item["modelArn"] in served_models
         found.append(
             Billable(
-                kind="custom model",
+                kind=CUSTOM_MODEL,
                 name=item["modelName"],
                 arn=item["modelArn"],
                 created=item["creationTime"],

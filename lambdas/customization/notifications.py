@@ -5,6 +5,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from customization.run_state import (
+    CLEANUP,
+    EVALUATION,
+    FAILURE,
+    JOB,
+    RESULT,
+    RETIRED,
+    SERVING,
+    UPLOAD,
+    VALIDATION,
+    part,
+    serving_deleted,
+)
+from customization.serving import PROVISIONED
+
 SUBJECT_LIMIT = 100  # SNS rejects longer e-mail subjects
 
 
@@ -14,13 +29,9 @@ def console_link(region: str, execution_arn: str) -> str:
 
 def compose(outcome: str, state: dict[str, Any], execution_arn: str, environment: str, region: str) -> dict[str, str]:
     """Subject and body for a run that `succeeded` or `failed`; any part of `state` may be missing."""
-    upload = state.get("upload") or {}
-    validation = state.get("validation") or {}
-    job = state.get("job") or {}
-    result = state.get("result") or {}
-    serving = state.get("serving") or {}
-    evaluation = state.get("evaluation") or {}
-    retired = state.get("retired") or {}
+    upload, validation, job = part(state, UPLOAD), part(state, VALIDATION), part(state, JOB)
+    result, serving, evaluation = part(state, RESULT), part(state, SERVING), part(state, EVALUATION)
+    retired = part(state, RETIRED)
     dataset = (validation.get("dataset") or {}).get("name") or upload.get("key", "?")
     lines = [
         f"Environment: {environment}",
@@ -51,17 +62,17 @@ def compose(outcome: str, state: dict[str, Any], execution_arn: str, environment
     if cost:
         lines.append(_cost_line(cost))
     if outcome == "failed":
-        failure = state.get("failure") or {}
+        failure = part(state, FAILURE)
         lines += ["", f"Failed with {failure.get('Error', 'an error')}:", cause_message(failure.get("Cause"))]
-        if state.get("cleanup"):
-            lines.append(f"Cleanup: {_cleanup(state['cleanup'])}")
-        if serving.get("arn") and not _serving_gone(state):
+        if part(state, CLEANUP):
+            lines.append(f"Cleanup: {_cleanup(part(state, CLEANUP))}")
+        if serving.get("arn") and not serving_deleted(state):
             lines.append(
                 f"The serving above was kept and bills until deleted: python -m tools cleanup --env {environment}"
             )
         if validation.get("reportUri"):
             lines.append(f"Validation report: {validation['reportUri']}")
-    if serving.get("mode") == "provisioned" and serving.get("arn") and not _serving_gone(state):
+    if serving.get("mode") == PROVISIONED and serving.get("arn") and not serving_deleted(state):
         lines += ["", "Provisioned throughput bills every hour until it is deleted."]
     lines += ["", f"Execution: {console_link(region, execution_arn)}"]
     verb = "succeeded" if outcome == "succeeded" else "FAILED"
@@ -103,19 +114,20 @@ def _cleanup(cleanup: dict[str, Any]) -> str:
     return f"no serving deleted: {cleanup.get('reason')}"
 
 
-def _serving_gone(state: dict[str, Any]) -> bool:
-    return any((state.get(key) or {}).get("deleted") for key in ("retired", "cleanup"))
-
-
 def _cost_line(cost: dict[str, Any]) -> str:
     parts = []
-    if cost.get("training_usd") is not None:
-        parts.append(f"training ~${cost['training_usd']:,.2f}")
-    if cost.get("storage_usd_per_month") is not None:
-        parts.append(f"model storage ~${cost['storage_usd_per_month']:,.2f}/month")
-    if cost.get("serving_usd_per_hour") is not None:
-        parts.append(f"serving ~${cost['serving_usd_per_hour']:,.2f}/hour")
+    if cost.get("trainingUsd") is not None:
+        parts.append(f"training ~${cost['trainingUsd']:,.2f}")
+    if cost.get("storageUsdPerMonth") is not None:
+        parts.append(f"model storage ~${cost['storageUsdPerMonth']:,.2f}/month")
+    if cost.get("servingUsdPerHour") is not None:
+        parts.append(f"serving ~${cost['servingUsdPerHour']:,.2f}/hour")
     return "Estimated cost: " + (", ".join(parts) if parts else "unknown (no prices in the catalog)")
+
+
+def first_line_of_cause(cause: str | None) -> str:
+    """The first line of a failure's cause, without the JSON that Lambda errors arrive in."""
+    return cause_message(cause).splitlines()[0] if cause else ""
 
 
 def cause_message(cause: Any) -> str:

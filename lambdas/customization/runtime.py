@@ -1,13 +1,12 @@
 """What every handler needs from the Lambda environment: settings, clients and logs.
 
-Settings arrive as environment variables set by the stack (validated at synth); they are
-read lazily, on first use, so tests can set them and import handlers in any order.
+Settings arrive as environment variables set by the stack (see customization.settings); they
+are read lazily, on first use, so tests can set them and import handlers in any order.
 Logs are JSON (the function's log format is JSON): `extra=` fields become JSON keys.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -17,9 +16,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from customization.cost import ServingPlan
+from customization.log_events import LogEvent
 from customization.naming import RunNames, run_names
-from customization.training import JobEnvironment
+from customization.settings import Deployment, S
 
 CLIENT_CONFIGS = {
     # Bedrock throttles control-plane calls; the SDK's adaptive mode backs off before the
@@ -34,57 +33,14 @@ logger = logging.getLogger("customization")
 logger.setLevel(os.environ.get("LOG_LEVEL", "INFO"))
 
 
-class SettingsError(RuntimeError):
-    """A variable the stack sets is missing or malformed: redeploy the stack."""
-
-
-def variable(name: str) -> str:
-    try:
-        return os.environ[name]
-    except KeyError:
-        raise SettingsError(f"environment variable {name} is not set: redeploy the stack") from None
-
-
-def json_variable(name: str, default: Any = None) -> Any:
-    raw = os.environ.get(name)
-    if raw is None:
-        if default is None:
-            raise SettingsError(f"environment variable {name} is not set: redeploy the stack")
-        return default
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise SettingsError(f"environment variable {name} is not JSON ({error}): redeploy the stack") from None
-
-
 @cache
+def settings(kind: type[S]) -> S:
+    """The function's settings of one group (see customization.settings), read once."""
+    return kind.from_environment(os.environ)
+
+
 def environment_name() -> str:
-    return variable("ENVIRONMENT")
-
-
-@cache
-def serving_plan() -> ServingPlan:
-    serving = json_variable("SERVING", {})
-    return ServingPlan(
-        mode=serving.get("mode", "none"),
-        model_units=int(serving.get("modelUnits", 1)),
-        commitment=serving.get("commitment", "none"),
-    )
-
-
-@cache
-def job_environment() -> JobEnvironment:
-    vpc = json_variable("JOB_VPC", {})
-    ceiling = os.environ.get("COST_CEILING_USD")
-    return JobEnvironment(
-        environment=environment_name(),
-        role_arn=variable("CUSTOMIZATION_ROLE_ARN"),
-        output_bucket=variable("OUTPUT_BUCKET"),
-        kms_key_arn=variable("DATA_KEY_ARN"),
-        cost_ceiling_usd=float(ceiling) if ceiling else None,
-        subnet_ids=tuple(vpc.get("subnetIds", ())),
-        security_group_ids=tuple(vpc.get("securityGroupIds", ())),
-    )
+    return settings(Deployment).environment
 
 
 def names_of(upload: dict[str, Any]) -> RunNames:
@@ -118,9 +74,15 @@ def bind(event: dict[str, Any]) -> None:
         _context["executionArn"] = event["executionArn"]
 
 
-def log(message: str, **fields: Any) -> None:
+def log(event: LogEvent | str, **fields: Any) -> None:
+    """One JSON log line; a `LogEvent` (one the dashboard reads) must carry all its fields."""
+    if isinstance(event, LogEvent):
+        missing = [name for name in event.fields if name not in fields]
+        if missing:
+            raise ValueError(f"log line {event.message!r} needs {', '.join(missing)}: the dashboard reads them")
+        event = event.message
     merged = {**_context, **fields}
-    logger.info(message, extra={key: value for key, value in merged.items() if value is not None})
+    logger.info(event, extra={key: value for key, value in merged.items() if value is not None})
 
 
-_CACHED = (environment_name, serving_plan, job_environment, client)
+_CACHED = (settings, client)

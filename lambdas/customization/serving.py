@@ -4,18 +4,60 @@ when the run fails after creating it, unless a commitment term forbids it."""
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from customization.bedrock_errors import error_code, error_message, translated_error
-from customization.cost import ServingPlan
 from customization.naming import RunNames
+from customization.settings import json_value
 
+# How an environment serves its trained models (`serving.mode` in cdk.json).
+NONE = "none"
 PROVISIONED = "provisioned"
 ON_DEMAND = "on-demand"
+SERVING_MODES = (NONE, PROVISIONED, ON_DEMAND)
+# Provisioned throughput terms; only no-commitment throughput can be deleted at will.
+NO_COMMITMENT = "none"
+COMMITMENTS = (NO_COMMITMENT, "OneMonth", "SixMonths")
 # The status in which each kind of serving answers requests.
 READY = {PROVISIONED: "InService", ON_DEMAND: "Active"}
+
+
+@dataclass(frozen=True)
+class ServingPlan:
+    """What the environment serves a trained model with (a run's job.json may say none)."""
+
+    mode: str = NONE
+    model_units: int = 1
+    commitment: str = NO_COMMITMENT
+
+    @property
+    def serves(self) -> bool:
+        return self.mode != NONE
+
+    @property
+    def deletable(self) -> bool:
+        """On-demand deployments and no-commitment throughput can be deleted at any time."""
+        return self.mode == ON_DEMAND or self.commitment == NO_COMMITMENT
+
+    def to_environment(self) -> dict[str, str]:
+        return {
+            "SERVING": json.dumps({"mode": self.mode, "modelUnits": self.model_units, "commitment": self.commitment})
+        }
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> ServingPlan:
+        serving = json_value(environ, "SERVING", {})
+        return cls(
+            mode=serving.get("mode", NONE),
+            model_units=int(serving.get("modelUnits", 1)),
+            commitment=serving.get("commitment", NO_COMMITMENT),
+        )
 
 
 class ServingNotReady(Exception):
@@ -37,7 +79,7 @@ def create_serving(bedrock: Any, names: RunNames, model_arn: str, plan: ServingP
                 "clientRequestToken": names.client_token("pt"),
                 "tags": tags,
             }
-            if plan.commitment != "none":
+            if plan.commitment != NO_COMMITMENT:
                 request["commitmentDuration"] = plan.commitment
             arn = bedrock.create_provisioned_model_throughput(**request)["provisionedModelArn"]
         elif plan.mode == ON_DEMAND:
@@ -58,7 +100,7 @@ def create_serving(bedrock: Any, names: RunNames, model_arn: str, plan: ServingP
         "modelUnits": plan.model_units if plan.mode == PROVISIONED else None,
         "commitment": plan.commitment if plan.mode == PROVISIONED else None,
         # Only no-commitment throughput and deployments can be deleted at will.
-        "deletable": plan.mode == ON_DEMAND or plan.commitment == "none",
+        "deletable": plan.deletable,
     }
 
 

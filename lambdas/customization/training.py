@@ -7,6 +7,8 @@ errors are sorted in `customization.bedrock_errors`).
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +21,7 @@ from customization.bedrock_errors import (
     translated_error,
 )
 from customization.naming import RunNames
+from customization.settings import as_json, json_value, required
 
 RUNNING = ("InProgress", "Stopping")
 
@@ -41,7 +44,8 @@ class CostCeilingExceeded(Exception):
 
 @dataclass(frozen=True)
 class JobEnvironment:
-    """What a job needs from the deployed environment (passed to the function as variables)."""
+    """What a job needs from the deployed environment: the role Bedrock assumes, where the
+    artifacts go, the key that encrypts the model, the cost ceiling and the job's VPC."""
 
     environment: str
     role_arn: str
@@ -51,10 +55,39 @@ class JobEnvironment:
     subnet_ids: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
 
+    def to_environment(self) -> dict[str, str]:
+        variables = {
+            "ENVIRONMENT": self.environment,
+            "CUSTOMIZATION_ROLE_ARN": self.role_arn,
+            "OUTPUT_BUCKET": self.output_bucket,
+            "DATA_KEY_ARN": self.kms_key_arn,
+        }
+        if self.cost_ceiling_usd is not None:
+            variables["COST_CEILING_USD"] = str(self.cost_ceiling_usd)
+        if self.subnet_ids:
+            variables["JOB_VPC"] = as_json(
+                {"subnetIds": list(self.subnet_ids), "securityGroupIds": list(self.security_group_ids)}
+            )
+        return variables
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> JobEnvironment:
+        vpc = json_value(environ, "JOB_VPC", {})
+        ceiling = environ.get("COST_CEILING_USD")
+        return cls(
+            environment=required(environ, "ENVIRONMENT"),
+            role_arn=required(environ, "CUSTOMIZATION_ROLE_ARN"),
+            output_bucket=required(environ, "OUTPUT_BUCKET"),
+            kms_key_arn=required(environ, "DATA_KEY_ARN"),
+            cost_ceiling_usd=float(ceiling) if ceiling else None,
+            subnet_ids=tuple(vpc.get("subnetIds", ())),
+            security_group_ids=tuple(vpc.get("securityGroupIds", ())),
+        )
+
 
 def check_cost(summary: dict[str, Any], ceiling_usd: float | None) -> None:
     """Refuse a run whose training estimate is above the ceiling, before anything is spent."""
-    estimate = (summary.get("cost") or {}).get("training_usd")
+    estimate = (summary.get("cost") or {}).get("trainingUsd")
     if ceiling_usd is not None and estimate is not None and estimate > ceiling_usd:
         raise CostCeilingExceeded(
             f"estimated training cost ${estimate:,.2f} is above this environment's ceiling ${ceiling_usd:,.2f}: "

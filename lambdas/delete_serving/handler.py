@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from customization import runtime
-from customization.serving import delete_serving
+from customization.serving import ServingPlan, delete_serving
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     runtime.bind(event)
     upload = event["upload"]
     names = runtime.names_of(upload)
-    outcome = delete_serving(runtime.client("bedrock"), names, runtime.serving_plan())
+    outcome = delete_serving(runtime.client("bedrock"), names, runtime.settings(ServingPlan))
     runtime.log("serving cleanup", **outcome)
     return outcome

@@ -7,13 +7,14 @@ from typing import Any
 
 from customization import runtime
 from customization.evaluation.step import EvaluationSettings, evaluate
+from customization.log_events import MODEL_EVALUATED
 
 REPORT_SECONDS = 60
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     runtime.bind(event)
-    settings = EvaluationSettings.from_variable(runtime.json_variable("EVALUATION"))
+    settings = runtime.settings(EvaluationSettings)
     result = evaluate(
         runtime.client("s3"),
         runtime.client("bedrock-runtime"),
@@ -22,8 +23,7 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
         sleep=runtime.sleep,
         deadline=_deadline(context),
     )
-    # The dashboard counts promoted and not-promoted models from this line.
-    runtime.log("model evaluated", **{k: v for k, v in result.items() if k in ("status", "promoted", "headline")})
+    runtime.log(MODEL_EVALUATED, **{field: result.get(field) for field in MODEL_EVALUATED.fields})
     return result
 
 

@@ -6,7 +6,10 @@ import os
 from typing import Any
 
 from customization import runtime
+from customization.log_events import NOTIFICATION_SENT
 from customization.notifications import compose
+from customization.run_state import training_cost_usd
+from customization.settings import TopicSettings
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -19,9 +22,7 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
         os.environ.get("AWS_REGION", "us-east-1"),
     )
     runtime.client("sns").publish(
-        TopicArn=runtime.variable("TOPIC_ARN"), Subject=message["subject"], Message=message["message"]
+        TopicArn=runtime.settings(TopicSettings).topic_arn, Subject=message["subject"], Message=message["message"]
     )
-    cost = ((event["state"].get("validation") or {}).get("cost") or {}).get("training_usd")
-    # The dashboard's spend graph is a metric filter on this line (estimatedTrainingUsd).
-    runtime.log("notification sent", outcome=event["outcome"], estimatedTrainingUsd=cost)
+    runtime.log(NOTIFICATION_SENT, outcome=event["outcome"], estimatedTrainingUsd=training_cost_usd(event["state"]))
     return {"outcome": event["outcome"], "subject": message["subject"]}

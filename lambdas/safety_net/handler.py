@@ -1,7 +1,11 @@
 """SafetyNet (scheduled, hourly, where the environment asks for it): deletes no-commitment
 throughput and on-demand deployments that this environment's runs created once they are
 older than serving.timeToLiveHours, and warns an hour before. Nothing forgotten in dev keeps
-billing for weeks; committed throughput and custom models are never touched."""
+billing for weeks; committed throughput and custom models are never touched.
+
+One deletion that fails does not stop the others (the same sweep as `tools cleanup`); the
+notification names it, and the function then fails so that its alarm fires and EventBridge
+tries again."""
 
 from __future__ import annotations
 
@@ -10,34 +14,51 @@ import os
 from typing import Any
 
 from customization import runtime
-from customization.inventory import billables, delete
+from customization.inventory import SafetyNetSettings, billables, sweep
+from customization.settings import TopicSettings
 
 WARNING_HOURS = 1.0
 
 
+class ServingNotDeleted(Exception):
+    """At least one item past its time to live could not be deleted; the others were."""
+
+
 def lambda_handler(event: dict[str, Any], context: Any = None, now: dt.datetime | None = None) -> dict[str, Any]:
     now = now or dt.datetime.now(dt.UTC)
-    ttl = float(runtime.variable("SERVING_TTL_HOURS"))
+    ttl = runtime.settings(SafetyNetSettings).time_to_live_hours
+    environment = runtime.environment_name()
     bedrock = runtime.client("bedrock")
-    deleted, warned = [], []
-    for item in billables(bedrock, runtime.environment_name(), now):
-        if item.kind == "custom model" or not item.deletable:
-            continue
-        age_hours = item.age_days(now) * 24
-        if age_hours >= ttl:
-            delete(bedrock, item)
-            deleted.append(f"{item.kind} {item.name} ({age_hours:.0f} h old, {item.cost})")
-        elif age_hours >= ttl - WARNING_HOURS:
-            warned.append(f"{item.kind} {item.name} ({age_hours:.0f} h old, {item.cost})")
-    if deleted or warned:
-        lines = [
-            f"Environment {runtime.environment_name()}: serving lives at most {ttl:g} h (serving.timeToLiveHours)."
-        ]
-        lines += [f"Deleted: {entry}" for entry in deleted]
-        lines += [f"Will be deleted within the hour: {entry}" for entry in warned]
-        subject = f"[{runtime.environment_name()}] Bedrock safety net: {len(deleted)} deleted, {len(warned)} due"
+    serving = [item for item in billables(bedrock, environment, now) if item.serving]
+    result = sweep(bedrock, serving, now, older_than_hours=ttl, warning_hours=WARNING_HOURS)
+
+    def entry(item) -> str:
+        return f"{item.kind} {item.name} ({item.age_hours(now):.0f} h old, {item.cost})"
+
+    outcome = {
+        "deleted": [entry(item) for item in result.deleted],
+        "warned": [entry(item) for item in result.due],
+        "failed": [f"{entry(item)}: {reason}" for item, reason in result.failed],
+    }
+    if any(outcome.values()):
+        lines = [f"Environment {environment}: serving lives at most {ttl:g} h (serving.timeToLiveHours)."]
+        lines += [f"Deleted: {text}" for text in outcome["deleted"]]
+        lines += [f"Will be deleted within the hour: {text}" for text in outcome["warned"]]
+        lines += [f"COULD NOT DELETE, still billing: {text}" for text in outcome["failed"]]
+        if outcome["failed"]:
+            lines.append(f"Delete it by hand: python -m tools cleanup --env {environment} --yes")
+        failed = f", {len(result.failed)} FAILED" if result.failed else ""
+        subject = f"[{environment}] Bedrock safety net: {len(result.deleted)} deleted, {len(result.due)} due{failed}"
         runtime.client("sns").publish(
-            TopicArn=runtime.variable("TOPIC_ARN"), Subject=subject[:100], Message="\n".join(lines)
+            TopicArn=runtime.settings(TopicSettings).topic_arn, Subject=subject[:100], Message="\n".join(lines)
         )
-    runtime.log("safety net", deleted=len(deleted), warned=len(warned), region=os.environ.get("AWS_REGION"))
-    return {"deleted": deleted, "warned": warned}
+    runtime.log(
+        "safety net",
+        deleted=len(result.deleted),
+        warned=len(result.due),
+        failed=len(result.failed),
+        region=os.environ.get("AWS_REGION"),
+    )
+    if result.failed:
+        raise ServingNotDeleted("; ".join(outcome["failed"]))
+    return outcome

@@ -13,6 +13,7 @@ from urllib.parse import unquote_plus
 from customization import runtime
 from customization.layout import UploadKeyError
 from customization.naming import run_names
+from customization.settings import TriggerSettings
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -29,7 +30,7 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
     run_input = {"upload": {"bucket": bucket, "key": key, "versionId": version_id}}
     try:
         execution_arn = sfn.start_execution(
-            stateMachineArn=runtime.variable("STATE_MACHINE_ARN"),
+            stateMachineArn=runtime.settings(TriggerSettings).state_machine_arn,
             name=names.execution_name,
             input=json.dumps(run_input, sort_keys=True),
         )["executionArn"]

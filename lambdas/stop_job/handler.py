@@ -12,7 +12,7 @@ import json
 from typing import Any
 
 from customization import runtime
-from customization.serving import delete_serving
+from customization.serving import ServingPlan, delete_serving
 from customization.training import stop_job
 
 
@@ -28,6 +28,6 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
     outcome = {**stop_job(bedrock, names.job_name), "trigger": trigger}
     if trigger != "time limit":
         # Aborted or timed out anywhere, serving setup included: nothing may keep billing.
-        outcome["serving"] = delete_serving(bedrock, names, runtime.serving_plan())
+        outcome["serving"] = delete_serving(bedrock, names, runtime.settings(ServingPlan))
     runtime.log("stop job", **outcome)
     return outcome

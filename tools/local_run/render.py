@@ -24,8 +24,8 @@ def render(report: RunReport) -> str:
         cost = execution.get("cost") or {}
         if cost:
             lines.append(
-                f"  estimated cost: training ${cost.get('training_usd')}, storage "
-                f"${cost.get('storage_usd_per_month')}/month, serving {cost.get('serving_mode')}"
+                f"  estimated cost: training ${cost.get('trainingUsd')}, storage "
+                f"${cost.get('storageUsdPerMonth')}/month, serving {cost.get('servingMode')}"
             )
         lines += _evaluation(execution, report.saved_reports)
     calls = ", ".join(f"{name} x{count}" for name, count in sorted(report.bedrock_calls.items())) or "none"

@@ -303,7 +303,7 @@ def _result_text(step: str, result: dict[str, Any] | None) -> str:
         records, cost = result.get("records", {}), result.get("cost") or {}
         return (
             f"valid, {records.get('train', 0)} training + {records.get('validation', 0)} validation records, "
-            f"estimated training ${cost.get('training_usd')}"
+            f"estimated training ${cost.get('trainingUsd')}"
         )
     if step == "StartCustomizationJob":
         return f"job {result.get('jobName')} {'(already started)' if result.get('alreadyStarted') else 'started'}"

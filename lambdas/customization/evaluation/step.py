@@ -9,8 +9,9 @@ state machine carries (and the notification shows).
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +20,7 @@ from customization.catalog import load_catalog
 from customization.evaluation.cases import select_cases
 from customization.evaluation.inference import InvocationRejected, OutOfTime, Request, converse_all
 from customization.evaluation.scorecard import Comparison, markdown, report, score, token_prices
+from customization.settings import as_json, json_value
 
 
 @dataclass(frozen=True)
@@ -32,8 +34,23 @@ class EvaluationSettings:
     concurrency: int = 4
     max_output_tokens: int = 512
 
+    def to_environment(self) -> dict[str, str]:
+        return {
+            "EVALUATION": as_json(
+                {
+                    "sampleSize": self.sample_size,
+                    "metric": self.metric,
+                    "minImprovement": self.min_improvement,
+                    "deleteServingWhenNotPromoted": self.delete_serving_when_not_promoted,
+                    "concurrency": self.concurrency,
+                    "maxOutputTokens": self.max_output_tokens,
+                }
+            )
+        }
+
     @classmethod
-    def from_variable(cls, value: dict[str, Any]) -> EvaluationSettings:
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> EvaluationSettings:
+        value = json_value(environ, "EVALUATION")
         return cls(
             sample_size=int(value["sampleSize"]),
             metric=value["metric"],

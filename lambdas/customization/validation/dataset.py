@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 from customization.catalog import INPUT_TEXT, Catalog, ModelSpec, UnknownModelError, load_catalog
-from customization.cost import CostEstimate, ServingPlan, estimate_cost
+from customization.cost import CostEstimate, estimate_cost
+from customization.serving import ServingPlan
 from customization.validation.hyperparameters import check_hyperparameters
 from customization.validation.jobspec import JobSettings
 from customization.validation.prepare import SplitPlan, plan_split, text_to_input_records, write_lines, write_split

@@ -8,10 +8,12 @@ with defaults.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from customization.catalog import CONTINUED_PRE_TRAINING, FINE_TUNING
+from customization.settings import SettingsError, as_json, json_value
 from customization.validation.problems import ProblemLog
 
 JOB_FILE = "job.json"
@@ -37,6 +39,44 @@ class JobSettings:
             "validationSplit": self.validation_split,
             "servingMode": self.serving_mode,
         }
+
+
+@dataclass(frozen=True)
+class RunDefaults:
+    """The environment's defaults for every run (cdk.json `customization`), which a dataset's
+    job.json overrides, and the base models a job.json may pick (the pipeline's IAM allows
+    exactly these)."""
+
+    settings: JobSettings
+    allowed_base_models: tuple[str, ...]
+
+    def to_environment(self) -> dict[str, str]:
+        settings = self.settings
+        return {
+            "DEFAULT_JOB_SETTINGS": as_json(
+                {
+                    "baseModel": settings.base_model,
+                    "customizationType": settings.customization_type,
+                    "hyperParameters": {name: str(value) for name, value in settings.hyperparameters.items()},
+                    "validationSplit": settings.validation_split,
+                }
+            ),
+            "ALLOWED_BASE_MODELS": as_json(list(self.allowed_base_models)),
+        }
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> RunDefaults:
+        defaults = json_value(environ, "DEFAULT_JOB_SETTINGS")
+        try:
+            settings = JobSettings(
+                base_model=defaults["baseModel"],
+                customization_type=defaults.get("customizationType", FINE_TUNING),
+                hyperparameters=defaults.get("hyperParameters", {}),
+                validation_split=defaults.get("validationSplit"),
+            )
+        except (KeyError, TypeError, AttributeError) as error:
+            raise SettingsError(f"DEFAULT_JOB_SETTINGS is malformed ({error!r}): redeploy the stack") from None
+        return cls(settings=settings, allowed_base_models=tuple(json_value(environ, "ALLOWED_BASE_MODELS", [])))
 
 
 _KEYS = {

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from customization import layout
-from customization.cost import ServingPlan
+from customization.serving import ServingPlan
 from customization.validation.dataset import DatasetCheck, check_dataset, write_prepared
 from customization.validation.jobspec import JobSettings, apply_job_file
 from customization.validation.problems import ProblemLog

@@ -1,0 +1,140 @@
+"""The run's state: what the steps of the state machine pass to one another.
+
+Step Functions keeps one JSON document per execution. Each step reads parts of it and
+writes its result under one path (`ResultPath`). This module is the contract: the shape
+of each part (camelCase keys, as JSON), the path it is written to, and small readers for
+the values that more than one step needs, so nobody reads the document by hand.
+
+The workflow construct (stacks/constructs/workflow.py) builds its states from the paths
+here, and the handlers, the notification, `tools status` and the local run read through
+the readers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NotRequired, TypedDict
+
+# Where each step writes its result in the execution's state.
+UPLOAD = "$.upload"  # the execution's input: which object version started the run
+VALIDATION = "$.validation"  # ValidateDataset
+JOB = "$.job"  # StartCustomizationJob
+RESULT = "$.result"  # PollJob: the trained model
+SERVING = "$.serving"  # CreateServing, then PollServing
+EVALUATION = "$.evaluation"  # EvaluateModel
+RETIRED = "$.retired"  # DeleteServingNotPromoted
+CLEANUP = "$.cleanup"  # StopJobAfterTimeLimit, DeleteServingAfterFailure
+CLEANUP_ERROR = "$.cleanupError"
+FAILURE = "$.failure"  # any Catch: {"Error": ..., "Cause": ...}
+NOTIFICATION = "$.notification"  # Notify
+NOTIFICATION_ERROR = "$.notificationError"
+
+
+class Upload(TypedDict):
+    bucket: str
+    key: str
+    versionId: str | None
+
+
+class Dataset(TypedDict):
+    name: str
+    bucket: str
+    key: str
+    versionId: str | None
+
+
+class RunSettings(TypedDict):
+    """The environment's defaults with the dataset's job.json applied."""
+
+    baseModel: str
+    customizationType: str
+    hyperParameters: dict[str, str]
+    validationSplit: float | None
+    servingMode: str | None
+
+
+class Cost(TypedDict):
+    """Estimates from the catalog's prices (USD); None where the catalog has no price."""
+
+    trainingTokens: int
+    epochs: float
+    trainingUsd: float | None
+    storageUsdPerMonth: float | None
+    servingMode: str
+    servingUsdPerHour: float | None
+    notes: list[str]
+
+
+class Prepared(TypedDict):
+    trainUri: str
+    validationUri: str | None
+
+
+class Validation(TypedDict):
+    """ValidateDataset's summary (the full report, with every problem, is at reportUri)."""
+
+    dataset: Dataset
+    settings: RunSettings
+    valid: bool
+    dataFormat: str | None
+    records: dict[str, int]  # train, validation
+    tokens: dict[str, int]  # train, validation, largestRecord
+    cost: Cost | None
+    reportUri: str
+    prepared: NotRequired[Prepared]
+
+
+class Job(TypedDict):
+    jobArn: str
+    jobName: str
+    customModelName: str
+    outputUri: str
+    alreadyStarted: bool
+
+
+class TrainedModel(TypedDict):
+    jobArn: str
+    status: str
+    customModelArn: str
+    trainingHours: float | None
+    trainingLoss: float | None
+    validationLoss: float | None
+    endTime: str | None
+
+
+class Serving(TypedDict):
+    mode: str
+    arn: str
+    modelUnits: int | None
+    commitment: str | None
+    deletable: bool
+    status: NotRequired[str]
+
+
+class Failure(TypedDict):
+    Error: str
+    Cause: str
+
+
+def part(state: dict[str, Any] | None, path: str) -> dict[str, Any]:
+    """The part of the state at a top-level path (`$.validation`), or {} when the run did not
+    get that far (a failed run's notification still reads what exists)."""
+    value = (state or {}).get(path.removeprefix("$."))
+    return value if isinstance(value, dict) else {}
+
+
+def training_cost_usd(state: dict[str, Any] | None) -> float | None:
+    return (part(state, VALIDATION).get("cost") or {}).get("trainingUsd")
+
+
+def run_settings(state: dict[str, Any] | None) -> dict[str, Any]:
+    return part(state, VALIDATION).get("settings") or {}
+
+
+def serving_deleted(state: dict[str, Any] | None) -> bool:
+    """The run's serving was deleted by the run itself (not promoted, or after a failure)."""
+    return any(part(state, path).get("deleted") for path in (RETIRED, CLEANUP))
+
+
+def served_arn(state: dict[str, Any] | None) -> str | None:
+    """The serving the run hands over: None where there is none, or it was deleted."""
+    return None if serving_deleted(state) else part(state, SERVING).get("arn")
