@@ -19,8 +19,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from customization.catalog import FINE_TUNING, UnknownModelError, load_catalog
+from customization.evaluation.step import EvaluationSettings
+from customization.serving import COMMITMENTS, NO_COMMITMENT, NONE, ON_DEMAND, PROVISIONED, SERVING_MODES, ServingPlan
 from customization.validation.hyperparameters import check_hyperparameters
-from customization.validation.jobspec import MAX_VALIDATION_SPLIT
+from customization.validation.jobspec import MAX_VALIDATION_SPLIT, JobSettings, RunDefaults
 
 CONTEXT_KEY = "environments"
 SELECTOR_KEY = "env"
@@ -91,14 +93,18 @@ class CustomizationConfig(_Settings):
             raise ValueError("; ".join(f"hyperParameters.{p.key}: {p.message}" for p in checked.problems))
         return self
 
-    def as_job_settings(self) -> dict:
-        """The JSON the ValidateDataset function reads (same keys as job.json)."""
-        return {
-            "baseModel": self.base_model,
-            "customizationType": self.customization_type,
-            "hyperParameters": {name: str(value) for name, value in self.hyper_parameters.items()},
-            "validationSplit": self.validation_split,
-        }
+    def run_defaults(self, serving_mode: str | None = None) -> RunDefaults:
+        """What every run starts from before its job.json (the pipeline and `tools validate --env`)."""
+        return RunDefaults(
+            settings=JobSettings(
+                base_model=self.base_model,
+                customization_type=self.customization_type,
+                hyperparameters={name: str(value) for name, value in self.hyper_parameters.items()},
+                validation_split=self.validation_split,
+                serving_mode=serving_mode,
+            ),
+            allowed_base_models=tuple(self.allowed_base_models),
+        )
 
 
 Email = Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
@@ -108,20 +114,23 @@ Hours = Annotated[float, Field(gt=0, le=24 * 14)]
 class ServingConfig(_Settings):
     """How a trained model is served: not at all, provisioned throughput, or on demand."""
 
-    mode: Literal["none", "provisioned", "on-demand"] = "none"
+    mode: Literal[SERVING_MODES] = NONE
     model_units: Annotated[int, Field(ge=1, le=100)] = Field(default=1, alias="modelUnits")
-    commitment: Literal["none", "OneMonth", "SixMonths"] = "none"
+    commitment: Literal[COMMITMENTS] = NO_COMMITMENT
     # Where set (dev), an hourly safety net deletes no-commitment serving older than this.
     time_to_live_hours: Annotated[float, Field(ge=2, le=24 * 90)] | None = Field(default=None, alias="timeToLiveHours")
 
     @model_validator(mode="after")
     def _no_commitment_means_one_unit(self) -> ServingConfig:
-        if self.mode == "provisioned" and self.commitment == "none" and self.model_units != 1:
+        if self.mode == PROVISIONED and self.commitment == NO_COMMITMENT and self.model_units != 1:
             raise ValueError(
                 f"modelUnits is {self.model_units}, but throughput without a commitment has exactly 1 model unit "
                 "(at most 2 such per account): use modelUnits 1, or a OneMonth/SixMonths commitment"
             )
         return self
+
+    def plan(self) -> ServingPlan:
+        return ServingPlan(mode=self.mode, model_units=self.model_units, commitment=self.commitment)
 
 
 class EvaluationConfig(_Settings):
@@ -143,9 +152,15 @@ class EvaluationConfig(_Settings):
     # At most the smallest output limit among the catalog's models (Meta Llama: 2,048 tokens).
     max_output_tokens: Annotated[int, Field(ge=1, le=2048)] = Field(default=512, alias="maxOutputTokens")
 
-    def as_variable(self) -> dict:
-        """The JSON the Evaluate function reads."""
-        return self.model_dump(by_alias=True)
+    def settings(self) -> EvaluationSettings:
+        return EvaluationSettings(
+            sample_size=self.sample_size,
+            metric=self.metric,
+            min_improvement=self.min_improvement,
+            delete_serving_when_not_promoted=self.delete_serving_when_not_promoted,
+            concurrency=self.concurrency,
+            max_output_tokens=self.max_output_tokens,
+        )
 
 
 class LimitsConfig(_Settings):
@@ -226,7 +241,7 @@ class EnvironmentConfig(_Settings):
                     f"customization: {allowed.id} is customizable in {', '.join(allowed.regions)}, "
                     f"not in the environment's region {self.region}"
                 )
-        if self.serving.mode == "on-demand" and not model.on_demand_serving:
+        if self.serving.mode == ON_DEMAND and not model.on_demand_serving:
             raise ValueError(
                 f"serving.mode is on-demand, but custom {model.name} models cannot be served on demand: "
                 "use provisioned (or none)"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 from pydantic import ValidationError
@@ -174,7 +175,7 @@ def test_customization_defaults_are_parsed():
     dev = load_environments(_environments())["dev"]
 
     assert dev.customization.base_model == "amazon.nova-micro-v1:0:128k"
-    assert dev.customization.as_job_settings()["hyperParameters"]["epochCount"] == "2"
+    assert dev.customization.run_defaults().settings.hyperparameters["epochCount"] == "2"
 
 
 def test_a_hyperparameter_the_model_does_not_accept_fails_synth_with_the_right_name():
@@ -235,7 +236,7 @@ def test_evaluation_settings_are_parsed_with_defaults_for_what_is_left_out():
         "exactMatch",
     )
     assert dev.evaluation.delete_serving_when_not_promoted is False  # deleting is something an environment asks for
-    assert dev.evaluation.as_variable() == {
+    assert json.loads(dev.evaluation.settings().to_environment()["EVALUATION"]) == {
         "sampleSize": 50,
         "metric": "exactMatch",
         "minImprovement": 0.1,

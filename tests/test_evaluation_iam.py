@@ -16,7 +16,7 @@ def _statements(stack) -> list[dict]:
     [policy] = [
         r
         for i, r in stack.resources.items()
-        if r["Type"] == "AWS::IAM::ManagedPolicy" and stack.construct_path(i) == "EvaluateModel/Policy"
+        if r["Type"] == "AWS::IAM::ManagedPolicy" and stack.construct_path(i).endswith("/EvaluateModel/Policy")
     ]
     return policy["Properties"]["PolicyDocument"]["Statement"]
 
@@ -66,7 +66,7 @@ def test_a_base_model_behind_an_inference_profile_is_granted_through_that_profil
     _app, [stacks] = build_app(
         tmp_path, environment="prod", nag=False, context_overrides={"environments": {**environments, "prod": llama}}
     )
-    function = stacks.pipeline.node.find_child("EvaluateModel")
+    function = stacks.pipeline.evaluation.function
     document = Stack.of(function).resolve(function.policy.document.to_json())
     [invoke, through_profile] = [s for s in document["Statement"] if s["Action"] == "bedrock:InvokeModel"]
     profile = "arn:aws:bedrock:us-west-2:111122223333:inference-profile/us.meta.llama3-2-1b-instruct-v1:0"

@@ -69,7 +69,7 @@ def test_serving_close_to_its_time_to_live_is_announced_not_deleted(environment,
 def test_the_schedule_exists_only_where_a_time_to_live_is_set(synthesized):
     for environment, expected in (("dev", 1), ("prod", 0)):
         stack = synthesized.assembly.stacks[f"BedrockCustomization-{environment}-Pipeline"]
-        rules = [r for i, r in stack.resources.items() if stack.construct_path(i) == "SafetyNetSchedule"]
+        rules = [r for i, r in stack.resources.items() if stack.construct_path(i).endswith("/SafetyNetSchedule")]
         assert len(rules) == expected
         if expected:
             assert rules[0]["Properties"]["ScheduleExpression"] == "rate(1 hour)"

@@ -267,7 +267,7 @@ def test_no_quota_wait_means_no_capacity_retry(tmp_path):
 def test_alarms_watch_runs_dead_letters_and_only_the_functions_whose_errors_are_faults(synthesized, environment):
     stack = synthesized.assembly.stacks[f"BedrockCustomization-{environment}-Pipeline"]
     alarms = {
-        stack.construct_path(i).removesuffix("/Resource")
+        stack.construct_path(i).rsplit("/", 1)[-1]
         for i, r in stack.resources.items()
         if r["Type"] == "AWS::CloudWatch::Alarm"
     }

@@ -55,6 +55,19 @@ class StackTemplate:
             parts = parts[:-1]
         return "/".join(parts) or logical_id
 
+    def named(self, name: str) -> tuple[str, dict[str, Any]]:
+        """(logical ID, resource) of the one resource whose construct path ends in `name`
+        (`TrainingFileUploaded`, `Trigger/TrainingFileUploaded`): capabilities group resources
+        (stacks/constructs/capability.py), so callers need not know which one holds it."""
+        found = [
+            (logical_id, resource)
+            for logical_id, resource in self.resources.items()
+            if (path := self.construct_path(logical_id)) == name or path.endswith(f"/{name}")
+        ]
+        if len(found) != 1:
+            raise KeyError(f"{len(found)} resources named {name!r} in {self.name}")
+        return found[0]
+
     def acknowledgments(self) -> list[Acknowledgment]:
         found = []
         for path, entries in self.metadata.items():

@@ -372,18 +372,11 @@ def validate_locally(environment: str, files: dict[str, Path]):
     """The pipeline's own check, with the environment's defaults, before anything is uploaded."""
     from customization.serving import ServingPlan
     from customization.validation.dataset import LocalFile, check_dataset
-    from customization.validation.jobspec import JobSettings, apply_job_file
+    from customization.validation.jobspec import apply_job_file
     from customization.validation.problems import ProblemLog
 
     config = load_environments(cdk_json_context()["environments"])[environment]
-    defaults = config.customization.as_job_settings()
-    settings = JobSettings(
-        base_model=defaults["baseModel"],
-        customization_type=defaults["customizationType"],
-        hyperparameters=defaults["hyperParameters"],
-        validation_split=defaults["validationSplit"],
-        serving_mode=config.serving.mode,
-    )
+    settings = config.customization.run_defaults(config.serving.mode).settings
     log = ProblemLog()
     job = files.get("job.json")
     settings = apply_job_file(

@@ -10,6 +10,9 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from customization.log_events import JOB_COMPLETED, MODEL_EVALUATED, NOTIFICATION_SENT, LogEvent
+from customization.validation.upload import DatasetInvalidError
+
 PERIOD = Duration.hours(1)
 
 
@@ -31,10 +34,10 @@ class PipelineDashboard(Construct):
         namespace = f"BedrockCustomization/{environment}"
         # Figures the functions already log as JSON fields, turned into metrics.
         job_hours = self._metric_from_logs(
-            "JobHours", poll_job_logs, namespace, "customization job completed", "$.trainingHours", "Maximum"
+            "JobHours", poll_job_logs, namespace, JOB_COMPLETED, "trainingHours", "Maximum"
         )
         spend = self._metric_from_logs(
-            "EstimatedTrainingUsd", notify_logs, namespace, "notification sent", "$.estimatedTrainingUsd", "Sum"
+            "EstimatedTrainingUsd", notify_logs, namespace, NOTIFICATION_SENT, "estimatedTrainingUsd", "Sum"
         )
         rejected = logs.MetricFilter(
             self,
@@ -42,7 +45,8 @@ class PipelineDashboard(Construct):
             log_group=validate_logs,
             metric_namespace=namespace,
             metric_name="RejectedDatasets",
-            filter_pattern=logs.FilterPattern.string_value("$.errorType", "=", "DatasetInvalidError"),
+            # Lambda logs an unhandled exception with its class as errorType.
+            filter_pattern=logs.FilterPattern.string_value("$.errorType", "=", DatasetInvalidError.__name__),
             metric_value="1",
         ).metric(statistic="Sum", period=PERIOD)
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.days(14))
@@ -80,19 +84,25 @@ class PipelineDashboard(Construct):
             "ModelsPromoted" if promoted else "ModelsNotPromoted",
             log_group,
             namespace,
-            "model evaluated",
+            MODEL_EVALUATED,
             logs.FilterPattern.boolean_value("$.promoted", promoted),
             "1",
             "Sum",
         ).with_(label="promoted" if promoted else "not promoted")
 
-    def _metric_from_logs(self, name, log_group, namespace, message, value, statistic) -> cloudwatch.Metric:
-        # The numeric comparison also skips lines where the value is null (no estimate).
+    def _metric_from_logs(self, name, log_group, namespace, event: LogEvent, field, statistic) -> cloudwatch.Metric:
+        """The value of `field` in `event`'s log lines (the numeric comparison also skips lines
+        where the value is null: no estimate)."""
+        if field not in event.fields:
+            raise ValueError(f"{event.message!r} lines do not carry {field}")
+        value = f"$.{field}"
         condition = logs.FilterPattern.number_value(value, ">=", 0)
-        return self._log_metric(name, log_group, namespace, message, condition, value, statistic)
+        return self._log_metric(name, log_group, namespace, event, condition, value, statistic)
 
-    def _log_metric(self, name, log_group, namespace, message, condition, value, statistic) -> cloudwatch.Metric:
-        """A metric from the JSON log lines whose message is `message` and that meet `condition`."""
+    def _log_metric(
+        self, name, log_group, namespace, event: LogEvent, condition, value, statistic
+    ) -> cloudwatch.Metric:
+        """A metric from the JSON log lines of `event` that meet `condition`."""
         return logs.MetricFilter(
             self,
             f"{name}Filter",
@@ -100,7 +110,7 @@ class PipelineDashboard(Construct):
             metric_namespace=namespace,
             metric_name=name,
             filter_pattern=logs.FilterPattern.all(
-                logs.FilterPattern.string_value("$.message", "=", message), condition
+                logs.FilterPattern.string_value("$.message", "=", event.message), condition
             ),
             metric_value=value,
         ).metric(statistic=statistic, period=PERIOD)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy, Size
@@ -12,6 +14,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from customization.settings import Deployment, Settings, environment_of
 from stacks.nag import acknowledge, acknowledge_wildcard_resource
 
 # The whole lambdas/ folder is one asset: the handlers share the engine package, and
@@ -25,9 +28,33 @@ XRAY_REASON = (
 )
 
 
+SYNCHRONOUS_DLQ_REASON = (
+    "Invoked synchronously by the state machine, which retries it and routes every failure to "
+    "NotifyFailure; a DLQ only applies to asynchronous invocations"
+)
+
+
+@dataclass(frozen=True)
+class FunctionDefaults:
+    """What every function of one environment shares: its logs' key, retention and removal
+    policy, and the dead-letter queue of the asynchronously invoked ones."""
+
+    deployment: Deployment
+    log_key: kms.IKey
+    log_retention: logs.RetentionDays
+    removal_policy: RemovalPolicy
+    dead_letters: sqs.IQueue
+
+
 class PipelineFunction(Construct):
     """A function whose role can write its own log group and X-Ray traces, and nothing else
-    until the stack grants it what its step needs."""
+    until its capability grants it what its step needs.
+
+    Its environment variables are the `settings` groups it reads (customization.settings),
+    so the names are never typed twice. `asynchronous` functions (invoked by EventBridge)
+    send events they fail on to the dead-letter queue; the others are invoked synchronously
+    by the state machine, which retries and catches.
+    """
 
     def __init__(
         self,
@@ -36,23 +63,22 @@ class PipelineFunction(Construct):
         *,
         handler_package: str,
         description: str,
-        environment: dict[str, str],
-        log_key: kms.IKey,
-        log_retention: logs.RetentionDays,
-        removal_policy: RemovalPolicy,
+        defaults: FunctionDefaults,
+        settings: Sequence[Settings] = (),
         timeout: Duration = DEFAULT_TIMEOUT,
         memory_mib: int = 256,
         ephemeral_storage_mib: int = 512,
-        dead_letter_queue: sqs.IQueue | None = None,
+        asynchronous: bool = False,
         star_resource_reason: str = XRAY_REASON,
     ) -> None:
         super().__init__(scope, construct_id)
+        dead_letter_queue = defaults.dead_letters if asynchronous else None
         self.log_group = logs.LogGroup(
             self,
             "Logs",
-            retention=log_retention,
-            encryption_key=log_key,
-            removal_policy=removal_policy,
+            retention=defaults.log_retention,
+            encryption_key=defaults.log_key,
+            removal_policy=defaults.removal_policy,
         )
         self.role = iam.Role(
             self,
@@ -102,7 +128,7 @@ class PipelineFunction(Construct):
             timeout=timeout,
             memory_size=memory_mib,
             ephemeral_storage_size=Size.mebibytes(ephemeral_storage_mib),
-            environment=environment,
+            environment=environment_of(defaults.deployment, *settings),
             tracing=lambda_.Tracing.ACTIVE,
             dead_letter_queue=dead_letter_queue,
             log_group=self.log_group,
@@ -122,6 +148,9 @@ class PipelineFunction(Construct):
             "Concurrency is bounded by its callers (one execution per uploaded file version and one task at a "
             "time, or one scheduled sweep an hour); reserving concurrency would take capacity from other functions",
         )
+        if not asynchronous:
+            for rule in ("NIST.800.53.R5-LambdaDLQ", "Serverless-LambdaDLQ"):
+                acknowledge(self.function, rule, SYNCHRONOUS_DLQ_REASON)
 
     def grant(self, *statements: iam.PolicyStatement) -> None:
         self.policy.add_statements(*statements)

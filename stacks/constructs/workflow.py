@@ -13,16 +13,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from customization import run_state
+from customization.serving import NONE
 from stacks.config import EnvironmentConfig
-from stacks.constructs.functions import PipelineFunction
+from stacks.constructs.functions import FunctionDefaults, PipelineFunction
 from stacks.nag import acknowledge
 
 # Lambda's own transient errors, retried on every task.
@@ -99,7 +100,7 @@ def execution_timeout(config: EnvironmentConfig) -> Duration:
     limits = config.limits
     # Every bounded wait, plus an hour for validation, notifications and retries.
     hours = limits.quota_wait_hours + limits.max_job_hours + limits.max_serving_setup_hours + 1
-    if config.serving.mode != "none":
+    if config.serving.mode != NONE:
         hours += EVALUATION_HOURS
     return Duration.minutes(round(hours * 60))
 
@@ -125,90 +126,31 @@ class CustomizationWorkflow(Construct):
         *,
         config: EnvironmentConfig,
         functions: WorkflowFunctions,
-        log_key: kms.IKey,
-        log_retention: logs.RetentionDays,
-        removal_policy: RemovalPolicy,
+        defaults: FunctionDefaults,
     ) -> None:
         super().__init__(scope, construct_id)
         self.config = config
-        fail = sfn.Fail(self, "RunFailed", error_path="$.failure.Error", cause_path="$.failure.Cause")
-        notify_failure = self._task(
-            "NotifyFailure",
-            functions.notify,
-            {"outcome": "failed", "state": sfn.JsonPath.entire_payload, "executionArn": sfn.JsonPath.execution_id},
-            result_path="$.notification",
-        )
-        # A failed notification must not hide the run's own failure: the Fail state still follows.
-        notify_failure.add_catch(fail, errors=["States.ALL"], result_path="$.notificationError")
-        notify_failure.next(fail)
-
-        validate = self._task(
-            "ValidateDataset",
-            functions.validate,
-            {"upload": sfn.JsonPath.object_at("$.upload")},
-            result_path="$.validation",
-            timeout=Duration.minutes(15),
-        )
-        start_job = self._task(
-            "StartCustomizationJob",
-            functions.start_job,
-            {
-                "upload": sfn.JsonPath.object_at("$.upload"),
-                "validation": sfn.JsonPath.object_at("$.validation"),
-                "executionArn": sfn.JsonPath.execution_id,
-            },
-            result_path="$.job",
-        )
-        if config.limits.quota_wait_hours > 0:
-            capacity_wait_schedule(config).retry(start_job, "CapacityUnavailable")
-        poll_job = self._task(
-            "PollJob",
-            functions.poll_job,
-            {"jobName": sfn.JsonPath.string_at("$.job.jobName")},
-            result_path="$.result",
-        )
-        job_poll_schedule(config).retry(poll_job, "JobStillRunning")
-        stop_after_limit = self._task(
-            "StopJobAfterTimeLimit",
-            functions.stop_job,
-            {"upload": sfn.JsonPath.object_at("$.upload")},
-            result_path="$.cleanup",
-        )
-        time_limit = sfn.Pass(
-            self,
-            "JobTimeLimitExceeded",
-            parameters={
-                "Error": "JobTimeLimitExceeded",
-                "Cause": f"The customization job ran past limits.maxJobHours ({config.limits.max_job_hours:g} h) "
-                "and the pipeline stopped it. Raise the limit in cdk.json or train on less data.",
-            },
-            result_path="$.failure",
-        )
-        stop_after_limit.add_catch(time_limit, errors=["States.ALL"], result_path="$.cleanupError")
-        stop_after_limit.next(time_limit)
-        time_limit.next(notify_failure)
-        poll_job.add_catch(stop_after_limit, errors=["JobStillRunning"], result_path="$.failure")
-
+        notify_failure = self._failure_path(functions)
         notify_success = self._task(
             "NotifySuccess",
             functions.notify,
             {"outcome": "succeeded", "state": sfn.JsonPath.entire_payload, "executionArn": sfn.JsonPath.execution_id},
-            result_path="$.notification",
+            result_path=run_state.NOTIFICATION,
         )
         succeeded = sfn.Succeed(self, "RunSucceeded")
-        for step in (validate, start_job, poll_job):
-            step.add_catch(notify_failure, errors=["States.ALL"], result_path="$.failure")
-        chain = validate.next(start_job).next(poll_job)
-
-        if config.serving.mode == "none":
+        chain = self._training(config, functions, notify_failure)
+        if config.serving.mode == NONE:
             chain = chain.next(notify_success)
         else:
             chain = chain.next(self._serving(config, functions, notify_failure, notify_success))
-        notify_success.add_catch(succeeded, errors=["States.ALL"], result_path="$.notificationError")
+        notify_success.add_catch(succeeded, errors=["States.ALL"], result_path=run_state.NOTIFICATION_ERROR)
         notify_success.next(succeeded)
-
         self.log_group = logs.LogGroup(
-            self, "ExecutionLogs", retention=log_retention, encryption_key=log_key, removal_policy=removal_policy
+            self,
+            "ExecutionLogs",
+            retention=defaults.log_retention,
+            encryption_key=defaults.log_key,
+            removal_policy=defaults.removal_policy,
         )
         self.role = self._role(functions)
         self.state_machine = sfn.StateMachine(
@@ -224,6 +166,82 @@ class CustomizationWorkflow(Construct):
             # with `function:*` version wildcards that the tasks never invoke.
             role=self.role.without_policy_updates(),
         )
+
+    def _failure_path(self, functions: WorkflowFunctions) -> sfn.TaskStateBase:
+        """NotifyFailure, then a Fail state whose error and cause say what happened."""
+        fail = sfn.Fail(
+            self, "RunFailed", error_path=f"{run_state.FAILURE}.Error", cause_path=f"{run_state.FAILURE}.Cause"
+        )
+        notify_failure = self._task(
+            "NotifyFailure",
+            functions.notify,
+            {"outcome": "failed", "state": sfn.JsonPath.entire_payload, "executionArn": sfn.JsonPath.execution_id},
+            result_path=run_state.NOTIFICATION,
+        )
+        # A failed notification must not hide the run's own failure: the Fail state still follows.
+        notify_failure.add_catch(fail, errors=["States.ALL"], result_path=run_state.NOTIFICATION_ERROR)
+        notify_failure.next(fail)
+        return notify_failure
+
+    def _training(self, config: EnvironmentConfig, functions: WorkflowFunctions, notify_failure) -> sfn.Chain:
+        """ValidateDataset -> StartCustomizationJob -> PollJob, with the job's time limit."""
+        validate = self._task(
+            "ValidateDataset",
+            functions.validate,
+            {"upload": sfn.JsonPath.object_at(run_state.UPLOAD)},
+            result_path=run_state.VALIDATION,
+            timeout=Duration.minutes(15),
+        )
+        start_job = self._task(
+            "StartCustomizationJob",
+            functions.start_job,
+            {
+                "upload": sfn.JsonPath.object_at(run_state.UPLOAD),
+                "validation": sfn.JsonPath.object_at(run_state.VALIDATION),
+                "executionArn": sfn.JsonPath.execution_id,
+            },
+            result_path=run_state.JOB,
+        )
+        if config.limits.quota_wait_hours > 0:
+            capacity_wait_schedule(config).retry(start_job, "CapacityUnavailable")
+        poll_job = self._task(
+            "PollJob",
+            functions.poll_job,
+            {"jobName": sfn.JsonPath.string_at(f"{run_state.JOB}.jobName")},
+            result_path=run_state.RESULT,
+        )
+        job_poll_schedule(config).retry(poll_job, "JobStillRunning")
+        poll_job.add_catch(
+            self._time_limit(config, functions, notify_failure),
+            errors=["JobStillRunning"],
+            result_path=run_state.FAILURE,
+        )
+        for step in (validate, start_job, poll_job):
+            step.add_catch(notify_failure, errors=["States.ALL"], result_path=run_state.FAILURE)
+        return validate.next(start_job).next(poll_job)
+
+    def _time_limit(self, config: EnvironmentConfig, functions: WorkflowFunctions, notify_failure) -> sfn.IChainable:
+        """A job still running when the poll schedule (limits.maxJobHours) runs out is stopped."""
+        stop_after_limit = self._task(
+            "StopJobAfterTimeLimit",
+            functions.stop_job,
+            {"upload": sfn.JsonPath.object_at(run_state.UPLOAD)},
+            result_path=run_state.CLEANUP,
+        )
+        time_limit = sfn.Pass(
+            self,
+            "JobTimeLimitExceeded",
+            parameters={
+                "Error": "JobTimeLimitExceeded",
+                "Cause": f"The customization job ran past limits.maxJobHours ({config.limits.max_job_hours:g} h) "
+                "and the pipeline stopped it. Raise the limit in cdk.json or train on less data.",
+            },
+            result_path=run_state.FAILURE,
+        )
+        stop_after_limit.add_catch(time_limit, errors=["States.ALL"], result_path=run_state.CLEANUP_ERROR)
+        stop_after_limit.next(time_limit)
+        time_limit.next(notify_failure)
+        return stop_after_limit
 
     def _role(self, functions: WorkflowFunctions) -> iam.Role:
         role = iam.Role(
@@ -276,28 +294,28 @@ class CustomizationWorkflow(Construct):
             "CreateServing",
             functions.create_serving,
             {
-                "upload": sfn.JsonPath.object_at("$.upload"),
-                "customModelArn": sfn.JsonPath.string_at("$.result.customModelArn"),
+                "upload": sfn.JsonPath.object_at(run_state.UPLOAD),
+                "customModelArn": sfn.JsonPath.string_at(f"{run_state.RESULT}.customModelArn"),
             },
-            result_path="$.serving",
+            result_path=run_state.SERVING,
         )
         poll = self._task(
             "PollServing",
             functions.poll_serving,
-            {"serving": sfn.JsonPath.object_at("$.serving")},
-            result_path="$.serving",
+            {"serving": sfn.JsonPath.object_at(run_state.SERVING)},
+            result_path=run_state.SERVING,
         )
         serving_poll_schedule(config).retry(poll, "ServingNotReady")
         # Whatever this run created goes again when serving fails: nothing keeps billing.
-        delete = self._delete_serving("DeleteServingAfterFailure", functions, result_path="$.cleanup")
-        delete.add_catch(notify_failure, errors=["States.ALL"], result_path="$.cleanupError")
+        delete = self._delete_serving("DeleteServingAfterFailure", functions, result_path=run_state.CLEANUP)
+        delete.add_catch(notify_failure, errors=["States.ALL"], result_path=run_state.CLEANUP_ERROR)
         delete.next(notify_failure)
-        create.add_catch(delete, errors=["States.ALL"], result_path="$.failure")
-        poll.add_catch(delete, errors=["States.ALL"], result_path="$.failure")
+        create.add_catch(delete, errors=["States.ALL"], result_path=run_state.FAILURE)
+        poll.add_catch(delete, errors=["States.ALL"], result_path=run_state.FAILURE)
         # A dataset's job.json may skip serving for its run ({"serving": {"mode": "none"}}).
         serve_this_run = (
             sfn.Choice(self, "ServeThisRun")
-            .when(sfn.Condition.string_equals("$.validation.settings.servingMode", "none"), notify_success)
+            .when(sfn.Condition.string_equals(f"{run_state.VALIDATION}.settings.servingMode", NONE), notify_success)
             .otherwise(create)
         )
         create.next(poll).next(self._evaluation(config, functions, delete, notify_failure, notify_success))
@@ -312,33 +330,36 @@ class CustomizationWorkflow(Construct):
             functions.evaluate,
             {
                 "state": {
-                    "upload": sfn.JsonPath.object_at("$.upload"),
-                    "validation": sfn.JsonPath.object_at("$.validation"),
-                    "serving": sfn.JsonPath.object_at("$.serving"),
+                    "upload": sfn.JsonPath.object_at(run_state.UPLOAD),
+                    "validation": sfn.JsonPath.object_at(run_state.VALIDATION),
+                    "serving": sfn.JsonPath.object_at(run_state.SERVING),
                 }
             },
-            result_path="$.evaluation",
+            result_path=run_state.EVALUATION,
             timeout=EVALUATION_TIMEOUT,
         )
         if not config.evaluation.delete_serving_when_not_promoted:
-            evaluate.add_catch(notify_failure, errors=["States.ALL"], result_path="$.failure")
+            evaluate.add_catch(notify_failure, errors=["States.ALL"], result_path=run_state.FAILURE)
             return evaluate.next(notify_success)
         # A model whose evaluation failed is not promoted either (one with nothing to compare,
         # "skipped", is not judged and keeps its serving).
-        evaluate.add_catch(delete_after_failure, errors=["States.ALL"], result_path="$.failure")
-        retire = self._delete_serving("DeleteServingNotPromoted", functions, result_path="$.retired")
-        retire.add_catch(notify_failure, errors=["States.ALL"], result_path="$.failure")
+        evaluate.add_catch(delete_after_failure, errors=["States.ALL"], result_path=run_state.FAILURE)
+        retire = self._delete_serving("DeleteServingNotPromoted", functions, result_path=run_state.RETIRED)
+        retire.add_catch(notify_failure, errors=["States.ALL"], result_path=run_state.FAILURE)
         retire.next(notify_success)
         not_promoted = sfn.Condition.and_(
-            sfn.Condition.is_boolean("$.evaluation.promoted"),
-            sfn.Condition.boolean_equals("$.evaluation.promoted", False),
+            sfn.Condition.is_boolean(f"{run_state.EVALUATION}.promoted"),
+            sfn.Condition.boolean_equals(f"{run_state.EVALUATION}.promoted", False),
         )
         return evaluate.next(sfn.Choice(self, "PromotedOrNot").when(not_promoted, retire).otherwise(notify_success))
 
     def _delete_serving(self, name: str, functions: WorkflowFunctions, *, result_path: str):
         """The run's throughput or deployment, found by its deterministic name, deleted."""
         return self._task(
-            name, functions.delete_serving, {"upload": sfn.JsonPath.object_at("$.upload")}, result_path=result_path
+            name,
+            functions.delete_serving,
+            {"upload": sfn.JsonPath.object_at(run_state.UPLOAD)},
+            result_path=result_path,
         )
 
     def _task(

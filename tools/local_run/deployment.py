@@ -32,7 +32,7 @@ PSEUDO = {"AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::URLSuffix": 
 @dataclass
 class DeployedFunction:
     logical_id: str
-    name: str  # construct path, e.g. "PollJob"
+    name: str  # the function's construct ID, e.g. "PollJob"
     handler: str  # e.g. "poll_job.handler.lambda_handler"
     variables: dict[str, Any]  # as in the template, resolved on each call
 
@@ -54,7 +54,7 @@ class LocalDeployment:
         self.functions = {
             logical_id: DeployedFunction(
                 logical_id=logical_id,
-                name=self.pipeline.construct_path(logical_id).removesuffix("/Function"),
+                name=self.pipeline.construct_path(logical_id).removesuffix("/Function").rsplit("/", 1)[-1],
                 handler=resource["Properties"]["Handler"],
                 variables=resource["Properties"].get("Environment", {}).get("Variables", {}),
             )
@@ -115,11 +115,11 @@ class LocalDeployment:
         return {key: self.resolve(item, stack) for key, item in value.items()}
 
     def bucket(self, construct_path: str) -> str:
-        [logical_id] = [i for i in self.storage.resources if self.storage.construct_path(i) == construct_path]
+        logical_id, _ = self.storage.named(construct_path)
         return self._physical(self.storage, logical_id)
 
     def rule_pattern(self, construct_path: str) -> dict[str, Any]:
-        [rule] = [r for i, r in self.pipeline.resources.items() if self.pipeline.construct_path(i) == construct_path]
+        _, rule = self.pipeline.named(construct_path)
         return self.resolve(copy.deepcopy(rule["Properties"]["EventPattern"]))
 
     def definition(self) -> str:

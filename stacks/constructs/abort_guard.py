@@ -1,0 +1,45 @@
+"""The abort guard: an execution that is aborted or times out stops its Bedrock job and
+deletes its serving, so stopping a run never leaves anything training or billing."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from stacks.constructs.capability import Capability
+from stacks.constructs.functions import PipelineFunction
+
+
+class AbortGuard(Capability):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        state_machine: sfn.IStateMachine,
+        stop_job: PipelineFunction,
+        dead_letters: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.rule = events.Rule(
+            self,
+            "RunAbortedOrTimedOut",
+            description="An aborted or timed-out execution stops its Bedrock job",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={"status": ["ABORTED", "TIMED_OUT"], "stateMachineArn": [state_machine.state_machine_arn]},
+            ),
+        )
+        self.rule.add_target(
+            targets.LambdaFunction(
+                stop_job.function,
+                dead_letter_queue=dead_letters,
+                retry_attempts=8,
+                max_event_age=Duration.hours(6),
+            )
+        )

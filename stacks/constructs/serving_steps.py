@@ -1,0 +1,71 @@
+"""The serving steps, where the environment serves its models: CreateServing (provisioned
+throughput or an on-demand deployment), PollServing until it is ready, and DeleteServing,
+which removes what the run created when the run fails or the model is not promoted."""
+
+from __future__ import annotations
+
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from customization.serving import PROVISIONED, ServingPlan
+from stacks.constructs.bedrock_arns import BEDROCK_IDS_REASON, BedrockArns
+from stacks.constructs.capability import Capability
+from stacks.constructs.functions import FunctionDefaults, PipelineFunction
+
+
+class ServingSteps(Capability):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        plan: ServingPlan,
+        arns: BedrockArns,
+        defaults: FunctionDefaults,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.plan = plan
+        self.resource = arns.serving(plan.mode)
+        kind = "ProvisionedModelThroughput" if plan.mode == PROVISIONED else "CustomModelDeployment"
+        self._kind = kind
+        self.create = PipelineFunction(
+            self,
+            "CreateServing",
+            handler_package="create_serving",
+            description="Creates the serving the environment asks for",
+            defaults=defaults,
+            settings=[plan],
+        )
+        self.create.grant(
+            iam.PolicyStatement(actions=[f"bedrock:Create{kind}"], resources=[arns.custom_models, self.resource]),
+            iam.PolicyStatement(actions=[f"bedrock:Get{kind}", "bedrock:TagResource"], resources=[self.resource]),
+        )
+        self.create.acknowledge_wildcards([arns.custom_models, self.resource], BEDROCK_IDS_REASON)
+        self.poll = PipelineFunction(
+            self,
+            "PollServing",
+            handler_package="poll_serving",
+            description="Reports whether the serving is ready",
+            defaults=defaults,
+            settings=[plan],
+        )
+        self.poll.grant(iam.PolicyStatement(actions=[f"bedrock:Get{kind}"], resources=[self.resource]))
+        self.poll.acknowledge_wildcards([self.resource], BEDROCK_IDS_REASON)
+        self.delete = PipelineFunction(
+            self,
+            "DeleteServing",
+            handler_package="delete_serving",
+            description="Deletes the run's serving after a failure",
+            defaults=defaults,
+            settings=[plan],
+        )
+        self.grant_delete(self.delete)
+
+    def grant_delete(self, function: PipelineFunction) -> None:
+        """Find the run's throughput or deployment, and delete it."""
+        function.grant(
+            iam.PolicyStatement(
+                actions=[f"bedrock:Get{self._kind}", f"bedrock:Delete{self._kind}"], resources=[self.resource]
+            )
+        )
+        function.acknowledge_wildcards([self.resource], BEDROCK_IDS_REASON)
