@@ -14,18 +14,21 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
 from customization.catalog import FINE_TUNING, UnknownModelError, load_catalog
 from customization.evaluation.step import EvaluationSettings
+from customization.naming import PROJECT
 from customization.serving import COMMITMENTS, NO_COMMITMENT, NONE, ON_DEMAND, PROVISIONED, SERVING_MODES, ServingPlan
 from customization.validation.hyperparameters import check_hyperparameters
 from customization.validation.jobspec import MAX_VALIDATION_SPLIT, JobSettings, RunDefaults
 
 CONTEXT_KEY = "environments"
 SELECTOR_KEY = "env"
+CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
 # Part of stack, job and model names: Bedrock's model names allow no "--" and no trailing "-".
 ENVIRONMENT_NAME = re.compile(r"^(?=.{1,20}$)[a-z][a-z0-9]*(-[a-z0-9]+)*$")
@@ -329,3 +332,13 @@ def _show(value: Any) -> str:
     if isinstance(value, Mapping):
         return "an object"
     return f"{value!r} ({type(value).__name__})"
+
+
+def stack_id(environment: str, part: str) -> str:
+    """`BedrockCustomization-dev-Pipeline`: the name of one of an environment's stacks."""
+    return f"{PROJECT}-{environment}-{part}"
+
+
+def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
+    """The context the CDK CLI would pass from `cdk.json`: feature flags and environments."""
+    return json.loads(path.read_text())["context"]

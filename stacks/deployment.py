@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks, ServerlessChecks
 
 from customization.naming import PROJECT
-from stacks.config import CONTEXT_KEY, SELECTOR_KEY, EnvironmentConfig, load_environments, select_environments
+from stacks.config import (
+    CONTEXT_KEY,
+    SELECTOR_KEY,
+    EnvironmentConfig,
+    load_environments,
+    select_environments,
+    stack_id,
+)
 from stacks.pipeline_stack import PipelineStack
 from stacks.storage_stack import StorageStack
-
-CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
 
 @dataclass(frozen=True)
@@ -23,15 +25,6 @@ class EnvironmentStacks:
     config: EnvironmentConfig
     storage: StorageStack
     pipeline: PipelineStack
-
-
-def stack_id(environment: str, part: str) -> str:
-    return f"{PROJECT}-{environment}-{part}"
-
-
-def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
-    """The context the CDK CLI would pass from `cdk.json`: feature flags and environments."""
-    return json.loads(path.read_text())["context"]
 
 
 def build_environments(app: App, *, default_env: Environment | None = None) -> list[EnvironmentStacks]:

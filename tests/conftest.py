@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Template
 
-from stacks.deployment import EnvironmentStacks, stack_id
+from stacks.config import stack_id
+from stacks.deployment import EnvironmentStacks
 from tools.assembly import CloudAssembly
 from tools.synth import synthesize
 

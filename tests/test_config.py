@@ -8,8 +8,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from stacks.config import ConfigError, load_environments, select_environments
-from stacks.deployment import cdk_json_context
+from stacks.config import ConfigError, cdk_json_context, load_environments, select_environments
 
 
 def _environments() -> dict:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tools.__main__ import IAM_DOC, README, generated_docs, main
+from tools.__main__ import main
+from tools.docs import IAM_DOC, README, generated_docs
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +37,7 @@ def test_readme_lists_every_acknowledgment(synthesized, expected):
 def test_docs_check_reports_a_stale_file(monkeypatch, tmp_path, capsys):
     stale_doc = tmp_path / "iam.md"
     stale_doc.write_text("# outdated\n")
-    monkeypatch.setattr("tools.__main__.IAM_DOC", stale_doc)
+    monkeypatch.setattr("tools.docs.IAM_DOC", stale_doc)
 
     assert main(["docs", "--check"]) == 1
     assert "is stale: run `make docs`" in capsys.readouterr().err

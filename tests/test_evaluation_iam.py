@@ -8,7 +8,7 @@ import json
 import pytest
 from aws_cdk import Stack
 
-from stacks.deployment import cdk_json_context
+from stacks.config import cdk_json_context
 from tests.conftest import ENVIRONMENTS
 
 

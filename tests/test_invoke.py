@@ -75,7 +75,7 @@ def _world(environment: str = "dev", serving_minutes: float = 20, serve: bool = 
 
 
 def _args(**values) -> argparse.Namespace:
-    defaults = {"env": "dev", "json": False, "run": None, "model": None, "system": None, "max_tokens": 64}
+    defaults = {"env": "dev", "json": False, "run_name": None, "model": None, "system": None, "max_tokens": 64}
     return argparse.Namespace(prompt=QUESTION, **{**defaults, **values})
 
 
@@ -83,7 +83,7 @@ def test_a_runs_served_model_answers_with_latency_and_tokens(capsys):
     with _aws():
         emulator, names, _ = _world()
 
-        assert invoke(_args(run=names.execution_name), Session(emulator)) == 0
+        assert invoke(_args(run_name=names.execution_name), Session(emulator)) == 0
         out = capsys.readouterr().out.splitlines()
 
         assert out[0] == "spam"
@@ -99,7 +99,8 @@ def test_json_output_and_a_system_prompt(capsys):
         emulator, names, _ = _world(environment="prod")
 
         assert (
-            invoke(_args(env="prod", run=names.execution_name, json=True, system="One word."), Session(emulator)) == 0
+            invoke(_args(env="prod", run_name=names.execution_name, json=True, system="One word."), Session(emulator))
+            == 0
         )
         result = json.loads(capsys.readouterr().out)
 
@@ -142,7 +143,7 @@ def test_a_model_arn_is_invoked_directly_and_a_custom_model_through_its_serving(
             "has no served model: its job.json skips serving",
         ),
         ({"serving_minutes": 120}, {}, "is Creating, not Active yet: try again in a few minutes"),
-        ({}, {"run": "no-such-run"}, "no run 'no-such-run' in dev: see python -m tools status --env dev"),
+        ({}, {"run_name": "no-such-run"}, "no run 'no-such-run' in dev: see python -m tools status --env dev"),
     ],
     ids=["not-promoted", "serving-skipped", "not-ready", "unknown-run"],
 )
@@ -150,7 +151,7 @@ def test_a_run_without_a_ready_model_is_a_clear_error(capsys, world, args, messa
     with _aws():
         emulator, names, _ = _world(**world)
 
-        assert invoke(_args(**{"run": names.execution_name, **args}), Session(emulator)) == 2
+        assert invoke(_args(**{"run_name": names.execution_name, **args}), Session(emulator)) == 2
         err = capsys.readouterr().err
 
         assert message in err and err.startswith("error: ") and err.count("\n") == 1
@@ -166,13 +167,13 @@ def test_a_custom_model_that_is_not_served_cannot_be_invoked(capsys):
         assert "is not served: a custom model answers through provisioned throughput" in capsys.readouterr().err
 
 
-def test_a_model_the_runtime_rejects_exits_1_with_its_reason(capsys):
+def test_a_model_the_runtime_rejects_is_one_line_and_exit_2(capsys):
     with _aws():
         emulator, _, _ = _world()
 
-        assert invoke(_args(model="amazon.nova-pro-v1:0"), Session(emulator)) == 1
+        assert invoke(_args(model="amazon.nova-pro-v1:0"), Session(emulator)) == 2
 
-        assert "amazon.nova-pro-v1:0: ValidationException: The provided model identifier is invalid." in (
+        assert "amazon.nova-pro-v1:0 refused the request: ValidationException: The provided model identifier is invalid." in (
             capsys.readouterr().err
         )
 
@@ -181,7 +182,7 @@ def test_an_environment_that_is_not_deployed_exits_2(capsys):
     with _aws():
         emulator, names, _ = _world()
 
-        assert invoke(_args(env="prod", run=names.execution_name), Session(emulator)) == 2
+        assert invoke(_args(env="prod", run_name=names.execution_name), Session(emulator)) == 2
 
         assert "BedrockCustomization-prod-Storage is not deployed" in capsys.readouterr().err
 

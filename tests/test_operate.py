@@ -13,8 +13,12 @@ from moto import mock_aws
 
 from customization.naming import run_names
 from tools.__main__ import main
+from tools.cleanup import run as cleanup_command
+from tools.deployed import execution_arn
 from tools.local_run.bedrock import BedrockEmulator, SimulatedClock
-from tools.operate import cleanup_command, execution_arn, follow, status_command
+from tools.status import run as status_command
+from tools.submit import follow
+from tools.submit import run as submit_command
 
 REGION = "us-east-1"
 UPLOAD = {"bucket": "data-bucket", "key": "datasets/email-classifier/train.jsonl", "versionId": "v1"}
@@ -106,7 +110,7 @@ def trained_model(emulator: BedrockEmulator, names, base_model: str, tags: list 
 
 def _args(**values) -> argparse.Namespace:
     return argparse.Namespace(
-        **{"env": "dev", "older_than": 0, "yes": False, "json": False, "limit": 20, "run": None, **values}
+        **{"env": "dev", "older_than": 0, "yes": False, "json": False, "limit": 20, "run_name": None, **values}
     )
 
 
@@ -206,7 +210,6 @@ def _bucket():
 
 def test_submit_validates_then_uploads_the_training_file_last(capsys):
     from tests.conftest import ROOT
-    from tools.operate import submit_command
 
     with mock_aws():
         _deploy_outputs("dev")
@@ -225,8 +228,6 @@ def test_submit_validates_then_uploads_the_training_file_last(capsys):
 
 
 def test_submit_uploads_nothing_when_the_dataset_is_invalid(tmp_path, capsys):
-    from tools.operate import submit_command
-
     (tmp_path / "train.jsonl").write_text('{"prompt": "wrong format for Nova"}\n')
     with mock_aws():
         _deploy_outputs("dev")
@@ -242,8 +243,6 @@ def test_submit_uploads_nothing_when_the_dataset_is_invalid(tmp_path, capsys):
 
 
 def test_submit_refuses_a_folder_without_a_training_file(tmp_path, capsys):
-    from tools.operate import submit_command
-
     with mock_aws():
         _deploy_outputs("dev")
         code = submit_command(_args(dataset_dir=tmp_path, name=None, wait=False), Session(None))
@@ -253,8 +252,6 @@ def test_submit_refuses_a_folder_without_a_training_file(tmp_path, capsys):
 
 
 def test_wait_follows_the_run_until_it_ends(capsys):
-    from tools.operate import follow
-
     with mock_aws():
         sfn, machine = _state_machine(SUCCEED)
         arn = execution_arn(machine["stateMachineArn"], "run-1")
@@ -290,11 +287,11 @@ def test_status_of_one_run_shows_its_timeline_job_failure_and_links(capsys):
         _finished_run(definition, "email-classifier-1")
         _, bedrock = _world()
 
-        assert status_command(_args(run="email-classifier-1"), Session(bedrock)) == 0
+        assert status_command(_args(run_name="email-classifier-1"), Session(bedrock)) == 0
         text = capsys.readouterr().out
-        assert status_command(_args(run="email-classifier-1", json=True), Session(bedrock)) == 0
+        assert status_command(_args(run_name="email-classifier-1", json=True), Session(bedrock)) == 0
         detail = json.loads(capsys.readouterr().out)
-        assert status_command(_args(run="nope"), Session(bedrock)) == 2
+        assert status_command(_args(run_name="nope"), Session(bedrock)) == 2
 
     assert [entry["state"] for entry in detail["timeline"]] == ["ValidateDataset", "RunFailed"]
     assert detail["bedrockJob"]["status"] == "Completed"
@@ -323,7 +320,7 @@ def test_status_of_an_evaluated_run_shows_the_verdict_and_the_report(capsys):
         )
         _, bedrock = _world()
 
-        assert status_command(_args(run="email-classifier-2"), Session(bedrock)) == 0
+        assert status_command(_args(run_name="email-classifier-2"), Session(bedrock)) == 0
         text = capsys.readouterr().out
         assert status_command(_args(json=True), Session(bedrock)) == 0
         [row] = json.loads(capsys.readouterr().out)

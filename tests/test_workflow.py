@@ -7,9 +7,8 @@ import json
 
 import pytest
 
-from stacks.config import load_environments
+from stacks.config import cdk_json_context, load_environments
 from stacks.constructs.workflow import PollSchedule, execution_timeout, job_poll_schedule
-from stacks.deployment import cdk_json_context
 from tests.conftest import ENVIRONMENTS
 
 LAMBDA_ERRORS = {

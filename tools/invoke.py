@@ -13,24 +13,22 @@ import json
 import sys
 from typing import Any
 
-import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from customization.bedrock_errors import BedrockThrottled, error_code
 from customization.evaluation.inference import InvocationRejected, Request, converse
 from customization.runtime import CLIENT_CONFIGS
 from customization.serving import ON_DEMAND, PROVISIONED, READY, serving_of_run
-from stacks.config import load_environments
-from stacks.deployment import cdk_json_context
-from tools.operate import (
-    EXIT_FAILED,
+from tools.deployed import (
     EXIT_OK,
     EXIT_USAGE,
     DeployedEnvironment,
     UsageError,
+    aws_errors,
     environment_arguments,
     execution_arn,
     names_of_execution,
+    session_for,
 )
 
 
@@ -38,7 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("prompt", help="what to ask")
     environment_arguments(parser)
     target = parser.add_mutually_exclusive_group(required=True)
-    target.add_argument("--run", help="a run's name (as status lists it): its served custom model")
+    target.add_argument(
+        "--run", dest="run_name", metavar="RUN", help="a run's name (as status lists it): its served custom model"
+    )
     target.add_argument(
         "--model", help="a provisioned-model, custom-model-deployment or custom-model ARN, or a base model ID"
     )
@@ -46,33 +46,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-tokens", type=int, default=512, help="longest answer, in tokens (default 512)")
 
 
-def run(args: argparse.Namespace, session: boto3.Session | None = None) -> int:
+def run(args: argparse.Namespace, session: Any = None) -> int:
     try:
         environment = DeployedEnvironment.lookup(args.env, session)
-        session = session or boto3.Session(region_name=environment.region)
-        if args.run:
-            model_id = served_model_of_run(session, environment, args.run)
-        else:
-            model_id = ready_model(session.client("bedrock"), args.model)
+        session = session_for(environment, session)
+        with aws_errors("finding the model to ask"):
+            if args.run_name:
+                model_id = served_model_of_run(session, environment, args.run_name)
+            else:
+                model_id = ready_model(session.client("bedrock"), args.model)
         request = Request(
             model_id=model_id,
             system=[{"text": args.system}] if args.system else [],
             messages=[{"role": "user", "content": [{"text": args.prompt}]}],
             max_tokens=args.max_tokens,
         )
-        answer = converse(session.client("bedrock-runtime", config=CLIENT_CONFIGS["bedrock-runtime"]), request)
-    except UsageError as error:
+        with aws_errors(f"asking {model_id}"):
+            answer = converse(session.client("bedrock-runtime", config=CLIENT_CONFIGS["bedrock-runtime"]), request)
+        if answer.error:
+            raise UsageError(f"{model_id} refused the request: {answer.error}")
+    except (UsageError, InvocationRejected, BedrockThrottled) as error:
+        # All of them AWS's answer, or a usage error: one line, exit 2 (no verdict was asked for).
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    except (InvocationRejected, BedrockThrottled, BotoCoreError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return EXIT_FAILED
-    if answer.error:
-        print(f"error: {model_id}: {answer.error}", file=sys.stderr)
-        return EXIT_FAILED
     result = {
         "model": model_id,
-        "run": args.run,
+        "run": args.run_name,
         "answer": answer.text,
         "latencyMs": answer.latency_ms,
         "inputTokens": answer.input_tokens,
@@ -84,7 +83,7 @@ def run(args: argparse.Namespace, session: boto3.Session | None = None) -> int:
     else:
         print(answer.text)
         print("--")
-        print(f"model {model_id}" + (f" (run {args.run})" if args.run else ""))
+        print(f"model {model_id}" + (f" (run {args.run_name})" if args.run_name else ""))
         print(
             f"latency {answer.latency_ms:,.0f} ms, tokens {answer.input_tokens:,} in / {answer.output_tokens:,} out"
             + (f", {answer.retries} throttled attempt(s) retried" if answer.retries else "")
@@ -94,11 +93,9 @@ def run(args: argparse.Namespace, session: boto3.Session | None = None) -> int:
 
 def served_model_of_run(session, environment: DeployedEnvironment, run: str) -> str:
     """The ARN of the run's ready throughput or deployment; otherwise a UsageError saying why not."""
-    mode = load_environments(cdk_json_context()["environments"])[environment.name].serving.mode
+    mode = environment.config.serving.mode
     sfn = session.client("stepfunctions")
-    machine = environment.outputs.get("StateMachineArn")
-    if machine is None:
-        raise UsageError(f"{environment.name}'s Pipeline stack has no StateMachineArn output: deploy it again")
+    machine = environment.output("StateMachineArn")
     try:
         execution = sfn.describe_execution(executionArn=execution_arn(machine, run))
     except ClientError as error:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 from collections import Counter
+from pathlib import Path
 
 from tools.assembly import CloudAssembly
+
+ROOT = Path(__file__).resolve().parent.parent
 
 PACKS = "AwsSolutions, Serverless, NIST 800-53 rev 5"
 
@@ -46,3 +51,19 @@ def render(assembly: CloudAssembly, stack_prefix: str) -> str:
         lines.append(f"  cdk-nag ({PACKS}): {nag}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cdk-out", type=Path, default=ROOT / "cdk.out", help="cloud assembly (default: cdk.out)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from customization.naming import PROJECT
+
+    try:
+        assembly = CloudAssembly(args.cdk_out)
+    except FileNotFoundError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(render(assembly, PROJECT), end="")
+    return 0

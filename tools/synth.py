@@ -10,8 +10,8 @@ from pathlib import Path
 
 from aws_cdk import App, Environment
 
-from stacks.config import SELECTOR_KEY
-from stacks.deployment import EnvironmentStacks, add_compliance_checks, build_environments, cdk_json_context
+from stacks.config import SELECTOR_KEY, cdk_json_context
+from stacks.deployment import EnvironmentStacks, add_compliance_checks, build_environments
 from tools.assembly import CloudAssembly
 
 # What the CLI adds to the context of every synth; the path metadata names resources in docs.

@@ -1,6 +1,11 @@
-"""`python -m tools validate`: the pipeline's dataset check, run locally before any upload.
+"""`python -m tools validate FILE`: the pipeline's dataset check, run locally before any upload.
+
+With `--env NAME` the settings are the environment's (cdk.json) with the job.json beside
+the file applied, resolved by the same code as the pipeline's first step, so what passes
+here passes there; without it they come from the flags (and --job-file).
 
 Exit status: 0 valid (warnings allowed), 1 invalid, 2 usage error or unreadable input.
+This module imports neither the CDK nor boto3: validating starts at the speed of Python.
 """
 
 from __future__ import annotations
@@ -10,17 +15,28 @@ import json
 import sys
 from pathlib import Path
 
+from customization import layout
 from customization.catalog import CONTINUED_PRE_TRAINING, FINE_TUNING
-from customization.serving import COMMITMENTS, SERVING_MODES, ServingPlan
+from customization.serving import COMMITMENTS, NO_COMMITMENT, SERVING_MODES, ServingPlan
 from customization.validation.dataset import DatasetCheck, LocalFile, check_dataset, write_prepared
-from customization.validation.jobspec import JobSettings, apply_job_file
+from customization.validation.jobspec import JobSettings, RunDefaults, apply_job_file, resolve_run
 from customization.validation.problems import ProblemLog
+from tools.datasets import render_text
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE = 0, 1, 2
 
 
+class _Usage(Exception):
+    pass
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", type=Path, help="training file: .jsonl, or .txt for continued pre-training")
+    parser.add_argument(
+        "--env",
+        help="check with this environment's settings from cdk.json (and the job.json and validation.jsonl "
+        "beside FILE), exactly as the pipeline will",
+    )
     parser.add_argument("--base-model", help="model ID with its context suffix, e.g. amazon.nova-micro-v1:0:128k")
     parser.add_argument(
         "--customization-type",
@@ -39,62 +55,111 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a hyperparameter as Bedrock names it, e.g. -p epochCount=2 (repeatable)",
     )
     parser.add_argument("--validation-split", type=float, help="hold out this share of records, e.g. 0.1")
-    parser.add_argument("--serving", choices=SERVING_MODES, default="none", help="serving mode for the cost estimate")
+    parser.add_argument("--serving", choices=SERVING_MODES, help="serving mode for the cost estimate (default none)")
     parser.add_argument("--model-units", type=int, default=1, help="provisioned model units for the cost estimate")
-    parser.add_argument("--commitment", choices=COMMITMENTS, default="none", help="provisioned throughput term")
+    parser.add_argument("--commitment", choices=COMMITMENTS, default=NO_COMMITMENT, help="provisioned throughput term")
     parser.add_argument("--max-problems", type=int, default=50, help="problems to print (all are counted)")
     parser.add_argument("--prepare-dir", type=Path, help="write the prepared train/validation files here if valid")
     parser.add_argument("--json", action="store_true", help="print one JSON report instead of text")
 
 
 def run(args: argparse.Namespace) -> int:
-    for path in filter(None, (args.file, args.validation_file, args.job_file)):
-        if not path.is_file():
-            return _usage(f"cannot read {path}: no such file")
-    log = ProblemLog(keep=max(args.max_problems, 0))
     try:
-        settings, origin = _settings(args, log)
-    except ValueError as error:
-        return _usage(str(error))
-    try:
-        result = check_dataset(
-            LocalFile(args.file),
-            settings,
-            log=log,
-            validation=LocalFile(args.validation_file) if args.validation_file else None,
-            settings_origin=origin,
-            serving=ServingPlan(settings.serving_mode or "none", args.model_units, args.commitment),
-        )
+        result = _check(args, ProblemLog(keep=max(args.max_problems, 0)))
         if args.prepare_dir and result.valid and result.needs_prepared_files:
             _prepare(result, args)
+    except _Usage as error:
+        return _usage(str(error))
     except OSError as error:
-        return _usage(f"cannot read input: {error}")
+        return _usage(f"cannot read input: {error.strerror or error}: {error.filename or ''}".rstrip(": "))
     print(json.dumps(result.summary(), indent=2) if args.json else render_text(result))
     return EXIT_VALID if result.valid else EXIT_INVALID
 
 
-def _settings(args: argparse.Namespace, log: ProblemLog) -> tuple[JobSettings, str]:
-    overrides = {}
-    for item in args.hyperparameter:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise ValueError(f"--hyperparameter {item!r}: expected NAME=VALUE, e.g. epochCount=2")
-        overrides[name] = value
-    base = JobSettings(base_model=args.base_model or "", serving_mode=args.serving)
-    origin = "command line"
-    if args.job_file:
-        base = apply_job_file(base, args.job_file.read_text(encoding="utf-8"), log, file=str(args.job_file))
-        origin = str(args.job_file)
-    if not (args.base_model or base.base_model):
-        raise ValueError("--base-model is required (or a --job-file with baseModel)")
-    settings = JobSettings(
-        base_model=args.base_model or base.base_model,
-        customization_type=args.customization_type or base.customization_type,
-        hyperparameters={**base.hyperparameters, **overrides},
-        validation_split=args.validation_split if args.validation_split is not None else base.validation_split,
-        serving_mode=base.serving_mode,
+def _check(args: argparse.Namespace, log: ProblemLog) -> DatasetCheck:
+    validation_file, job_file = args.validation_file, args.job_file
+    if args.env:
+        if args.serving:
+            raise _Usage("--serving: with --env, the environment's serving mode (cdk.json) is used")
+        defaults, serving = _environment(args.env)
+        folder = args.file.parent
+        validation_file = validation_file or _sibling(folder, layout.VALIDATION_FILE)
+        job_file = job_file or _sibling(folder, layout.JOB_FILE)
+    else:
+        defaults = RunDefaults(settings=JobSettings(base_model=args.base_model or ""), allowed_base_models=())
+        serving = ServingPlan(args.serving or "none", args.model_units, args.commitment)
+    for path in filter(None, (args.file, validation_file, job_file)):
+        if path.is_dir():
+            raise _Usage(f"{path} is a folder: give the file itself, e.g. {path / 'train.jsonl'}")
+        if not path.is_file():
+            raise _Usage(f"cannot read {path}: no such file")
+    job = job_file.read_bytes() if job_file else None
+    if not defaults.settings.base_model and not _names_a_model(job):
+        raise _Usage("--base-model is required (or a --job-file with baseModel, or --env NAME)")
+    resolved = resolve_run(defaults, serving, job, log, job_file=str(job_file) if job_file else "job.json")
+    settings, origin = resolved.settings, resolved.origin
+    overrides = _flag_overrides(args)
+    if overrides:
+        settings = apply_job_file(settings, json.dumps(overrides), log, file="command line")
+        # Problems in settings point at the file a person would edit, if there is one.
+        origin = origin if job_file else "command line"
+    return check_dataset(
+        LocalFile(args.file),
+        settings,
+        log=log,
+        validation=LocalFile(validation_file) if validation_file else None,
+        settings_origin=origin,
+        serving=resolved.serving,
     )
-    return settings, origin
+
+
+def _environment(name: str) -> tuple[RunDefaults, ServingPlan]:
+    from stacks.config import ConfigError, cdk_json_context, load_environments
+
+    try:
+        environments = load_environments(cdk_json_context()["environments"])
+    except ConfigError as error:
+        raise _Usage(str(error)) from None
+    if name not in environments:
+        raise _Usage(f"unknown environment {name!r}; allowed: {', '.join(environments)} (see cdk.json)")
+    config = environments[name]
+    return config.customization.run_defaults(), config.serving.plan()
+
+
+def _names_a_model(job: bytes | None) -> bool:
+    """Whether a job file gives baseModel (a file that does not parse is reported as such later)."""
+    if job is None:
+        return False
+    try:
+        parsed = json.loads(job)
+    except ValueError:
+        return True
+    return not isinstance(parsed, dict) or "baseModel" in parsed
+
+
+def _sibling(folder: Path, name: str) -> Path | None:
+    path = folder / name
+    return path if path.is_file() else None
+
+
+def _flag_overrides(args: argparse.Namespace) -> dict:
+    """The settings given as flags, as job.json would give them (checked the same way)."""
+    overrides: dict = {}
+    if args.base_model:
+        overrides["baseModel"] = args.base_model
+    if args.customization_type:
+        overrides["customizationType"] = args.customization_type
+    if args.hyperparameter:
+        hyperparameters = {}
+        for item in args.hyperparameter:
+            name, sep, value = item.partition("=")
+            if not sep or not name:
+                raise _Usage(f"--hyperparameter {item!r}: expected NAME=VALUE, e.g. epochCount=2")
+            hyperparameters[name] = value
+        overrides["hyperParameters"] = hyperparameters
+    if args.validation_split is not None:
+        overrides["validationSplit"] = args.validation_split
+    return overrides
 
 
 def _prepare(result: DatasetCheck, args: argparse.Namespace) -> None:
@@ -105,29 +170,6 @@ def _prepare(result: DatasetCheck, args: argparse.Namespace) -> None:
                 write_prepared(result, LocalFile(args.file), train, validation)
         else:
             write_prepared(result, LocalFile(args.file), train)
-
-
-def render_text(result: DatasetCheck) -> str:
-    log = result.log
-    lines = [str(problem) for problem in log.problems]
-    if log.truncated:
-        counts = ", ".join(f"{rule} {count}" for rule, count in {**log.errors_by_rule, **log.warnings_by_rule}.items())
-        lines.append(
-            f"... {log.truncated:,} more problem(s) not shown (by rule: {counts}); use --max-problems or --json"
-        )
-    if result.train is not None:
-        held_out = f", {result.split.validation_records:,} held out for validation" if result.split else ""
-        validation = f", validation {result.validation_records:,}" if result.validation else ""
-        lines.append(
-            f"records: train {result.train_records:,}{held_out}{validation}; "
-            f"tokens (estimate): {result.train.tokens:,}, largest record {result.train.max_record_tokens:,} "
-            f"of {result.token_limit:,} allowed"
-        )
-    if result.cost is not None:
-        lines.append(f"estimated cost: {result.cost.summary()}")
-    verdict = "valid" if result.valid else "invalid"
-    lines.append(f"{verdict}: {log.error_count:,} error(s), {log.warning_count:,} warning(s)")
-    return "\n".join(lines)
 
 
 def _usage(message: str) -> int:

@@ -21,13 +21,8 @@ __all__ = ["DatasetInvalidError", "lambda_handler"]
 def lambda_handler(event: dict[str, Any], context: Any = None, s3: Any = None) -> dict[str, Any]:
     runtime.bind(event)
     upload = UploadedDataset.from_event(event.get("upload", event))
-    defaults = runtime.settings(RunDefaults)
     summary = validate_upload(
-        upload,
-        s3 or runtime.client("s3"),
-        defaults.settings,
-        runtime.settings(ServingPlan),
-        defaults.allowed_base_models or None,
+        upload, s3 or runtime.client("s3"), runtime.settings(RunDefaults), runtime.settings(ServingPlan)
     )
     runtime.log("dataset valid", key=upload.key, versionId=upload.version_id, records=summary["records"])
     return summary

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from customization.evaluation.scorecard import table
+from customization.notifications import first_line_of_cause
 from tools.local_run.runner import RunReport
-from tools.operate import first_line_of_cause
 
 
 def render(report: RunReport) -> str:

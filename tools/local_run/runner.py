@@ -24,7 +24,8 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
 from customization.catalog import BEDROCK_CONVERSATION, CLAUDE_MESSAGES, PROMPT_COMPLETION, load_catalog
 from customization.evaluation.cases import to_case
-from stacks.deployment import PROJECT, cdk_json_context
+from customization.naming import PROJECT
+from stacks.config import cdk_json_context
 from tools.assembly import CloudAssembly
 from tools.local_run.bedrock import ACCOUNT, BedrockEmulator, SimulatedClock
 from tools.local_run.deployment import ROOT, LocalDeployment

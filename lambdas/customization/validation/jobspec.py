@@ -12,7 +12,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from customization.catalog import CONTINUED_PRE_TRAINING, FINE_TUNING
+from customization.catalog import CONTINUED_PRE_TRAINING, FINE_TUNING, load_catalog
+from customization.serving import NONE, ON_DEMAND, ServingPlan
 from customization.settings import SettingsError, as_json, json_value
 from customization.validation.problems import ProblemLog
 
@@ -160,3 +161,50 @@ def check_settings(settings: JobSettings, log: ProblemLog, *, file: str) -> JobS
         )
         settings = replace(settings, validation_split=None)
     return settings
+
+
+@dataclass(frozen=True)
+class ResolvedRun:
+    """A run's settings as the pipeline will use them, and where they came from (for problems)."""
+
+    settings: JobSettings
+    serving: ServingPlan
+    origin: str
+
+
+def resolve_run(
+    defaults: RunDefaults, serving: ServingPlan, job: bytes | None, log: ProblemLog, *, job_file: str
+) -> ResolvedRun:
+    """The environment's defaults with a dataset's job.json (`job`, its bytes, or None) applied,
+    checked the way the pipeline checks them: the same code in the ValidateDataset step,
+    `tools submit` and `tools validate --env`, so what passes here passes there."""
+    text = None
+    if job is not None:
+        try:
+            text = job.decode("utf-8")
+        except UnicodeDecodeError as error:
+            log.error(job_file, None, R_JOB, f"not UTF-8 ({error.reason} at byte {error.start}): save it as UTF-8")
+    base = replace(defaults.settings, serving_mode=defaults.settings.serving_mode or serving.mode)
+    settings = apply_job_file(base, text, log, file=job_file)
+    if settings.serving_mode == NONE:
+        serving = replace(serving, mode=NONE)
+    origin = job_file if text is not None else "environment defaults"
+    allowed = defaults.allowed_base_models
+    if allowed and settings.base_model not in allowed:
+        log.error(
+            origin,
+            None,
+            "base-model",
+            f"baseModel {settings.base_model!r} is not allowed in this environment (allowed: "
+            f"{', '.join(allowed)}): add it to customization.otherBaseModels in cdk.json",
+        )
+    model = load_catalog().models.get(settings.base_model) if isinstance(settings.base_model, str) else None
+    if model is not None and serving.mode == ON_DEMAND and not model.on_demand_serving:
+        log.error(
+            origin,
+            None,
+            "serving",
+            f"this environment serves models on demand, which {model.name} does not support: pick a "
+            "model that does (Amazon Nova), or deploy the environment with serving.mode provisioned or none",
+        )
+    return ResolvedRun(settings=settings, serving=serving, origin=origin)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import json
 import tempfile
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from customization import layout
 from customization.serving import ServingPlan
 from customization.validation.dataset import DatasetCheck, check_dataset, write_prepared
-from customization.validation.jobspec import JobSettings, apply_job_file
+from customization.validation.jobspec import RunDefaults, resolve_run
 from customization.validation.problems import ProblemLog
 from customization.validation.scanner import read_chunks
 
@@ -73,38 +73,15 @@ class S3Object:
             body.close()
 
 
-def validate_upload(
-    upload: UploadedDataset,
-    s3: Any,
-    defaults: JobSettings,
-    serving: ServingPlan | None = None,
-    allowed_models: tuple[str, ...] | None = None,
-) -> dict[str, Any]:
+def validate_upload(upload: UploadedDataset, s3: Any, defaults: RunDefaults, serving: ServingPlan) -> dict[str, Any]:
     """Check the upload; return the run's summary, or raise DatasetInvalidError after writing the report."""
     name = layout.dataset_name(upload.key)
     log = ProblemLog(keep=REPORT_PROBLEMS_KEPT)
     job_key = layout.sibling_key(upload.key, layout.JOB_FILE)
-    try:
-        job_text = _read_text(s3, upload.bucket, job_key)
-    except UnicodeDecodeError as error:
-        log.error(
-            f"s3://{upload.bucket}/{job_key}", None, "job-settings", f"not UTF-8 ({error.reason}): save it as UTF-8"
-        )
-        job_text = None
-    if serving is not None and defaults.serving_mode is None:
-        defaults = replace(defaults, serving_mode=serving.mode)
-    settings = apply_job_file(defaults, job_text, log, file=f"s3://{upload.bucket}/{job_key}")
-    if serving is not None and settings.serving_mode == "none":
-        serving = replace(serving, mode="none")
-    origin = f"s3://{upload.bucket}/{job_key}" if job_text is not None else "environment defaults"
-    if allowed_models is not None and settings.base_model not in allowed_models:
-        log.error(
-            origin,
-            None,
-            "base-model",
-            f"baseModel {settings.base_model!r} is not allowed in this environment (allowed: "
-            f"{', '.join(allowed_models)}): add it to customization.otherBaseModels in cdk.json",
-        )
+    run = resolve_run(
+        defaults, serving, _read(s3, upload.bucket, job_key), log, job_file=f"s3://{upload.bucket}/{job_key}"
+    )
+    settings = run.settings
     validation = _existing(s3, upload.bucket, layout.sibling_key(upload.key, layout.VALIDATION_FILE))
     train = S3Object(s3, upload.bucket, upload.key, upload.version_id)
     result = check_dataset(
@@ -112,23 +89,10 @@ def validate_upload(
         settings,
         log=log,
         validation=validation,
-        settings_origin=origin,
+        settings_origin=run.origin,
         dataset_bucket=upload.bucket,
-        serving=serving,
+        serving=run.serving,
     )
-    if (
-        result.model is not None
-        and serving is not None
-        and serving.mode == "on-demand"
-        and not (result.model.on_demand_serving)
-    ):
-        log.error(
-            origin,
-            None,
-            "serving",
-            f"this environment serves models on demand, which {result.model.name} does not support: pick a "
-            "model that does (Amazon Nova), or deploy the environment with serving.mode provisioned or none",
-        )
     report_key = layout.report_key(name, upload.version_id)
     summary = {
         "dataset": {"name": name, "bucket": upload.bucket, "key": upload.key, "versionId": upload.version_id},
@@ -191,9 +155,9 @@ def _failure_message(result: DatasetCheck, report_uri: str) -> str:
     return "\n".join(lines)
 
 
-def _read_text(s3: Any, bucket: str, key: str) -> str | None:
+def _read(s3: Any, bucket: str, key: str) -> bytes | None:
     try:
-        return s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode("utf-8")
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except s3.exceptions.NoSuchKey:
         return None
 

@@ -1,0 +1,157 @@
+"""`python -m tools status --env NAME [RUN]`: recent runs of a deployed environment, or one
+run in detail (its states with times, the Bedrock job, the evaluation, the failure, links)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from typing import Any
+
+from customization.notifications import console_link, first_line_of_cause
+from customization.run_state import EVALUATION, RESULT, VALIDATION, part, served_arn, training_cost_usd
+from tools.deployed import (
+    EXIT_OK,
+    EXIT_USAGE,
+    WIDTH,
+    DeployedEnvironment,
+    UsageError,
+    aws_errors,
+    bedrock_job,
+    cut,
+    environment_arguments,
+    execution_arn,
+    names_of_execution,
+    session_for,
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_name", nargs="?", metavar="RUN", help="one run (its name, as status lists it) in detail")
+    environment_arguments(parser)
+    parser.add_argument("--limit", type=int, default=20, help="how many recent runs (default 20)")
+
+
+def run(args: argparse.Namespace, session: Any = None) -> int:
+    try:
+        environment = DeployedEnvironment.lookup(args.env, session)
+        session = session_for(environment, session)
+        if args.run_name:
+            with aws_errors(f"reading run {args.run_name}"):
+                detail = run_detail(session, environment, args.run_name)
+            print(json.dumps(detail, indent=2) if args.json else render_detail(detail))
+            return EXIT_OK
+        with aws_errors(f"listing {environment.name}'s runs"):
+            rows = runs(session, environment, args.limit)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(json.dumps(rows, indent=2) if args.json else render_runs(rows))
+    return EXIT_OK
+
+
+def runs(session: Any, environment: DeployedEnvironment, limit: int = 20) -> list[dict[str, Any]]:
+    sfn, bedrock = session.client("stepfunctions"), session.client("bedrock")
+    machine = environment.output("StateMachineArn")
+    rows = []
+    for summary in sfn.list_executions(stateMachineArn=machine, maxResults=limit)["executions"]:
+        execution = sfn.describe_execution(executionArn=summary["executionArn"])
+        names = names_of_execution(environment, execution)
+        rows.append(_row(execution, names, bedrock_job(bedrock, names.job_name) if names else {}))
+    return rows
+
+
+def _row(execution: dict[str, Any], names, job: dict[str, Any]) -> dict[str, Any]:
+    output = json.loads(execution.get("output") or "{}")
+    evaluation = part(output, EVALUATION)
+    return {
+        "run": execution["name"],
+        "dataset": names.dataset if names else "?",
+        "started": execution["startDate"].isoformat(),
+        "state": execution["status"],
+        "job": job.get("status"),
+        "model": part(output, RESULT).get("customModelArn"),
+        # A model that lost to its base model may have had its serving deleted by the run.
+        "serving": served_arn(output),
+        "promoted": evaluation.get("promoted"),
+        "evaluation": evaluation.get("headline"),
+        "cost": training_cost_usd(output),
+        "error": execution.get("error"),
+    }
+
+
+def run_detail(session: Any, environment: DeployedEnvironment, run_name: str) -> dict[str, Any]:
+    """One run: its states with times, the Bedrock job, the failure and where to look."""
+    sfn = session.client("stepfunctions")
+    arn = execution_arn(environment.output("StateMachineArn"), run_name)
+    try:
+        execution = sfn.describe_execution(executionArn=arn)
+    except sfn.exceptions.ExecutionDoesNotExist:
+        raise UsageError(
+            f"no run {run_name!r} in {environment.name}: see python -m tools status --env {environment.name}"
+        ) from None
+    history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    timeline = [
+        {"time": e["timestamp"].isoformat(), "state": e["stateEnteredEventDetails"]["name"]}
+        for e in history
+        if "stateEnteredEventDetails" in e
+    ]
+    names = names_of_execution(environment, execution)
+    found = bedrock_job(session.client("bedrock"), names.job_name) if names else {}
+    job: dict[str, Any] = {}
+    if names:
+        job = {
+            key: found.get(key)
+            for key in ("jobName", "jobArn", "status", "creationTime", "endTime", "failureMessage", "outputModelArn")
+        }
+        job["trainingLoss"] = (found.get("trainingMetrics") or {}).get("trainingLoss")
+    output = json.loads(execution.get("output") or "{}")
+    return {
+        **_row(execution, names, found),
+        "cause": execution.get("cause"),
+        "timeline": timeline,
+        "bedrockJob": {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in job.items()},
+        "links": {
+            "execution": console_link(environment.region, arn),
+            "report": part(output, VALIDATION).get("reportUri"),
+            "evaluationReport": part(output, EVALUATION).get("markdownUri"),
+        },
+    }
+
+
+def render_detail(detail: dict[str, Any]) -> str:
+    lines = [f"run {detail['run']}: {detail['state']} (dataset {detail['dataset']}, started {detail['started'][:16]})"]
+    lines += [f"  {entry['time'][11:19]}  {entry['state']}" for entry in detail["timeline"]]
+    job = detail["bedrockJob"]
+    if job.get("jobName"):
+        lines.append(f"job {job['jobName']}: {job.get('status') or 'not started'}")
+        if job.get("trainingLoss") is not None:
+            lines.append(f"  training loss {job['trainingLoss']:.4f}")
+        if job.get("failureMessage"):
+            lines.append(f"  Bedrock: {job['failureMessage']}")
+    if detail.get("evaluation"):
+        lines.append(f"evaluation: {detail['evaluation']}")
+    if detail.get("serving"):
+        lines.append(f"serving: {detail['serving']} (ask it: python -m tools invoke --run {detail['run']} ...)")
+    if detail.get("error"):
+        lines.append(f"failed with {detail['error']}: {first_line_of_cause(detail.get('cause'))}")
+    lines.append(f"execution: {detail['links']['execution']}")
+    if detail["links"].get("report"):
+        lines.append(f"report: {detail['links']['report']}")
+    if detail["links"].get("evaluationReport"):
+        lines.append(f"evaluation report: {detail['links']['evaluationReport']}")
+    return "\n".join(lines)
+
+
+def render_runs(rows: list[dict[str, Any]]) -> str:
+    lines = [f"{'DATASET':<26}{'STARTED':<17}{'STATE':<10}{'JOB':<11}{'SERVING':<9}{'COST':>6}", "-" * (WIDTH - 1)]
+    for row in rows:
+        lines.append(
+            f"{cut(row['dataset'], 25):<26}{row['started'][:16].replace('T', ' '):<17}{row['state']:<10}"
+            f"{(row['job'] or '-'):<11}{('yes' if row['serving'] else '-'):<9}"
+            f"{('$' + format(row['cost'], '.2f')) if row['cost'] is not None else '-':>6}"
+        )
+    if not rows:
+        lines.append("no runs yet: python -m tools submit DATASET_DIR --env NAME starts one")
+    return "\n".join(lines)
