@@ -15,7 +15,7 @@ export PYTHONDONTWRITEBYTECODE := 1
 CDK := npx --no-install cdk
 ENV ?=
 
-.PHONY: help install synth demo test lint docs bench diff deploy destroy clean
+.PHONY: help install synth demo test test-unit test-infrastructure test-e2e lint docs bench diff deploy destroy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,15 @@ demo: synth ## Offline, no AWS account: synth + nag for every environment, then 
 
 test: install ## Run the tests (what CI runs)
 	python -m pytest
+
+test-unit: install ## Only the unit tests (no synth; seconds)
+	python -m pytest -m unit
+
+test-infrastructure: install ## Only the tests of the synthesized templates
+	python -m pytest -m infrastructure
+
+test-e2e: install ## Only the local runs and the commands as users type them
+	python -m pytest -m e2e
 
 lint: install ## Lint the Python code
 	ruff check .

@@ -94,15 +94,7 @@ class PipelineStack(CapabilityStack):
         self.training = TrainingSteps(
             self,
             "Training",
-            job_environment=JobEnvironment(
-                environment=config.name,
-                role_arn=self.customization_role.role.role_arn,
-                output_bucket=storage.output_bucket.bucket_name,
-                kms_key_arn=storage.key.key_arn,
-                cost_ceiling_usd=config.limits.cost_ceiling_usd,
-                subnet_ids=tuple(config.job_vpc.subnet_ids) if config.job_vpc else (),
-                security_group_ids=tuple(config.job_vpc.security_group_ids) if config.job_vpc else (),
-            ),
+            job_environment=self._job_environment(config, storage),
             base_models=base_models,
             role=self.customization_role.role,
             data_key=storage.key,
@@ -137,6 +129,18 @@ class PipelineStack(CapabilityStack):
             notify=notifications.notify,
         )
         return CustomizationWorkflow(self, "Workflow", config=config, functions=functions, defaults=defaults)
+
+    def _job_environment(self, config: EnvironmentConfig, storage: StorageStack) -> JobEnvironment:
+        vpc = config.job_vpc
+        return JobEnvironment(
+            environment=config.name,
+            role_arn=self.customization_role.role.role_arn,
+            output_bucket=storage.output_bucket.bucket_name,
+            kms_key_arn=storage.key.key_arn,
+            cost_ceiling_usd=config.limits.cost_ceiling_usd,
+            subnet_ids=tuple(vpc.subnet_ids) if vpc else (),
+            security_group_ids=tuple(vpc.security_group_ids) if vpc else (),
+        )
 
     def _observability(self, config: EnvironmentConfig, state_machine) -> None:
         """Alarms that page people, and the dashboard that shows how runs go."""

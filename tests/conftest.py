@@ -1,4 +1,7 @@
-"""Templates are synthesized once per test session: each synth starts jsii's Node process."""
+"""Shared fixtures. Templates are synthesized once per test session: each synth starts
+jsii's Node process. Each test is marked by the folder it lives in: `unit` (the runtime, no
+synth), `infrastructure` (the synthesized templates), `e2e` (local runs and the commands
+as users type them); `pytest -m unit` runs one group."""
 
 from __future__ import annotations
 
@@ -13,6 +16,15 @@ from tools.assembly import CloudAssembly
 from tools.synth import synthesize
 
 ROOT = Path(__file__).resolve().parent.parent
+GROUPS = ("unit", "infrastructure", "e2e")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        group = next((part for part in item.path.relative_to(ROOT / "tests").parts if part in GROUPS), None)
+        if group is None:
+            raise pytest.UsageError(f"{item.nodeid}: put the test under tests/unit, tests/infrastructure or tests/e2e")
+        item.add_marker(group)
 
 
 class SynthesizedApp:

@@ -76,13 +76,15 @@ def bind(event: dict[str, Any]) -> None:
 
 def log(event: LogEvent | str, **fields: Any) -> None:
     """One JSON log line; a `LogEvent` (one the dashboard reads) must carry all its fields."""
+    kept: tuple[str, ...] = ()
     if isinstance(event, LogEvent):
         missing = [name for name in event.fields if name not in fields]
         if missing:
             raise ValueError(f"log line {event.message!r} needs {', '.join(missing)}: the dashboard reads them")
-        event = event.message
+        event, kept = event.message, event.fields
     merged = {**_context, **fields}
-    logger.info(event, extra={key: value for key, value in merged.items() if value is not None})
+    # The dashboard's fields stay even when null (its filters skip nulls); other empty ones go.
+    logger.info(event, extra={key: value for key, value in merged.items() if value is not None or key in kept})
 
 
 _CACHED = (settings, client)

@@ -58,6 +58,12 @@ class CustomizationServiceRole(Construct):
             description="What Bedrock customization jobs may do with this environment's data",
             roles=[self.role],
         )
+        self._allow_data_access(stack, data_bucket, output_bucket, key)
+        if job_vpc is not None:
+            self._allow_job_network_interfaces(stack, job_vpc)
+
+    def _allow_data_access(self, stack: Stack, data_bucket: s3.IBucket, output_bucket: s3.IBucket, key: kms.IKey):
+        """Read the training and validation data, write the model artifacts, through the data key."""
         readable_objects = [data_bucket.arn_for_objects(f"{p}*") for p in layout.BEDROCK_READABLE_PREFIXES]
         writable_objects = [output_bucket.arn_for_objects(f"{layout.JOB_OUTPUT_PREFIX}*")]
         self.policy.add_statements(
@@ -84,9 +90,26 @@ class CustomizationServiceRole(Construct):
                 conditions={"StringLike": {"s3:prefix": [f"{layout.JOB_OUTPUT_PREFIX}*"]}},
             ),
         )
-        # Reading and writing SSE-KMS objects makes S3 call KMS on the role's behalf, and
-        # encrypting the custom model makes Bedrock do so; the key is usable through those
-        # two services in this region and no other way.
+        self._allow_key_use(stack, key)
+        for objects, reason in (
+            (
+                readable_objects,
+                "GetObject on keys under the datasets/ and prepared/ prefixes of this "
+                "environment's data bucket only: the file names are chosen at upload time",
+            ),
+            (
+                writable_objects,
+                "Put/GetObject under the jobs/ prefix of this environment's output bucket "
+                "only: Bedrock names each job's folder (model-customization-job-<id>/) at run time",
+            ),
+        ):
+            for resource in objects:
+                acknowledge_wildcard_resource(self.policy, resource, reason)
+
+    def _allow_key_use(self, stack: Stack, key: kms.IKey) -> None:
+        """Reading and writing SSE-KMS objects makes S3 call KMS on the role's behalf, and
+        encrypting the custom model makes Bedrock do so; the key is usable through those two
+        services in this region and no other way."""
         self.policy.add_statements(
             iam.PolicyStatement(
                 sid="UseDataKeyThroughS3AndBedrock",
@@ -102,23 +125,6 @@ class CustomizationServiceRole(Construct):
                 },
             )
         )
-
-        for objects, reason in (
-            (
-                readable_objects,
-                "GetObject on keys under the datasets/ and prepared/ prefixes of this "
-                "environment's data bucket only: the file names are chosen at upload time",
-            ),
-            (
-                writable_objects,
-                "Put/GetObject under the jobs/ prefix of this environment's output bucket "
-                "only: Bedrock names each job's folder (model-customization-job-<id>/) at run time",
-            ),
-        ):
-            for resource in objects:
-                acknowledge_wildcard_resource(self.policy, resource, reason)
-        if job_vpc is not None:
-            self._allow_job_network_interfaces(stack, job_vpc)
 
     def _allow_job_network_interfaces(self, stack: Stack, job_vpc: JobVpcConfig) -> None:
         """VPC jobs: Bedrock creates network interfaces in the given subnets, tagged by itself."""

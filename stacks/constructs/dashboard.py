@@ -39,29 +39,10 @@ class PipelineDashboard(Construct):
         spend = self._metric_from_logs(
             "EstimatedTrainingUsd", notify_logs, namespace, NOTIFICATION_SENT, "estimatedTrainingUsd", "Sum"
         )
-        rejected = logs.MetricFilter(
-            self,
-            "RejectedDatasetsFilter",
-            log_group=validate_logs,
-            metric_namespace=namespace,
-            metric_name="RejectedDatasets",
-            # Lambda logs an unhandled exception with its class as errorType.
-            filter_pattern=logs.FilterPattern.string_value("$.errorType", "=", DatasetInvalidError.__name__),
-            metric_value="1",
-        ).metric(statistic="Sum", period=PERIOD)
+        rejected = self._rejected_datasets(validate_logs, namespace)
         self.dashboard = cloudwatch.Dashboard(self, "Dashboard", default_interval=Duration.days(14))
         self.dashboard.add_widgets(
-            cloudwatch.GraphWidget(
-                title="Runs",
-                left=[
-                    state_machine.metric_started(period=PERIOD, label="started"),
-                    state_machine.metric_succeeded(period=PERIOD, label="succeeded"),
-                    state_machine.metric_failed(period=PERIOD, label="failed"),
-                    state_machine.metric_aborted(period=PERIOD, label="aborted"),
-                    state_machine.metric_timed_out(period=PERIOD, label="timed out"),
-                ],
-                width=12,
-            ),
+            cloudwatch.GraphWidget(title="Runs", left=self._runs(state_machine), width=12),
             cloudwatch.GraphWidget(title="Job duration (hours)", left=[job_hours], width=12),
         )
         self.dashboard.add_widgets(
@@ -78,6 +59,28 @@ class PipelineDashboard(Construct):
             self.dashboard.add_widgets(
                 cloudwatch.GraphWidget(title="Trained models: promoted / not promoted", left=verdicts, width=12)
             )
+
+    @staticmethod
+    def _runs(state_machine: sfn.StateMachine) -> list[cloudwatch.IMetric]:
+        return [
+            state_machine.metric_started(period=PERIOD, label="started"),
+            state_machine.metric_succeeded(period=PERIOD, label="succeeded"),
+            state_machine.metric_failed(period=PERIOD, label="failed"),
+            state_machine.metric_aborted(period=PERIOD, label="aborted"),
+            state_machine.metric_timed_out(period=PERIOD, label="timed out"),
+        ]
+
+    def _rejected_datasets(self, validate_logs: logs.ILogGroup, namespace: str) -> cloudwatch.Metric:
+        return logs.MetricFilter(
+            self,
+            "RejectedDatasetsFilter",
+            log_group=validate_logs,
+            metric_namespace=namespace,
+            metric_name="RejectedDatasets",
+            # Lambda logs an unhandled exception with its class as errorType.
+            filter_pattern=logs.FilterPattern.string_value("$.errorType", "=", DatasetInvalidError.__name__),
+            metric_value="1",
+        ).metric(statistic="Sum", period=PERIOD)
 
     def _verdicts(self, log_group, namespace, promoted: bool) -> cloudwatch.Metric:
         return self._log_metric(

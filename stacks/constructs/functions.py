@@ -86,35 +86,7 @@ class PipelineFunction(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"{construct_id}: {description}",
         )
-        # One customer-managed policy per function, holding everything it may do: logs to its
-        # own group (not AWSLambdaBasicExecutionRole's any group), traces, and what the stack
-        # grants for its step. No inline policy (NIST 800-53 IAMNoInlinePolicy).
-        self.policy = iam.ManagedPolicy(self, "Policy", roles=[self.role], description=description)
-        self.policy.add_statements(
-            iam.PolicyStatement(
-                sid="OwnLogGroup",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[self.log_group.log_group_arn],
-            ),
-            iam.PolicyStatement(
-                sid="Traces", actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]
-            ),
-        )
-        acknowledge(self.policy, "AwsSolutions-IAM5[Resource::*]", star_resource_reason)
-        if dead_letter_queue is not None:
-            self.policy.add_statements(
-                iam.PolicyStatement(
-                    sid="DeadLetters", actions=["sqs:SendMessage"], resources=[dead_letter_queue.queue_arn]
-                )
-            )
-            if dead_letter_queue.encryption_master_key is not None:
-                self.policy.add_statements(
-                    iam.PolicyStatement(
-                        sid="DeadLettersKey",
-                        actions=["kms:GenerateDataKey", "kms:Decrypt"],
-                        resources=[dead_letter_queue.encryption_master_key.key_arn],
-                    )
-                )
+        self.policy = self._policy(description, dead_letter_queue, star_resource_reason)
         self.function = lambda_.Function(
             self,
             "Function",
@@ -136,6 +108,43 @@ class PipelineFunction(Construct):
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
             system_log_level_v2=lambda_.SystemLogLevel.WARN,
         )
+        self._acknowledge_function_findings(asynchronous)
+
+    def _policy(
+        self, description: str, dead_letter_queue: sqs.IQueue | None, star_resource_reason: str
+    ) -> iam.ManagedPolicy:
+        """One customer-managed policy per function, holding everything it may do: logs to its
+        own group (not AWSLambdaBasicExecutionRole's any group), traces, its dead letters, and
+        what its capability grants for its step. No inline policy (NIST 800-53 IAMNoInlinePolicy)."""
+        policy = iam.ManagedPolicy(self, "Policy", roles=[self.role], description=description)
+        policy.add_statements(
+            iam.PolicyStatement(
+                sid="OwnLogGroup",
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[self.log_group.log_group_arn],
+            ),
+            iam.PolicyStatement(
+                sid="Traces", actions=["xray:PutTraceSegments", "xray:PutTelemetryRecords"], resources=["*"]
+            ),
+        )
+        acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", star_resource_reason)
+        if dead_letter_queue is not None:
+            policy.add_statements(
+                iam.PolicyStatement(
+                    sid="DeadLetters", actions=["sqs:SendMessage"], resources=[dead_letter_queue.queue_arn]
+                )
+            )
+            if dead_letter_queue.encryption_master_key is not None:
+                policy.add_statements(
+                    iam.PolicyStatement(
+                        sid="DeadLettersKey",
+                        actions=["kms:GenerateDataKey", "kms:Decrypt"],
+                        resources=[dead_letter_queue.encryption_master_key.key_arn],
+                    )
+                )
+        return policy
+
+    def _acknowledge_function_findings(self, asynchronous: bool) -> None:
         acknowledge(
             self.function,
             "NIST.800.53.R5-LambdaInsideVPC",

@@ -13,7 +13,8 @@ import pytest
 from moto import mock_aws
 
 from customization.naming import run_names
-from tests.test_operate import REGION, UPLOAD, _deploy_outputs, trained_model
+from tests.aws_world import REGION, UPLOAD, trained_model
+from tests.aws_world import deploy_outputs as _deploy_outputs
 from tools.invoke import run as invoke
 from tools.local_run.bedrock import BedrockEmulator, Behaviour, SimulatedClock
 
@@ -173,8 +174,9 @@ def test_a_model_the_runtime_rejects_is_one_line_and_exit_2(capsys):
 
         assert invoke(_args(model="amazon.nova-pro-v1:0"), Session(emulator)) == 2
 
-        assert "amazon.nova-pro-v1:0 refused the request: ValidationException: The provided model identifier is invalid." in (
-            capsys.readouterr().err
+        assert (
+            "amazon.nova-pro-v1:0 refused the request: ValidationException: The provided model identifier is invalid."
+            in (capsys.readouterr().err)
         )
 
 

@@ -4,7 +4,6 @@ deployed ones have (moto), and the local run's Bedrock emulation holding what ru
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 
 import boto3
@@ -12,100 +11,22 @@ import pytest
 from moto import mock_aws
 
 from customization.naming import run_names
+from tests.aws_world import (
+    REGION,
+    SUCCEED,
+    UPLOAD,
+    Session,
+    deploy_outputs,
+    finished_run,
+    state_machine,
+    world,
+)
 from tools.__main__ import main
 from tools.cleanup import run as cleanup_command
 from tools.deployed import execution_arn
-from tools.local_run.bedrock import BedrockEmulator, SimulatedClock
 from tools.status import run as status_command
 from tools.submit import follow
 from tools.submit import run as submit_command
-
-REGION = "us-east-1"
-UPLOAD = {"bucket": "data-bucket", "key": "datasets/email-classifier/train.jsonl", "versionId": "v1"}
-
-
-class Session:
-    """A boto3 session whose Bedrock client is the emulation; everything else is moto."""
-
-    def __init__(self, bedrock) -> None:
-        self.region_name, self._bedrock = REGION, bedrock
-
-    def client(self, service: str):
-        return self._bedrock if service == "bedrock" else boto3.client(service, region_name=REGION)
-
-
-SUCCEED = {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}
-
-
-def _state_machine(definition: dict):
-    sfn = boto3.client("stepfunctions", region_name=REGION)
-    machine = sfn.create_state_machine(
-        name="m", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/r"
-    )
-    return sfn, machine
-
-
-def _deploy_outputs(environment: str, state_machine_arn: str = "arn:aws:states:us-east-1:123456789012:stateMachine:x"):
-    cfn = boto3.client("cloudformation", region_name=REGION)
-    for part, outputs in (
-        ("Storage", {"DataBucketName": "data-bucket"}),
-        ("Pipeline", {"StateMachineArn": state_machine_arn}),
-    ):
-        template = {
-            "Resources": {"Handle": {"Type": "AWS::SNS::Topic"}},
-            "Outputs": {key: {"Value": value} for key, value in outputs.items()},
-        }
-        cfn.create_stack(StackName=f"BedrockCustomization-{environment}-{part}", TemplateBody=json.dumps(template))
-
-
-def _world(environment: str = "dev"):
-    """What one finished run and some unrelated resources leave in the account."""
-    clock = SimulatedClock(dt.datetime.now(dt.UTC) - dt.timedelta(days=3))
-    emulator = BedrockEmulator(clock=clock, region=REGION)
-    bedrock = emulator.client()
-    names = run_names(environment, UPLOAD["bucket"], UPLOAD["key"], UPLOAD["versionId"])
-    tags = [{"key": k, "value": v} for k, v in names.tags.items()]
-    model_arn = trained_model(emulator, names, "amazon.titan-text-express-v1:0:8k", tags)
-    bedrock.create_provisioned_model_throughput(
-        modelUnits=1, provisionedModelName=names.provisioned_model_name, modelId=model_arn, tags=tags
-    )
-    bedrock.create_provisioned_model_throughput(
-        modelUnits=1, provisionedModelName="someone-elses", modelId=model_arn, tags=[{"key": "team", "value": "search"}]
-    )
-    bedrock.create_provisioned_model_throughput(
-        modelUnits=2, provisionedModelName="committed", modelId=model_arn, commitmentDuration="OneMonth", tags=tags
-    )
-    clock.sleep(3600)
-    return emulator, bedrock
-
-
-def _finished_run(definition: dict, name: str) -> None:
-    """A deployed environment with one run of `definition`, ended (moto executes it)."""
-    sfn, machine = _state_machine(definition)
-    sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name=name, input=json.dumps({"upload": UPLOAD}))
-    _deploy_outputs("dev", machine["stateMachineArn"])
-    arn = execution_arn(machine["stateMachineArn"], name)
-    for _ in range(100):
-        if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
-            return
-        __import__("time").sleep(0.02)
-
-
-def trained_model(emulator: BedrockEmulator, names, base_model: str, tags: list | None = None) -> str:
-    """The ARN of the custom model of a job of the run `names`, started and completed."""
-    emulator.client().create_model_customization_job(
-        jobName=names.job_name,
-        customModelName=names.custom_model_name,
-        roleArn="arn:aws:iam::123456789012:role/r",
-        baseModelIdentifier=base_model,
-        trainingDataConfig={"s3Uri": "s3://b/t"},
-        outputDataConfig={"s3Uri": "s3://o/"},
-        jobTags=tags or [],
-        customModelTags=tags or [],
-        clientRequestToken="t1",
-    )
-    emulator.clock.sleep(7 * 3600)  # the job completes
-    return emulator.jobs[names.job_name].model_arn
 
 
 def _args(**values) -> argparse.Namespace:
@@ -116,8 +37,8 @@ def _args(**values) -> argparse.Namespace:
 
 def test_cleanup_lists_what_costs_money_and_changes_nothing_without_yes(capsys):
     with mock_aws():
-        _deploy_outputs("dev")
-        emulator, bedrock = _world()
+        deploy_outputs("dev")
+        emulator, bedrock = world()
 
         assert cleanup_command(_args(), Session(bedrock)) == 0
         out = capsys.readouterr().out
@@ -134,8 +55,8 @@ def test_cleanup_lists_what_costs_money_and_changes_nothing_without_yes(capsys):
 
 def test_cleanup_with_yes_deletes_exactly_the_listed_deletable_items(capsys):
     with mock_aws():
-        _deploy_outputs("dev")
-        emulator, bedrock = _world()
+        deploy_outputs("dev")
+        emulator, bedrock = world()
 
         assert cleanup_command(_args(yes=True, json=True), Session(bedrock)) == 0
         listed = json.loads(capsys.readouterr().out)
@@ -149,8 +70,8 @@ def test_cleanup_with_yes_deletes_exactly_the_listed_deletable_items(capsys):
 
 def test_older_than_spares_recent_items(capsys):
     with mock_aws():
-        _deploy_outputs("dev")
-        emulator, bedrock = _world()
+        deploy_outputs("dev")
+        emulator, bedrock = world()
 
         assert cleanup_command(_args(yes=True, older_than=30), Session(bedrock)) == 0
 
@@ -159,12 +80,12 @@ def test_older_than_spares_recent_items(capsys):
 
 def test_status_lists_recent_runs(capsys):
     with mock_aws():
-        sfn, machine = _state_machine(SUCCEED)
+        sfn, machine = state_machine(SUCCEED)
         sfn.start_execution(
             stateMachineArn=machine["stateMachineArn"], name="email-classifier-1", input=json.dumps({"upload": UPLOAD})
         )
-        _deploy_outputs("dev", machine["stateMachineArn"])
-        _, bedrock = _world()
+        deploy_outputs("dev", machine["stateMachineArn"])
+        _, bedrock = world()
 
         assert status_command(_args(), Session(bedrock)) == 0
         out = capsys.readouterr().out
@@ -212,7 +133,7 @@ def test_submit_validates_then_uploads_the_training_file_last(capsys):
     from tests.conftest import ROOT
 
     with mock_aws():
-        _deploy_outputs("dev")
+        deploy_outputs("dev")
         s3 = _bucket()
         code = submit_command(
             _args(dataset_dir=ROOT / "examples/email-classifier", name=None, wait=False, json=True), Session(None)
@@ -230,7 +151,7 @@ def test_submit_validates_then_uploads_the_training_file_last(capsys):
 def test_submit_uploads_nothing_when_the_dataset_is_invalid(tmp_path, capsys):
     (tmp_path / "train.jsonl").write_text('{"prompt": "wrong format for Nova"}\n')
     with mock_aws():
-        _deploy_outputs("dev")
+        deploy_outputs("dev")
         s3 = _bucket()
         code = submit_command(_args(dataset_dir=tmp_path, name="bad", wait=False), Session(None))
         out = capsys.readouterr().out
@@ -244,7 +165,7 @@ def test_submit_uploads_nothing_when_the_dataset_is_invalid(tmp_path, capsys):
 
 def test_submit_refuses_a_folder_without_a_training_file(tmp_path, capsys):
     with mock_aws():
-        _deploy_outputs("dev")
+        deploy_outputs("dev")
         code = submit_command(_args(dataset_dir=tmp_path, name=None, wait=False), Session(None))
 
     assert code == 2
@@ -253,9 +174,9 @@ def test_submit_refuses_a_folder_without_a_training_file(tmp_path, capsys):
 
 def test_wait_follows_the_run_until_it_ends(capsys):
     with mock_aws():
-        sfn, machine = _state_machine(SUCCEED)
+        sfn, machine = state_machine(SUCCEED)
         arn = execution_arn(machine["stateMachineArn"], "run-1")
-        emulator, bedrock = _world()
+        emulator, bedrock = world()
         polls = []
 
         def sleep(seconds):
@@ -284,8 +205,8 @@ def test_status_of_one_run_shows_its_timeline_job_failure_and_links(capsys):
                 "RunFailed": {"Type": "Fail", "Error": "JobFailed", "Cause": "job failed: bad record on line 3"},
             },
         }
-        _finished_run(definition, "email-classifier-1")
-        _, bedrock = _world()
+        finished_run(definition, "email-classifier-1")
+        _, bedrock = world()
 
         assert status_command(_args(run_name="email-classifier-1"), Session(bedrock)) == 0
         text = capsys.readouterr().out
@@ -314,11 +235,11 @@ def test_status_of_an_evaluated_run_shows_the_verdict_and_the_report(capsys):
         "retired": {"deleted": True},
     }
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        _finished_run(
+        finished_run(
             {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "Result": output, "End": True}}},
             "email-classifier-2",
         )
-        _, bedrock = _world()
+        _, bedrock = world()
 
         assert status_command(_args(run_name="email-classifier-2"), Session(bedrock)) == 0
         text = capsys.readouterr().out
@@ -335,8 +256,8 @@ def test_following_a_run_to_its_end_prints_the_evaluation_verdict(capsys):
     headline = "PROMOTED: exact match 0.92 (custom) vs 0.38 (base)"
     output = {"upload": UPLOAD, "evaluation": {"status": "evaluated", "promoted": True, "headline": headline}}
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
-        _finished_run({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "Result": output, "End": True}}}, "run-3")
-        _, bedrock = _world()
+        finished_run({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "Result": output, "End": True}}}, "run-3")
+        _, bedrock = world()
         machine = boto3.client("stepfunctions", region_name=REGION).list_state_machines()["stateMachines"][0]
 
         final = follow(

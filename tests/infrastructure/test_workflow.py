@@ -279,3 +279,13 @@ def test_alarms_watch_runs_dead_letters_and_only_the_functions_whose_errors_are_
     )
     # Polling steps raise JobStillRunning on every poll: an alarm on their errors would page all night.
     assert "PollJobErrors" not in alarms
+
+
+def test_the_schedule_exists_only_where_a_time_to_live_is_set(synthesized):
+    for environment, expected in (("dev", 1), ("prod", 0)):
+        stack = synthesized.assembly.stacks[f"BedrockCustomization-{environment}-Pipeline"]
+        rules = [r for i, r in stack.resources.items() if stack.construct_path(i).endswith("/SafetyNetSchedule")]
+        assert len(rules) == expected
+        if expected:
+            assert rules[0]["Properties"]["ScheduleExpression"] == "rate(1 hour)"
+    assert json.dumps(synthesized.raw("dev", "Pipeline")).count('"SERVING_TTL_HOURS": "24.0"') == 1

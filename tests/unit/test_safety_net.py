@@ -4,7 +4,6 @@ announced, and nothing committed, untagged or of another environment is touched.
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import boto3
 import pytest
@@ -12,7 +11,8 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from customization import runtime
-from tests.test_operate import REGION, _world
+from tests.aws_world import REGION
+from tests.aws_world import world as _world
 
 
 @pytest.fixture
@@ -64,13 +64,3 @@ def test_serving_close_to_its_time_to_live_is_announced_not_deleted(environment,
     assert outcome["deleted"] == [] and len(outcome["warned"]) == 1
     assert "Will be deleted within the hour" in published[0]["Message"]
     assert len(emulator.billed_servings()) == 3
-
-
-def test_the_schedule_exists_only_where_a_time_to_live_is_set(synthesized):
-    for environment, expected in (("dev", 1), ("prod", 0)):
-        stack = synthesized.assembly.stacks[f"BedrockCustomization-{environment}-Pipeline"]
-        rules = [r for i, r in stack.resources.items() if stack.construct_path(i).endswith("/SafetyNetSchedule")]
-        assert len(rules) == expected
-        if expected:
-            assert rules[0]["Properties"]["ScheduleExpression"] == "rate(1 hour)"
-    assert json.dumps(synthesized.raw("dev", "Pipeline")).count('"SERVING_TTL_HOURS": "24.0"') == 1
