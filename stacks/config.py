@@ -86,6 +86,13 @@ class CustomizationConfig(_Settings):
                 load_catalog().model(other)
         except UnknownModelError as error:
             raise ValueError(f"baseModel: {error}") from None
+        for key, model_id in (
+            ("baseModel", self.base_model),
+            *(("otherBaseModels", m) for m in self.other_base_models),
+        ):
+            ended = load_catalog().model(model_id).lifecycle_problem()
+            if ended:
+                raise ValueError(f"{key}: {ended}")
         if self.customization_type not in model.customization_types:
             raise ValueError(
                 f"customizationType: {model.name} supports {', '.join(model.customization_types)}, "

@@ -6,7 +6,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from customization.validation.dataset import DatasetCheck, LocalFile, check_dataset
+from customization.catalog import CATALOG_FILE, Catalog
+from customization.validation.dataset import R_LIFECYCLE, DatasetCheck, LocalFile, check_dataset
 from customization.validation.jobspec import JobSettings
 
 NOVA_MICRO = "amazon.nova-micro-v1:0:128k"
@@ -59,7 +60,18 @@ class Checked:
 
     @property
     def rules(self) -> set[str]:
-        return {problem.rule for problem in self.result.log.problems if problem.severity == "error"}
+        """The rules broken, without the model's end of life: the claude-messages and input-text
+        formats are still tested on the only models that had them, now past their end of life
+        (the refusal itself is tested on its own)."""
+        return {
+            problem.rule
+            for problem in self.result.log.problems
+            if problem.severity == "error" and problem.rule != R_LIFECYCLE
+        }
+
+    @property
+    def lifecycle(self) -> list[str]:
+        return self.messages(R_LIFECYCLE)
 
     @property
     def warnings(self) -> set[str]:
@@ -72,6 +84,14 @@ class Checked:
         return [problem.line for problem in self.result.log.problems if problem.rule == rule]
 
 
+def still_customizable(model_id: str) -> Catalog:
+    """The catalog as it was while `model_id` was customizable: the format and preparation
+    rules of a model past its end of life are still tested through it."""
+    data = json.loads(CATALOG_FILE.read_text(encoding="utf-8"))
+    data["models"][model_id]["lifecycle"].update(status="active", endOfLifeDate=None)
+    return Catalog(data)
+
+
 def check(
     path: Path,
     model: str = NOVA_MICRO,
@@ -81,6 +101,7 @@ def check(
     hyperparameters: dict | None = None,
     validation_split: float | None = None,
     dataset_bucket: str | None = None,
+    catalog: Catalog | None = None,
 ) -> Checked:
     settings = JobSettings(
         base_model=model,
@@ -94,5 +115,6 @@ def check(
             settings,
             validation=LocalFile(validation) if validation else None,
             dataset_bucket=dataset_bucket,
+            catalog=catalog,
         )
     )

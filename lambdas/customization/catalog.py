@@ -6,6 +6,7 @@ against its source page in one place, and so that updating it is a data change.
 
 from __future__ import annotations
 
+import datetime as dt
 import difflib
 import json
 from dataclasses import dataclass
@@ -25,8 +26,27 @@ PROMPT_COMPLETION = "prompt-completion"
 INPUT_TEXT = "input-text"
 
 
+ACTIVE, LEGACY, END_OF_LIFE = "active", "legacy", "end-of-life"
+
+
 class UnknownModelError(ValueError):
     pass
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """Where the model is in AWS's lifecycle, as of `checked`, from `source`."""
+
+    status: str  # ACTIVE, LEGACY or END_OF_LIFE
+    legacy_date: dt.date | None
+    end_of_life_date: dt.date | None
+    replacement: str | None
+    source: str
+    checked: str
+
+    def ended(self, today: dt.date) -> bool:
+        """Past its end of life: Bedrock refuses new jobs on it (and requests to it)."""
+        return self.status == END_OF_LIFE or (self.end_of_life_date is not None and self.end_of_life_date <= today)
 
 
 @dataclass(frozen=True)
@@ -102,9 +122,12 @@ class ModelSpec:
     media: MediaRules
     on_demand_serving: bool
     invocation: Invocation
-    hyperparameters: dict[str, HyperparameterSpec]
+    # None where AWS publishes no names or ranges: values are then passed on unchecked.
+    hyperparameters: dict[str, HyperparameterSpec] | None
     prices: Prices
     sources: dict[str, str]
+    lifecycle: Lifecycle
+    reasoning_content: bool = False  # assistant turns may carry reasoningContent (Nova 2)
 
     @property
     def customization_types(self) -> tuple[str, ...]:
@@ -118,10 +141,43 @@ class ModelSpec:
         return self.tokens_per_record[-1][1]
 
     def hyperparameters_for(self, customization_type: str) -> dict[str, HyperparameterSpec]:
-        return {name: spec for name, spec in self.hyperparameters.items() if spec.applies_to(customization_type)}
+        specs = self.hyperparameters or {}
+        return {name: spec for name, spec in specs.items() if spec.applies_to(customization_type)}
+
+    def lifecycle_problem(self, today: dt.date | None = None, *, offered_elsewhere: bool = True) -> str | None:
+        """Why the model cannot be customized any more, with what to use instead; None while it
+        can. `offered_elsewhere` False: no current model offers what was asked of this one, so
+        no replacement is named."""
+        life = self.lifecycle
+        if not life.ended(today or dt.date.today()):
+            return None
+        since = f" on {life.end_of_life_date:%Y-%m-%d}" if life.end_of_life_date else ""
+        instead = f": use {life.replacement} instead" if life.replacement and offered_elsewhere else ""
+        return (
+            f"{self.name} ({self.id}) reached its end of life{since} and Bedrock no longer customizes it{instead} "
+            f"(source: {life.source}, checked {life.checked})"
+        )
+
+    def lifecycle_warning(self, today: dt.date | None = None) -> str | None:
+        """A model that is legacy, or has an end-of-life date ahead: it still works, for now."""
+        life = self.lifecycle
+        if life.ended(today or dt.date.today()) or (life.status != LEGACY and life.end_of_life_date is None):
+            return None
+        until = f" until {life.end_of_life_date:%Y-%m-%d}" if life.end_of_life_date else ""
+        instead = f"; plan to move to {life.replacement}" if life.replacement else ""
+        return f"{self.name} is a legacy model, customizable{until}{instead} (source: {life.source})"
 
 
 class Catalog:
+    def current_models(self, customization_type: str, today: dt.date | None = None) -> list[ModelSpec]:
+        """The models Bedrock still customizes this way (not past their end of life)."""
+        today = today or dt.date.today()
+        return [
+            model
+            for model in self.models.values()
+            if customization_type in model.customization_types and not model.lifecycle.ended(today)
+        ]
+
     def __init__(self, data: dict[str, Any]) -> None:
         self.date: str = data["catalogDate"]
         self.models: dict[str, ModelSpec] = {
@@ -184,13 +240,17 @@ def _model(model_id: str, entry: dict[str, Any]) -> ModelSpec:
             video_formats=tuple(media.get("videoFormats", ())),
         ),
         on_demand_serving=entry.get("onDemandServing", False),
+        reasoning_content=entry.get("reasoningContent", False),
+        lifecycle=_lifecycle(entry["lifecycle"]),
         invocation=Invocation(
             api=entry["invocation"]["api"],
             base_model_id=entry["invocation"]["baseModelId"],
             inference_profile=entry["invocation"].get("inferenceProfile"),
             system_prompts=entry["invocation"]["systemPrompts"],
         ),
-        hyperparameters={
+        hyperparameters=None
+        if entry["hyperparameters"] is None
+        else {
             name: HyperparameterSpec(
                 name=name,
                 type=spec["type"],
@@ -209,6 +269,20 @@ def _model(model_id: str, entry: dict[str, Any]) -> ModelSpec:
             on_demand_per_1k_output_tokens=prices.get("onDemandPer1kOutputTokens"),
         ),
         sources=dict(entry.get("sources", {})),
+    )
+
+
+def _lifecycle(entry: dict[str, Any]) -> Lifecycle:
+    def date(value: str | None) -> dt.date | None:
+        return dt.date.fromisoformat(value) if value else None
+
+    return Lifecycle(
+        status=entry["status"],
+        legacy_date=date(entry.get("legacyDate")),
+        end_of_life_date=date(entry.get("endOfLifeDate")),
+        replacement=entry.get("replacement"),
+        source=entry["source"],
+        checked=entry["checked"],
     )
 
 

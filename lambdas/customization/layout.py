@@ -43,15 +43,11 @@ def sibling_key(training_key: str, file_name: str) -> str:
     return training_key.rsplit("/", 1)[0] + "/" + file_name
 
 
-def run_folder(name: str, version_id: str | None) -> str:
-    """One folder per uploaded version: a re-upload never overwrites what a running job reads."""
-    return f"{name}/{version_id or 'unversioned'}/"
+def report_key(run_folder: str, file_name: str = REPORT_FILE) -> str:
+    """reports/<slug>/<run id>/: the validation report, and the evaluation's beside it."""
+    return REPORTS_PREFIX + run_folder + file_name
 
 
-def report_key(name: str, version_id: str | None, file_name: str = REPORT_FILE) -> str:
-    """reports/<name>/<version>/: the validation report, and the evaluation's beside it."""
-    return REPORTS_PREFIX + run_folder(name, version_id) + file_name
-
-
-def prepared_key(name: str, version_id: str | None, file_name: str) -> str:
-    return PREPARED_PREFIX + run_folder(name, version_id) + file_name
+def prepared_key(run_folder: str, file_name: str) -> str:
+    """prepared/<slug>/<run id>/: the files Bedrock reads for this run."""
+    return PREPARED_PREFIX + run_folder + file_name

@@ -23,6 +23,9 @@ EXECUTION_NAME_MAX = 80
 # [a-zA-Z0-9]([-a-zA-Z0-9]{0,254}[a-zA-Z0-9])?
 BEDROCK_NAME_MAX = 63
 RUN_ID_LENGTH = 16
+# The slug's share of the run's S3 folder: every key a run writes stays short (S3 allows
+# 1,024 bytes) and matches Bedrock's S3Uri pattern, whatever the dataset is called.
+FOLDER_SLUG_MAX = 64
 # Tag on everything a run creates, and the stacks' name prefix: how the pipeline's resources
 # are told from the rest of the account (cleanup, the safety net).
 PROJECT = "BedrockCustomization"
@@ -35,6 +38,13 @@ class RunNames:
     dataset: str  # as uploaded, any characters
     slug: str  # ASCII letters, digits and single dashes
     run_id: str  # 16 hex digits of the upload's identity
+
+    @property
+    def folder(self) -> str:
+        """`<slug>/<run id>/`: where the run's prepared files and reports go, one folder per
+        uploaded version (a re-upload never overwrites what a running job reads). Built from
+        the slug, never the raw name: Bedrock refuses S3 URIs with spaces, '+', '=' or accents."""
+        return f"{self.slug[:FOLDER_SLUG_MAX].rstrip('-') or 'dataset'}/{self.run_id}/"
 
     @property
     def execution_name(self) -> str:
@@ -96,5 +106,7 @@ def slugify(name: str) -> str:
 
 
 def _tag_value(value: str) -> str:
-    # Tag values: up to 256 Unicode letters, digits, spaces and _ . : / = + - @
-    return re.sub(r"[^\w .:/=+\-@]", "_", value)[:256]
+    r"""A tag value Bedrock accepts: its TagValue pattern is [a-zA-Z0-9\s._:/=+@-]*, ASCII only,
+    up to 256 characters (`données (v2)` -> `donnees _v2_`)."""
+    ascii_value = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-zA-Z0-9 ._:/=+@-]", "_", ascii_value)[:256]

@@ -22,7 +22,11 @@ def lambda_handler(event: dict[str, Any], context: Any = None, s3: Any = None) -
     runtime.bind(event)
     upload = UploadedDataset.from_event(event.get("upload", event))
     summary = validate_upload(
-        upload, s3 or runtime.client("s3"), runtime.settings(RunDefaults), runtime.settings(ServingPlan)
+        upload,
+        s3 or runtime.client("s3"),
+        runtime.settings(RunDefaults),
+        runtime.settings(ServingPlan),
+        runtime.names_of({"bucket": upload.bucket, "key": upload.key, "versionId": upload.version_id}),
     )
     runtime.log("dataset valid", key=upload.key, versionId=upload.version_id, records=summary["records"])
     return summary

@@ -124,14 +124,14 @@ def test_a_throttled_runtime_is_retried_and_the_evaluation_completes(reports):
     assert evaluation["custom"]["exact_match"] == unthrottled["custom"]["exact_match"]
 
 
-def test_continued_pre_training_from_text(reports):
+def test_continued_pre_training_on_an_end_of_life_model_is_refused_before_any_job(reports):
     report = reports("continued-pre-training")
     [execution] = report.executions
 
-    assert execution["customModelArn"].split("/")[1] == "amazon.titan-text-express-v1:0:8k"
-    assert "CreateCustomModelDeployment" not in report.bedrock_calls  # its job.json skips serving
-    assert "ServeThisRun" in execution["states"] and "CreateServing" not in execution["states"]
-    assert _subjects(report) == ["[dev] Bedrock customization succeeded: support-handbook"]
+    assert execution["status"] == "FAILED" and execution["error"] == "DatasetInvalidError"
+    assert report.jobs_created == 0 and not report.bedrock_calls
+    assert "no current Bedrock model offers CONTINUED_PRE_TRAINING" in execution["cause"]
+    assert "reached its end of life" in report.notifications[0]["message"]
 
 
 def test_invalid_dataset_fails_before_any_bedrock_call_and_writes_the_report(reports):

@@ -8,6 +8,7 @@ import json
 import pytest
 from aws_cdk import Stack
 
+from customization.catalog import load_catalog
 from stacks.config import cdk_json_context
 from tests.conftest import ENVIRONMENTS
 
@@ -41,13 +42,13 @@ def test_the_evaluation_invokes_only_the_runs_serving_and_the_allowed_base_model
     serving = "provisioned-model/*" if config.serving.mode == "provisioned" else "custom-model-deployment/*"
     assert serving in invoked
     assert ("custom-model/*" in invoked) == (config.serving.mode == "on-demand")
-    expected_models = {"amazon.nova-micro-v1:0:128k": "amazon.nova-micro-v1:0"}
-    if "amazon.titan-text-express-v1:0:8k" in config.customization.allowed_base_models:
-        expected_models["amazon.titan-text-express-v1:0:8k"] = "amazon.titan-text-express-v1"
+    invocations = [load_catalog().model(m).invocation for m in config.customization.allowed_base_models]
     foundation = [r for r in granted["bedrock:InvokeModel"] if "foundation-model" in json.dumps(r)]
-    assert len(foundation) == len(expected_models)
-    for model_id in expected_models.values():
-        assert f"::foundation-model/{model_id}" in invoked
+    assert len(foundation) == len(invocations)
+    for invocation in invocations:
+        assert f"::foundation-model/{invocation.base_model_id}" in invoked
+        if invocation.inference_profile:  # dev's Nova 2 Lite: only through the US profile
+            assert f"inference-profile/{invocation.model_id}" in invoked
     # Reads validation files, writes reports: nothing else in the data bucket.
     assert "/prepared/*" in json.dumps(granted["s3:GetObject"]) and len(granted["s3:GetObject"]) == 1
     assert "/reports/*" in json.dumps(granted["s3:PutObject"]) and len(granted["s3:PutObject"]) == 1
@@ -58,24 +59,20 @@ def test_a_base_model_behind_an_inference_profile_is_granted_through_that_profil
     from tools.synth import build_app
 
     environments = cdk_json_context()["environments"]
-    llama = {
-        **environments["prod"],
-        "region": "us-west-2",
-        "customization": {"baseModel": "meta.llama3-2-1b-instruct-v1:0:128k", "hyperParameters": {}},
-    }
+    nova2 = {**environments["prod"], "customization": {"baseModel": "amazon.nova-2-lite-v1:0:256k"}}
     _app, [stacks] = build_app(
-        tmp_path, environment="prod", nag=False, context_overrides={"environments": {**environments, "prod": llama}}
+        tmp_path, environment="prod", nag=False, context_overrides={"environments": {**environments, "prod": nova2}}
     )
     function = stacks.pipeline.evaluation.function
     document = Stack.of(function).resolve(function.policy.document.to_json())
     [invoke, through_profile] = [s for s in document["Statement"] if s["Action"] == "bedrock:InvokeModel"]
-    profile = "arn:aws:bedrock:us-west-2:111122223333:inference-profile/us.meta.llama3-2-1b-instruct-v1:0"
+    profile = "arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.amazon.nova-2-lite-v1:0"
 
-    assert sorted(invoke["Resource"]) == sorted(["arn:aws:bedrock:us-west-2:111122223333:provisioned-model/*", profile])
+    assert sorted(invoke["Resource"]) == sorted(["arn:aws:bedrock:us-east-1:111122223333:provisioned-model/*", profile])
     assert "Condition" not in invoke
     # The US profile routes to the model in any US Region: this one model, in all of them,
     # and only when the request comes through the profile.
-    assert through_profile["Resource"] == "arn:aws:bedrock:*::foundation-model/meta.llama3-2-1b-instruct-v1:0"
+    assert through_profile["Resource"] == "arn:aws:bedrock:*::foundation-model/amazon.nova-2-lite-v1:0"
     assert through_profile["Condition"] == {"StringLike": {"bedrock:InferenceProfileArn": profile}}
 
 

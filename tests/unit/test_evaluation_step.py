@@ -433,7 +433,8 @@ def _state(validation_uri: str | None, customization_type: str = "FINE_TUNING", 
                 "baseModel": model or "amazon.nova-micro-v1:0:128k",
                 "customizationType": customization_type,
             },
-            "prepared": {"trainUri": f"s3://{BUCKET}/prepared/mail/v1/train.jsonl", "validationUri": validation_uri},
+            "prepared": {"trainUri": f"s3://{BUCKET}/prepared/mail/0123456789abcdef/train.jsonl", "validationUri": validation_uri},
+            "reportUri": f"s3://{BUCKET}/reports/mail/0123456789abcdef/validation-report.json",
         },
         "serving": {"mode": "on-demand", "arn": SERVING_ARN, "deletable": True},
     }
@@ -475,11 +476,11 @@ def test_the_step_compares_both_models_and_writes_its_reports_beside_the_validat
     assert result["custom"]["exactMatch"] == 1.0 and result["base"]["exactMatch"] == 0.0
     assert {r["modelId"] for r in runtime.requests} == {SERVING_ARN, "amazon.nova-micro-v1:0"}
     assert all(r["system"] == [{"text": SYSTEM}] for r in runtime.requests)
-    assert result["reportUri"] == f"s3://{BUCKET}/reports/mail/v1/evaluation.json"
-    written = json.loads(s3.get_object(Bucket=BUCKET, Key="reports/mail/v1/evaluation.json")["Body"].read())
+    assert result["reportUri"] == f"s3://{BUCKET}/reports/mail/0123456789abcdef/evaluation.json"
+    written = json.loads(s3.get_object(Bucket=BUCKET, Key="reports/mail/0123456789abcdef/evaluation.json")["Body"].read())
     assert written["promoted"] is True and len(written["results"]) == 10
     assert written["upload"] == {"bucket": BUCKET, "key": "datasets/mail/train.jsonl", "versionId": "v1"}
-    page = s3.get_object(Bucket=BUCKET, Key="reports/mail/v1/evaluation.md")
+    page = s3.get_object(Bucket=BUCKET, Key="reports/mail/0123456789abcdef/evaluation.md")
     assert page["ContentType"].startswith("text/markdown")
     assert b"| exact match | 1.000 | 0.000 |" in page["Body"].read()
 
@@ -529,7 +530,7 @@ def test_a_few_refused_requests_are_wrong_answers_but_mostly_refused_voids_the_c
             evaluate(s3, runtime, _state(f"s3://{BUCKET}/v.jsonl"), EvaluationSettings())
         return
     result = evaluate(s3, runtime, _state(f"s3://{BUCKET}/v.jsonl"), EvaluationSettings())
-    written = json.loads(s3.get_object(Bucket=BUCKET, Key="reports/mail/v1/evaluation.json")["Body"].read())
+    written = json.loads(s3.get_object(Bucket=BUCKET, Key="reports/mail/0123456789abcdef/evaluation.json")["Body"].read())
 
     assert result["custom"]["exactMatch"] == 0.75
     assert written["custom"]["rejected"] == 1 and written["base"]["rejected"] == 0

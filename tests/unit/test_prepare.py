@@ -12,7 +12,7 @@ from customization.validation.prepare import plan_split, text_to_input_records
 from customization.validation.problems import ProblemLog
 from customization.validation.scanner import iter_lines, split_key
 from customization.validation.tokens import estimate_tokens
-from tests.dataset_helpers import TITAN_EXPRESS, check, numbered, write_jsonl
+from tests.dataset_helpers import TITAN_EXPRESS, check, numbered, still_customizable, write_jsonl
 
 
 def _prepare(tmp_path, source, result, tag):
@@ -133,7 +133,13 @@ def test_continued_pre_training_from_text_end_to_end(tmp_path):
     source = tmp_path / "train.txt"
     source.write_text("\n\n".join("A paragraph of handbook text. " * 30 for _ in range(40)), encoding="utf-8")
 
-    checked = check(source, TITAN_EXPRESS, customization_type="CONTINUED_PRE_TRAINING", validation_split=0.1)
+    checked = check(
+        source,
+        TITAN_EXPRESS,
+        customization_type="CONTINUED_PRE_TRAINING",
+        validation_split=0.1,
+        catalog=still_customizable(TITAN_EXPRESS),
+    )
     train, validation = _prepare(tmp_path, source, checked.result, "cpt")
 
     assert checked.result.valid and checked.result.needs_prepared_files

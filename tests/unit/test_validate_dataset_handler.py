@@ -12,9 +12,10 @@ from moto import mock_aws
 from validate_dataset import handler
 
 from customization import runtime
+from customization.naming import run_names
 from customization.validation.upload import DatasetInvalidError
 from tests.conftest import ROOT
-from tests.dataset_helpers import NOVA_MICRO, TITAN_EXPRESS, numbered
+from tests.dataset_helpers import LLAMA_31_8B, NOVA_MICRO, TITAN_EXPRESS, numbered
 
 BUCKET = "data-bucket"
 DEFAULTS = {
@@ -25,8 +26,14 @@ DEFAULTS = {
 }
 
 
+def _folder(key: str, version: str) -> str:
+    """The run's folder: `<slug>/<run id>/` (never the raw dataset name)."""
+    return run_names("dev", BUCKET, key, version).folder
+
+
 @pytest.fixture
 def s3(monkeypatch):
+    monkeypatch.setenv("ENVIRONMENT", "dev")
     monkeypatch.setenv("DEFAULT_JOB_SETTINGS", json.dumps(DEFAULTS))
     monkeypatch.setenv("SERVING", json.dumps({"mode": "provisioned", "modelUnits": 1, "commitment": "none"}))
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -60,7 +67,8 @@ def test_a_valid_upload_is_split_prepared_and_summarized(s3):
 
     summary = handler.lambda_handler(_event("datasets/spam/train.jsonl", version), None, s3=s3)
 
-    run = f"spam/{version}/"
+    run = _folder("datasets/spam/train.jsonl", version)
+    assert run.startswith("spam/") and len(run) == len("spam/") + 17
     assert summary["valid"] is True
     assert summary["records"] == {"train": 141, "validation": 16}
     assert summary["prepared"] == {
@@ -100,8 +108,9 @@ def test_job_json_and_validation_file_beside_the_upload_are_used(s3):
     assert summary["settings"]["hyperParameters"] == {"epochCount": "4"}
     assert summary["records"] == {"train": 20, "validation": 5}
     # Bedrock reads copies of the validated versions, never the keys a re-upload could replace.
-    assert summary["prepared"]["trainUri"] == f"s3://{BUCKET}/prepared/spam/{version}/train.jsonl"
-    assert summary["prepared"]["validationUri"] == f"s3://{BUCKET}/prepared/spam/{version}/validation.jsonl"
+    run = _folder("datasets/spam/train.jsonl", version)
+    assert summary["prepared"]["trainUri"] == f"s3://{BUCKET}/prepared/{run}train.jsonl"
+    assert summary["prepared"]["validationUri"] == f"s3://{BUCKET}/prepared/{run}validation.jsonl"
 
 
 def test_an_invalid_dataset_raises_with_the_first_problems_and_the_report(s3):
@@ -114,8 +123,9 @@ def test_an_invalid_dataset_raises_with_the_first_problems_and_the_report(s3):
 
     message = str(raised.value)
     assert f"s3://{BUCKET}/datasets/spam/train.jsonl:5: unexpected-field:" in message
-    assert f"Full report: s3://{BUCKET}/reports/spam/{version}/validation-report.json" in message
-    report = _read_json(s3, f"reports/spam/{version}/validation-report.json")
+    run = _folder("datasets/spam/train.jsonl", version)
+    assert f"Full report: s3://{BUCKET}/reports/{run}validation-report.json" in message
+    report = _read_json(s3, f"reports/{run}validation-report.json")
     assert report["valid"] is False and report["problems"][0]["line"] == 5
     assert "prepared" not in report
     assert not s3.list_objects_v2(Bucket=BUCKET, Prefix="prepared/").get("Contents")
@@ -131,17 +141,36 @@ def test_a_bad_job_json_is_reported_with_its_key(s3):
         handler.lambda_handler(_event("datasets/spam/train.jsonl", version), None, s3=s3)
 
 
-def test_plain_text_for_continued_pre_training_is_converted(s3):
+def test_continued_pre_training_on_a_model_past_its_end_of_life_starts_nothing_and_says_why(s3, monkeypatch):
+    monkeypatch.setenv("ALLOWED_BASE_MODELS", json.dumps([NOVA_MICRO, TITAN_EXPRESS]))
+    runtime.reset()
     _put(s3, "datasets/handbook/job.json", (ROOT / "examples/support-handbook/job.json").read_bytes())
     version = _put(s3, "datasets/handbook/train.txt", (ROOT / "examples/support-handbook/train.txt").read_bytes())
 
-    summary = handler.lambda_handler(_event("datasets/handbook/train.txt", version), None, s3=s3)
+    with pytest.raises(DatasetInvalidError) as raised:
+        handler.lambda_handler(_event("datasets/handbook/train.txt", version), None, s3=s3)
 
-    prepared = s3.get_object(Bucket=BUCKET, Key=f"prepared/handbook/{version}/train.jsonl")["Body"].read()
-    records = [json.loads(line) for line in prepared.splitlines()]
-    assert summary["settings"]["baseModel"] == TITAN_EXPRESS
-    assert len(records) == summary["records"]["train"] > 1
-    assert all(set(record) == {"input"} for record in records)
+    message = str(raised.value)
+    assert "reached its end of life" in message
+    assert "no current Bedrock model offers CONTINUED_PRE_TRAINING" in message
+    assert not s3.list_objects_v2(Bucket=BUCKET, Prefix="prepared/").get("Contents")
+
+
+@pytest.mark.parametrize("name", ["Spam Filter (v2)", "a+b", "q3=sales", "données", "x" * 900])
+def test_every_key_a_run_writes_is_built_from_its_slug_and_id_whatever_the_dataset_is_called(s3, name):
+    key = f"datasets/{name}/train.jsonl"
+    version = _put(s3, key, (ROOT / "examples/email-classifier/train.jsonl").read_bytes())
+
+    summary = handler.lambda_handler(_event(key, version), None, s3=s3)
+
+    written = [
+        o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []) if not o["Key"].startswith("datasets/")
+    ]
+    assert written and all(
+        re.fullmatch(r"(prepared|reports)/[A-Za-z0-9-]{1,64}/[0-9a-f]{16}/[a-z.-]+", k) for k in written
+    )
+    assert all(len(k.encode()) <= 150 for k in written)
+    assert summary["dataset"]["name"] == name  # people still see the name they chose
 
 
 @pytest.mark.parametrize("key", ["datasets/train.jsonl", "other/spam/train.jsonl", "datasets/spam/data.csv"])
@@ -157,15 +186,16 @@ def test_a_malformed_event_says_what_is_expected(s3):
 
 def test_a_model_the_environment_cannot_serve_is_refused_before_training(s3, monkeypatch):
     monkeypatch.setenv("SERVING", json.dumps({"mode": "on-demand"}))
-    monkeypatch.setenv("ALLOWED_BASE_MODELS", json.dumps([NOVA_MICRO, TITAN_EXPRESS]))
+    monkeypatch.setenv("ALLOWED_BASE_MODELS", json.dumps([NOVA_MICRO, LLAMA_31_8B]))
     runtime.reset()
-    job = json.loads((ROOT / "examples/support-handbook/job.json").read_text())
-    del job["serving"]  # the example skips serving; without that, Titan cannot be served on demand
-    _put(s3, "datasets/handbook/job.json", json.dumps(job).encode())
-    version = _put(s3, "datasets/handbook/train.txt", (ROOT / "examples/support-handbook/train.txt").read_bytes())
+    _put(s3, "datasets/spam/job.json", json.dumps({"baseModel": LLAMA_31_8B}).encode())
+    records = [{"prompt": f"question {n}", "completion": f"answer {n}"} for n in range(120)]
+    version = _put(s3, "datasets/spam/train.jsonl", _jsonl(records))
 
-    with pytest.raises(DatasetInvalidError, match="serves models on demand, which Amazon Titan Text G1 - Express"):
-        handler.lambda_handler(_event("datasets/handbook/train.txt", version), None, s3=s3)
+    with pytest.raises(
+        DatasetInvalidError, match=re.escape("serves models on demand, which Meta Llama 3.1 8B Instruct")
+    ):
+        handler.lambda_handler(_event("datasets/spam/train.jsonl", version), None, s3=s3)
 
 
 def test_a_model_outside_the_environment_allow_list_is_refused(s3, monkeypatch):

@@ -35,9 +35,10 @@ SCENARIOS = [
     ),
     Scenario(
         "continued-pre-training",
-        'a plain-text .txt converted to {"input": ...} records, then continued pre-training on Titan '
-        "(its job.json skips serving)",
+        "a plain-text .txt for continued pre-training on Titan Text, which reached its end of life: refused at "
+        "validation with the reason (no current Bedrock model offers continued pre-training), no job started",
         dataset=SUPPORT_HANDBOOK,
+        expected_status="FAILED",
     ),
     Scenario(
         "invalid-dataset",

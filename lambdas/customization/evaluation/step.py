@@ -114,7 +114,7 @@ def evaluate(
         "servingAction": _serving_action(comparison.promoted, serving, settings),
     }
     evaluation = report(comparison, context, selection.cases, custom_answers, base_answers)
-    report_uri, markdown_uri = _write_reports(s3, dataset, evaluation)
+    report_uri, markdown_uri = _write_reports(s3, validation["reportUri"], evaluation)
     return {
         "status": "evaluated",
         "promoted": comparison.promoted,
@@ -155,16 +155,18 @@ def _ask_both(runtime, cases, model, serving_arn: str, settings: EvaluationSetti
     return custom, base
 
 
-def _write_reports(s3: Any, dataset: dict[str, Any], evaluation: dict[str, Any]) -> tuple[str, str]:
+def _write_reports(s3: Any, validation_report_uri: str, evaluation: dict[str, Any]) -> tuple[str, str]:
     """evaluation.json and evaluation.md beside the run's validation report; their URIs."""
+    bucket, report_key = validation_report_uri.removeprefix("s3://").split("/", 1)
+    folder = report_key.rsplit("/", 1)[0] + "/"
     uris = []
     for file_name, body, content_type in (
         (layout.EVALUATION_REPORT, json.dumps(evaluation, indent=2), "application/json"),
         (layout.EVALUATION_PAGE, markdown(evaluation), "text/markdown; charset=utf-8"),
     ):
-        key = layout.report_key(dataset["name"], dataset.get("versionId"), file_name)
-        s3.put_object(Bucket=dataset["bucket"], Key=key, Body=body.encode(), ContentType=content_type)
-        uris.append(f"s3://{dataset['bucket']}/{key}")
+        key = folder + file_name
+        s3.put_object(Bucket=bucket, Key=key, Body=body.encode(), ContentType=content_type)
+        uris.append(f"s3://{bucket}/{key}")
     return uris[0], uris[1]
 
 

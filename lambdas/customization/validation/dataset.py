@@ -7,6 +7,7 @@ will read, when they differ from the upload (plain text converted, a validation 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from customization.validation.problems import ProblemLog
 from customization.validation.scanner import DatasetScanner, FileScan, iter_lines, read_chunks
 
 R_MODEL = "base-model"
+R_LIFECYCLE = "model-lifecycle"
 R_TYPE = "customization-type"
 R_HYPERPARAMETER = "hyperparameter"
 R_RECORDS = "record-count"
@@ -124,6 +126,7 @@ def check_dataset(
     dataset_bucket: str | None = None,
     serving: ServingPlan | None = None,
     catalog: Catalog | None = None,
+    today: dt.date | None = None,
 ) -> DatasetCheck:
     log = log or ProblemLog()
     result = DatasetCheck(settings=settings, log=log)
@@ -133,6 +136,18 @@ def check_dataset(
         log.error(settings_origin, None, R_MODEL, f"baseModel: {error}")
         return result
     result.model = model
+    offered = bool((catalog or load_catalog()).current_models(settings.customization_type, today))
+    ended = model.lifecycle_problem(today, offered_elsewhere=offered)
+    legacy = model.lifecycle_warning(today)
+    if ended and not offered:
+        ended += (
+            f"; no current Bedrock model offers {settings.customization_type}: fine-tune a current model on "
+            "records instead (see the README's model table)"
+        )
+    if ended:
+        log.error(settings_origin, None, R_LIFECYCLE, f"baseModel: {ended}")
+    elif legacy:
+        log.warning(settings_origin, None, R_LIFECYCLE, f"baseModel: {legacy}")
     data_format = model.data_formats.get(settings.customization_type)
     if data_format is None:
         log.error(
@@ -148,6 +163,8 @@ def check_dataset(
     checked = check_hyperparameters(settings.hyperparameters, model, settings.customization_type)
     for problem in checked.problems:
         log.error(settings_origin, None, R_HYPERPARAMETER, f"hyperParameters.{problem.key}: {problem.message}")
+    for problem in checked.warnings:
+        log.warning(settings_origin, None, R_HYPERPARAMETER, f"hyperParameters.{problem.key}: {problem.message}")
     result.hyperparameters = checked.values
     accepted = model.hyperparameters_for(settings.customization_type)
     batch_size = checked.number("batchSize", accepted.get("batchSize"))

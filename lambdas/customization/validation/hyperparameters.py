@@ -50,6 +50,7 @@ class HyperparameterProblem:
 class CheckedHyperparameters:
     values: dict[str, str] = field(default_factory=dict)  # API names -> strings, as sent to Bedrock
     problems: list[HyperparameterProblem] = field(default_factory=list)
+    warnings: list[HyperparameterProblem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -73,6 +74,8 @@ def check_hyperparameters(
             HyperparameterProblem("hyperParameters", f"must be an object of name to value, got {type(given).__name__}")
         )
         return result
+    if model.hyperparameters is None:
+        return _unpublished(given, model, result)
     accepted = model.hyperparameters_for(customization_type)
     for name, raw in given.items():
         spec = accepted.get(name)
@@ -84,6 +87,24 @@ def check_hyperparameters(
             result.problems.append(HyperparameterProblem(name, problem))
         else:
             result.values[name] = value
+    return result
+
+
+def _unpublished(given: Mapping[str, object], model: ModelSpec, result: CheckedHyperparameters):
+    """AWS publishes no hyperparameters for this model: pass numbers on as Bedrock takes them
+    (strings), and say that nobody checked them."""
+    for name, raw in given.items():
+        if isinstance(raw, bool) or not isinstance(raw, int | float | str) or not str(raw).strip():
+            result.problems.append(HyperparameterProblem(name, f"must be a number or a string, got {raw!r}"))
+            continue
+        result.values[name] = _decimal(float(raw)) if isinstance(raw, float) else str(raw)
+        result.warnings.append(
+            HyperparameterProblem(
+                name,
+                f"not checked: AWS publishes no hyperparameter names or ranges for {model.name}; Bedrock will "
+                "refuse the job if it does not take this one (leave hyperParameters out to use Bedrock's defaults)",
+            )
+        )
     return result
 
 

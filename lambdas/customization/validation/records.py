@@ -341,6 +341,9 @@ def _content_block(record: _Record, block: object, path: str, role: object, text
     if kind == "text":
         record.text(value, f"{path}.text", texts)
         return
+    if kind == "reasoningContent":
+        _reasoning(record, value, path, role, texts)
+        return
     if kind not in ("image", "video"):
         record.error(R_UNEXPECTED, f'{path} has {kind!r}; a content block is "text", "image" or "video"')
         return
@@ -368,6 +371,25 @@ def _content_block(record: _Record, block: object, path: str, role: object, text
     if value.get("format") not in formats:
         record.error(R_MEDIA, f"{path}.{kind}.format is {value.get('format')!r}; allowed: {', '.join(formats)}")
     _media_uri(record, value.get("source"), f"{path}.{kind}.source")
+
+
+def _reasoning(record: _Record, value: object, path: str, role: object, texts: list[str]) -> None:
+    """Nova 2: an assistant turn may show its reasoning, {"reasoningText": {"text": ...}} only."""
+    model = record.context.model
+    if not model.reasoning_content:
+        record.error(R_UNEXPECTED, f"{path}: {model.name} takes no reasoningContent (Amazon Nova 2 models do)")
+        return
+    if role != "assistant":
+        record.error(R_TYPE, f"{path}: reasoningContent belongs in assistant messages only")
+        return
+    reasoning = value.get("reasoningText") if isinstance(value, dict) and value.keys() == {"reasoningText"} else None
+    if not isinstance(reasoning, dict) or reasoning.keys() != {"text"}:
+        record.error(
+            R_TYPE,
+            f'{path}.reasoningContent must be {{"reasoningText": {{"text": "..."}}}} (only reasoningText is supported)',
+        )
+        return
+    record.text(reasoning["text"], f"{path}.reasoningContent.reasoningText.text", texts)
 
 
 def _media_uri(record: _Record, source: object, path: str) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from customization import layout
+from customization.naming import RunNames
 from customization.serving import ServingPlan
 from customization.validation.dataset import DatasetCheck, check_dataset, write_prepared
 from customization.validation.jobspec import RunDefaults, resolve_run
@@ -73,8 +74,13 @@ class S3Object:
             body.close()
 
 
-def validate_upload(upload: UploadedDataset, s3: Any, defaults: RunDefaults, serving: ServingPlan) -> dict[str, Any]:
-    """Check the upload; return the run's summary, or raise DatasetInvalidError after writing the report."""
+def validate_upload(
+    upload: UploadedDataset, s3: Any, defaults: RunDefaults, serving: ServingPlan, names: RunNames
+) -> dict[str, Any]:
+    """Check the upload; return the run's summary, or raise DatasetInvalidError after writing the report.
+
+    Everything it writes goes under the run's folder (`names.folder`: slug and run id), never
+    a key built from the raw dataset name."""
     name = layout.dataset_name(upload.key)
     log = ProblemLog(keep=REPORT_PROBLEMS_KEPT)
     job_key = layout.sibling_key(upload.key, layout.JOB_FILE)
@@ -93,7 +99,7 @@ def validate_upload(upload: UploadedDataset, s3: Any, defaults: RunDefaults, ser
         dataset_bucket=upload.bucket,
         serving=run.serving,
     )
-    report_key = layout.report_key(name, upload.version_id)
+    report_key = layout.report_key(names.folder)
     summary = {
         "dataset": {"name": name, "bucket": upload.bucket, "key": upload.key, "versionId": upload.version_id},
         "settings": {**settings.as_dict(), "hyperParameters": result.hyperparameters},
@@ -101,7 +107,7 @@ def validate_upload(upload: UploadedDataset, s3: Any, defaults: RunDefaults, ser
         "reportUri": f"s3://{upload.bucket}/{report_key}",
     }
     if result.valid:
-        summary["prepared"] = _prepared_uris(result, train, validation, upload, name, s3)
+        summary["prepared"] = _prepared_uris(result, train, validation, upload.bucket, names.folder, s3)
     _put_json(s3, upload.bucket, report_key, summary)
     if not result.valid:
         raise DatasetInvalidError(_failure_message(result, summary["reportUri"]))
@@ -110,31 +116,32 @@ def validate_upload(upload: UploadedDataset, s3: Any, defaults: RunDefaults, ser
 
 
 def _prepared_uris(
-    result: DatasetCheck, train: S3Object, validation: S3Object | None, upload: UploadedDataset, name: str, s3: Any
+    result: DatasetCheck, train: S3Object, validation: S3Object | None, bucket: str, folder: str, s3: Any
 ) -> dict[str, str | None]:
-    """Where Bedrock reads this run's data: always prepared/<name>/<version>/.
+    """Where Bedrock reads this run's data: always prepared/<slug>/<run id>/.
 
     Bedrock takes S3 URIs without a version, so handing it datasets/<name>/train.jsonl would
-    let a re-upload during the run swap the data after validation. What was validated is
-    written (or copied, server-side, at the exact version read) under a folder per version.
+    let a re-upload during the run swap the data after validation; and it refuses URIs whose
+    path has spaces, '+', '=' or accents. What was validated is written (or copied,
+    server-side, at the exact version read) under the run's own folder.
     """
-    train_key = layout.prepared_key(name, upload.version_id, "train.jsonl")
-    validation_key = layout.prepared_key(name, upload.version_id, layout.VALIDATION_FILE)
+    train_key = layout.prepared_key(folder, "train.jsonl")
+    validation_key = layout.prepared_key(folder, layout.VALIDATION_FILE)
     if result.needs_prepared_files:
         # Lambda's /tmp holds the prepared files; S3 then gets them in multipart uploads.
         with tempfile.TemporaryFile() as train_out, tempfile.TemporaryFile() as validation_out:
             write_prepared(result, train, train_out, validation_out if result.split else None)
-            _upload(s3, train_out, upload.bucket, train_key)
+            _upload(s3, train_out, bucket, train_key)
             if result.split:
-                _upload(s3, validation_out, upload.bucket, validation_key)
+                _upload(s3, validation_out, bucket, validation_key)
     else:
         _copy_version(s3, train, train_key)
     if validation is not None:
         _copy_version(s3, validation, validation_key)
     has_validation = result.split is not None or validation is not None
     return {
-        "trainUri": f"s3://{upload.bucket}/{train_key}",
-        "validationUri": f"s3://{upload.bucket}/{validation_key}" if has_validation else None,
+        "trainUri": f"s3://{bucket}/{train_key}",
+        "validationUri": f"s3://{bucket}/{validation_key}" if has_validation else None,
     }
 
 
