@@ -15,12 +15,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 CDK := npx --no-install cdk
 ENV ?=
 
-.PHONY: help install synth demo test test-unit test-infrastructure test-e2e lint docs bench diff deploy destroy clean
+.PHONY: help install sdk-layer synth demo test test-unit test-infrastructure test-e2e lint docs bench diff deploy destroy clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml lambdas/requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	# The project itself, editable: one import name (customization) and `python -m tools` from anywhere.
@@ -31,7 +31,13 @@ node_modules/.installed: package.json package-lock.json $(VENV)/.installed
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-install: $(VENV)/.installed node_modules/.installed ## Create .venv and install Python, Node.js and npm dependencies
+# The functions' SDK layer (tools/sdk_layer.py): lambdas/requirements.txt installed by pip for
+# Python 3.14 on arm64 into .build/sdk-layer, at install time (no network at synth). The tool
+# skips the work when the folder's stamp matches.
+sdk-layer: $(VENV)/.installed
+	$(BIN)/python -m tools.sdk_layer build
+
+install: $(VENV)/.installed node_modules/.installed sdk-layer ## Create .venv, install Python, Node.js and npm dependencies, build the Lambda SDK layer
 
 synth: install ## Synthesize every environment into cdk.out, with the cdk-nag packs
 	$(CDK) synth --quiet
@@ -77,4 +83,4 @@ destroy: install ## Destroy one environment's stacks (see README: what is left b
 	$(CDK) destroy --all -c env=$(ENV)
 
 clean: ## Remove build output (keeps .venv and node_modules)
-	rm -rf cdk.out .pytest_cache .ruff_cache
+	rm -rf cdk.out .build .pytest_cache .ruff_cache

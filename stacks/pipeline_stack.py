@@ -104,7 +104,7 @@ class PipelineStack(CapabilityStack):
         )
         self.serving = self.evaluation = None
         if plan.serves:
-            self.serving = ServingSteps(self, "Serving", plan=plan, arns=arns, defaults=defaults)
+            self.serving = ServingSteps(self, "Serving", plan=plan, data_key=storage.key, arns=arns, defaults=defaults)
             self.serving.grant_delete(self.training.stop_job)
             self.evaluation = EvaluationStep(
                 self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
@@ -20,6 +21,21 @@ class StorageStack(Stack):
             description=f"Encrypts the {config.name} Bedrock customization datasets, reports and model artifacts",
             enable_key_rotation=True,
             removal_policy=RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY,
+        )
+        # Bedrock itself (not a role of ours) uses the key that encrypts a custom Nova model when
+        # it optimizes the model for provisioned throughput; an IAM policy cannot grant a service
+        # principal, so the key policy must. Scoped as AWS documents it: only to the custom
+        # model's encryption context (Nova user guide, "Encryption of custom models",
+        # customize-fine-tune-encrypt.html, statement PermissionsNovaProvisionedThroughput,
+        # checked 2026-11-29).
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="BedrockUsesTheKeyOfItsCustomModels",
+                principals=[iam.ServicePrincipal("bedrock.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=["*"],
+                conditions={"ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": "aws:bedrock:custom-model"}},
+            )
         )
         self.access_logs = AccessLogBucket(
             self, "AccessLogBucket", storage=config.storage, retain_data=config.retain_data

@@ -57,7 +57,7 @@ def world(environment: str = "dev"):
     bedrock = emulator.client()
     names = run_names(environment, UPLOAD["bucket"], UPLOAD["key"], UPLOAD["versionId"])
     tags = [{"key": k, "value": v} for k, v in names.tags.items()]
-    model_arn = trained_model(emulator, names, "amazon.titan-text-express-v1:0:8k", tags)
+    model_arn = trained_model(emulator, names, "amazon.nova-micro-v1:0:128k", tags)
     bedrock.create_provisioned_model_throughput(
         modelUnits=1, provisionedModelName=names.provisioned_model_name, modelId=model_arn, tags=tags
     )
@@ -83,18 +83,21 @@ def finished_run(definition: dict, name: str) -> None:
         __import__("time").sleep(0.02)
 
 
-def trained_model(emulator: BedrockEmulator, names, base_model: str, tags: list | None = None) -> str:
+def trained_model(
+    emulator: BedrockEmulator, names, base_model: str, tags: list | None = None, kms_key: str | None = None
+) -> str:
     """The ARN of the custom model of a job of the run `names`, started and completed."""
     emulator.client().create_model_customization_job(
         jobName=names.job_name,
         customModelName=names.custom_model_name,
         roleArn="arn:aws:iam::123456789012:role/r",
         baseModelIdentifier=base_model,
-        trainingDataConfig={"s3Uri": "s3://b/t"},
-        outputDataConfig={"s3Uri": "s3://o/"},
+        trainingDataConfig={"s3Uri": "s3://data-bucket/prepared/mail/0123456789abcdef/train.jsonl"},
+        outputDataConfig={"s3Uri": "s3://output-bucket/jobs/"},
         jobTags=tags or [],
         customModelTags=tags or [],
         clientRequestToken="t1",
+        **({"customModelKmsKeyId": kms_key} if kms_key else {}),
     )
     emulator.clock.sleep(7 * 3600)  # the job completes
     return emulator.jobs[names.job_name].model_arn

@@ -13,6 +13,7 @@ from aws_cdk.assertions import Template
 from stacks.config import stack_id
 from stacks.deployment import EnvironmentStacks
 from tools.assembly import CloudAssembly
+from tools.local_run import strict
 from tools.synth import synthesize
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +40,16 @@ class SynthesizedApp:
 
     def raw(self, environment: str, part: str) -> dict:
         return self.assembly.stacks[stack_id(environment, part)].template
+
+
+@pytest.fixture(scope="session", autouse=True)
+def requests_checked_as_strictly_as_aws():
+    """Every boto3 client the tests create checks each request against the service model's
+    patterns, lengths, ranges and enums, as AWS does (botocore alone does not): a request the
+    emulation lets through is one a real account would accept too."""
+    strict.install()
+    yield
+    strict.uninstall()
 
 
 @pytest.fixture(scope="session")

@@ -68,7 +68,32 @@ class ServingFailed(Exception):
     """Bedrock reports the throughput or deployment Failed."""
 
 
+class CustomModelNotReady(Exception):
+    """The job completed but its custom model is still Creating: serving needs it Active
+    (CreateCustomModelDeployment reference). The state machine retries with backoff."""
+
+
+class CustomModelFailed(Exception):
+    """Bedrock could not create the custom model: nothing can serve it."""
+
+
+def require_active_model(bedrock: Any, model_arn: str) -> None:
+    """Raise unless the custom model can be served now."""
+    try:
+        model = bedrock.get_custom_model(modelIdentifier=model_arn)
+    except ClientError as error:
+        raise translated_error(error) from None
+    status = model.get("modelStatus", "Active")
+    if status == "Creating":
+        raise CustomModelNotReady(f"{model_arn} is Creating: serving waits until it is Active")
+    if status == "Failed":
+        reason = (model.get("failureMessage") or "Bedrock gave no reason").rstrip(".")
+        raise CustomModelFailed(f"{model_arn} failed ({reason}); nothing was served")
+
+
 def create_serving(bedrock: Any, names: RunNames, model_arn: str, plan: ServingPlan) -> dict[str, Any]:
+    """Request the throughput or deployment of the run's model (idempotent), once the model is Active."""
+    require_active_model(bedrock, model_arn)
     tags = [{"key": key, "value": value} for key, value in names.tags.items()]
     try:
         if plan.mode == PROVISIONED:
@@ -88,7 +113,8 @@ def create_serving(bedrock: Any, names: RunNames, model_arn: str, plan: ServingP
                 modelArn=model_arn,
                 clientRequestToken=names.client_token("deploy"),
                 tags=tags,
-                description=f"Bedrock customization pipeline, dataset {names.dataset}",
+                # The slug, not the raw name: the description takes no line breaks and 200 characters.
+                description=f"Bedrock customization pipeline, dataset {names.slug[:64]}, run {names.run_id}",
             )["customModelDeploymentArn"]
         else:
             raise ValueError(f"serving mode {plan.mode!r} creates nothing")

@@ -184,10 +184,24 @@ def stop_job(bedrock: Any, job_name: str) -> dict[str, Any]:
     try:
         bedrock.stop_model_customization_job(jobIdentifier=job_name)
     except ClientError as error:
-        if error_code(error) == "ValidationException":  # it ended between the two calls
-            return {"jobName": job_name, "stopped": False, "reason": error_message(error)}
-        raise translated_error(error) from None
+        # The job ended between the two calls: Bedrock answers with a conflict (or a validation
+        # error) for a job that can no longer be stopped. Confirm it really ended.
+        if error_code(error) not in ("ConflictException", "ValidationException"):
+            raise translated_error(error) from None
+        status = _status(bedrock, job_name)
+        if status == "InProgress":
+            raise BedrockRequestRejected(
+                f"{job_name} is still {status} but could not be stopped: {error_message(error)}"
+            ) from None
+        return {"jobName": job_name, "stopped": False, "reason": f"job is {status} ({error_message(error)})"}
     return {"jobName": job_name, "jobArn": job["jobArn"], "stopped": True}
+
+
+def _status(bedrock: Any, job_name: str) -> str:
+    try:
+        return bedrock.get_model_customization_job(jobIdentifier=job_name)["status"]
+    except ClientError as error:
+        raise translated_error(error) from None
 
 
 def _stage(job: dict[str, Any]) -> str:

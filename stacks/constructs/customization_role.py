@@ -127,13 +127,47 @@ class CustomizationServiceRole(Construct):
         )
 
     def _allow_job_network_interfaces(self, stack: Stack, job_vpc: JobVpcConfig) -> None:
-        """VPC jobs: Bedrock creates network interfaces in the given subnets, tagged by itself."""
+        """VPC jobs: Bedrock creates network interfaces in the given subnets, tagged by itself.
+
+        The five statements AWS documents for a VPC job's service role ("Protect model
+        customization jobs using a VPC", custom-model-job-access-security.html#vpc-data-access-role,
+        checked 2026-11-29): the request-tag condition is on the new network interface only,
+        never on the subnets and security groups, which carry no such tags.
+        """
         subnets = [stack.format_arn(service="ec2", resource="subnet", resource_name=s) for s in job_vpc.subnet_ids]
         groups = [
             stack.format_arn(service="ec2", resource="security-group", resource_name=g)
             for g in job_vpc.security_group_ids
         ]
         interfaces = stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
+        jobs = stack.format_arn(service="bedrock", resource="model-customization-job", resource_name="*")
+        self._allow_creating_network_interfaces(subnets, groups, interfaces, jobs)
+        self.policy.add_statements(
+            iam.PolicyStatement(
+                sid="ManageOwnNetworkInterfaces",
+                actions=[
+                    "ec2:CreateNetworkInterfacePermission",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:DeleteNetworkInterfacePermission",
+                ],
+                resources=[interfaces],
+                conditions={
+                    "ArnEquals": {"ec2:Subnet": subnets, "ec2:ResourceTag/BedrockModelCustomizationJobArn": [jobs]},
+                    "StringEquals": {"ec2:ResourceTag/BedrockManaged": "true"},
+                },
+            ),
+            iam.PolicyStatement(
+                sid="TagNetworkInterfacesForVpcJobs",
+                actions=["ec2:CreateTags"],
+                resources=[interfaces],
+                conditions={
+                    "StringEquals": {"ec2:CreateAction": ["CreateNetworkInterface"]},
+                    "ForAllValues:StringEquals": {"aws:TagKeys": ["BedrockManaged", "BedrockModelCustomizationJobArn"]},
+                },
+            ),
+        )
+
+    def _allow_creating_network_interfaces(self, subnets: list, groups: list, interfaces: str, jobs: str) -> None:
         self.policy.add_statements(
             iam.PolicyStatement(
                 sid="DescribeNetworkForVpcJobs",
@@ -147,25 +181,17 @@ class CustomizationServiceRole(Construct):
                 resources=["*"],
             ),
             iam.PolicyStatement(
-                sid="CreateNetworkInterfacesForVpcJobs",
+                sid="CreateTaggedNetworkInterfacesForVpcJobs",
                 actions=["ec2:CreateNetworkInterface"],
-                resources=[*subnets, *groups, interfaces],
-                conditions={"StringEquals": {"aws:RequestTag/BedrockManaged": ["true"]}},
+                resources=[interfaces],
+                conditions={
+                    "StringEquals": {"aws:RequestTag/BedrockManaged": ["true"]},
+                    "ArnEquals": {"aws:RequestTag/BedrockModelCustomizationJobArn": [jobs]},
+                },
             ),
             iam.PolicyStatement(
-                sid="ManageOwnNetworkInterfaces",
-                actions=[
-                    "ec2:CreateNetworkInterfacePermission",
-                    "ec2:DeleteNetworkInterface",
-                    "ec2:DeleteNetworkInterfacePermission",
-                ],
-                resources=[interfaces],
-                conditions={"StringEquals": {"ec2:ResourceTag/BedrockManaged": "true"}},
-            ),
-            iam.PolicyStatement(
-                sid="TagNetworkInterfacesForVpcJobs",
-                actions=["ec2:CreateTags"],
-                resources=[interfaces],
-                conditions={"StringEquals": {"ec2:CreateAction": ["CreateNetworkInterface"]}},
+                sid="CreateNetworkInterfacesInTheJobSubnets",
+                actions=["ec2:CreateNetworkInterface"],
+                resources=[*subnets, *groups],
             ),
         )

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Size
+from aws_cdk import Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -16,11 +16,15 @@ from constructs import Construct
 
 from customization.settings import Deployment, Settings, environment_of
 from stacks.nag import acknowledge, acknowledge_wildcard_resource
+from tools.sdk_layer import layer_dir, pinned
 
-# The whole lambdas/ folder is one asset: the handlers share the engine package, and
-# boto3 comes with the runtime, so nothing is bundled (and no Docker is needed at synth).
+# The whole lambdas/ folder is one asset: the handlers share the runtime package. boto3 is
+# not the Lambda runtime's (months behind the pinned one) but the stack's SDK layer, which
+# `make install` builds (tools/sdk_layer.py): nothing is bundled at synth, no Docker needed.
 LAMBDA_CODE = Path(__file__).resolve().parent.parent.parent / "lambdas"
 RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+SDK_LAYER_ID = "SdkLayer"
 DEFAULT_TIMEOUT = Duration.seconds(60)
 XRAY_REASON = (
     "X-Ray's PutTraceSegments and PutTelemetryRecords support no resource-level permissions "
@@ -32,6 +36,24 @@ SYNCHRONOUS_DLQ_REASON = (
     "Invoked synchronously by the state machine, which retries it and routes every failure to "
     "NotifyFailure; a DLQ only applies to asynchronous invocations"
 )
+
+
+def sdk_layer(scope: Construct) -> lambda_.ILayerVersion:
+    """The stack's one layer holding the SDK the tests ran (lambdas/requirements.txt), created
+    at the stack's root by its first function: one asset and one layer version per stack."""
+    stack = Stack.of(scope)
+    existing = stack.node.try_find_child(SDK_LAYER_ID)
+    if isinstance(existing, lambda_.LayerVersion):
+        return existing
+    sdk = pinned()
+    return lambda_.LayerVersion(
+        stack,
+        SDK_LAYER_ID,
+        code=lambda_.Code.from_asset(str(layer_dir())),
+        compatible_runtimes=[RUNTIME],
+        compatible_architectures=[ARCHITECTURE],
+        description=f"boto3 {sdk['boto3']} and botocore {sdk['botocore']}: the SDK the tests ran",
+    )
 
 
 @dataclass(frozen=True)
@@ -92,9 +114,11 @@ class PipelineFunction(Construct):
             "Function",
             description=description,
             runtime=RUNTIME,
-            architecture=lambda_.Architecture.ARM_64,
-            code=lambda_.Code.from_asset(str(LAMBDA_CODE), exclude=["**/__pycache__", "**/*.pyc"]),
+            architecture=ARCHITECTURE,
+            # requirements.txt describes the layer, not the code: an SDK bump changes the layer only.
+            code=lambda_.Code.from_asset(str(LAMBDA_CODE), exclude=["**/__pycache__", "**/*.pyc", "requirements.txt"]),
             handler=f"{handler_package}.handler.lambda_handler",
+            layers=[sdk_layer(self)],
             # The function may not add to its role behind our back: the policy above is complete.
             role=self.role.without_policy_updates(),
             timeout=timeout,

@@ -4,7 +4,9 @@ which removes what the run created when the run fails or the model is not promot
 
 from __future__ import annotations
 
+from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from customization.serving import PROVISIONED, ServingPlan
@@ -20,6 +22,7 @@ class ServingSteps(Capability):
         construct_id: str,
         *,
         plan: ServingPlan,
+        data_key: kms.IKey,
         arns: BedrockArns,
         defaults: FunctionDefaults,
     ) -> None:
@@ -36,10 +39,7 @@ class ServingSteps(Capability):
             defaults=defaults,
             settings=[plan],
         )
-        self.create.grant(
-            iam.PolicyStatement(actions=[f"bedrock:Create{kind}"], resources=[arns.custom_models, self.resource]),
-            iam.PolicyStatement(actions=[f"bedrock:Get{kind}", "bedrock:TagResource"], resources=[self.resource]),
-        )
+        self._grant_create(kind, data_key, arns)
         self.create.acknowledge_wildcards([arns.custom_models, self.resource], BEDROCK_IDS_REASON)
         self.poll = PipelineFunction(
             self,
@@ -60,6 +60,27 @@ class ServingSteps(Capability):
             settings=[plan],
         )
         self.grant_delete(self.delete)
+
+    def _grant_create(self, kind: str, data_key: kms.IKey, arns: BedrockArns) -> None:
+        via_bedrock = {"kms:ViaService": f"bedrock.{Stack.of(self).region}.amazonaws.com"}
+        self.create.grant(
+            iam.PolicyStatement(actions=[f"bedrock:Create{kind}"], resources=[arns.custom_models, self.resource]),
+            iam.PolicyStatement(actions=[f"bedrock:Get{kind}", "bedrock:TagResource"], resources=[self.resource]),
+            # Serving needs the model Active (CreateCustomModelDeployment reference): checked first.
+            iam.PolicyStatement(actions=["bedrock:GetCustomModel"], resources=[arns.custom_models]),
+            # The job encrypted the model with the data key; whoever serves it must be able to use
+            # that key (on-demand deployment prerequisites), and only through Bedrock.
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                resources=[data_key.key_arn],
+                conditions={"StringEquals": via_bedrock},
+            ),
+            iam.PolicyStatement(
+                actions=["kms:CreateGrant"],
+                resources=[data_key.key_arn],
+                conditions={"StringEquals": via_bedrock, "Bool": {"kms:GrantIsForAWSResource": "true"}},
+            ),
+        )
 
     def grant_delete(self, function: PipelineFunction) -> None:
         """Find the run's throughput or deployment, and delete it."""

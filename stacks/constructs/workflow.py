@@ -306,6 +306,8 @@ class CustomizationWorkflow(Construct):
             result_path=run_state.SERVING,
         )
         serving_poll_schedule(config).retry(poll, "ServingNotReady")
+        # The job's model may still be Creating when the job completes: serving waits for it.
+        serving_poll_schedule(config).retry(create, "CustomModelNotReady")
         # Whatever this run created goes again when serving fails: nothing keeps billing.
         delete = self._delete_serving("DeleteServingAfterFailure", functions, result_path=run_state.CLEANUP)
         delete.add_catch(notify_failure, errors=["States.ALL"], result_path=run_state.CLEANUP_ERROR)

@@ -316,3 +316,22 @@ def test_the_emulated_models_accuracy_can_be_set_to_try_the_gate(capsys):
     assert "notification: [dev] Bedrock customization done, model NOT promoted: email-classifier" in out
     assert main(["local-run", "--custom-accuracy", "1.5"]) == 2
     assert "take a share from 0 to 1" in capsys.readouterr().err
+
+
+def test_serving_waits_for_a_custom_model_that_is_still_creating(reports):
+    report = reports("model-still-creating")
+    [execution] = report.executions
+
+    assert execution["status"] == "SUCCEEDED"
+    assert report.bedrock_calls["GetCustomModel"] > 1  # waited on the deployed retry schedule
+    assert report.bedrock_calls["CreateCustomModelDeployment"] == 1
+
+
+def test_a_custom_model_that_fails_fails_the_run_with_bedrocks_reason_and_serves_nothing(reports):
+    report = reports("custom-model-fails")
+    [execution] = report.executions
+
+    assert execution["error"] == "CustomModelFailed"
+    assert "could not be created from the job's artifacts" in execution["cause"]
+    assert "CreateCustomModelDeployment" not in report.bedrock_calls
+    assert "DeleteServingAfterFailure" in execution["states"]

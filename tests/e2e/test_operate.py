@@ -44,7 +44,8 @@ def test_cleanup_lists_what_costs_money_and_changes_nothing_without_yes(capsys):
         out = capsys.readouterr().out
 
         assert "dry run: nothing was deleted" in out
-        assert "throughput" in out and "~$20.50/h x 1 unit(s)" in out
+        # No published hourly price for a Nova custom model: said so, never $0.
+        assert "throughput" in out and "unknown/h x 1 unit(s)" in out
         assert "committed" in out and "OneMonth commitment" in out
         assert "someone-elses" not in out, "only this environment's resources are listed"
         assert "custom model" in out and "serving uses it" in out

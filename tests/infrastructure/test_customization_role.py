@@ -172,3 +172,48 @@ def test_no_inline_policy_anywhere_in_the_pipeline(synthesized, environment):
 
     assert not [i for i, r in template["Resources"].items() if r["Type"] == "AWS::IAM::Policy"]
     assert not [i for i, r in template["Resources"].items() if r.get("Properties", {}).get("Policies")]
+
+
+def test_a_vpc_job_role_has_the_statements_aws_documents_with_request_tags_on_the_interfaces_only(tmp_path):
+    from aws_cdk import Stack
+
+    from stacks.config import cdk_json_context
+    from tools.synth import build_app
+
+    environments = cdk_json_context()["environments"]
+    vpc = {"subnetIds": ["subnet-0123456789abcdef0"], "securityGroupIds": ["sg-0123456789abcdef0"]}
+    _app, [stacks] = build_app(
+        tmp_path,
+        environment="prod",
+        nag=False,
+        context_overrides={"environments": {**environments, "prod": {**environments["prod"], "jobVpc": vpc}}},
+    )
+    policy = stacks.pipeline.customization_role.policy
+    statements = {s["Sid"]: s for s in Stack.of(policy).resolve(policy.document.to_json())["Statement"]}
+    subnet = "arn:aws:ec2:us-east-1:111122223333:subnet/subnet-0123456789abcdef0"
+    group = "arn:aws:ec2:us-east-1:111122223333:security-group/sg-0123456789abcdef0"
+    interfaces = "arn:aws:ec2:us-east-1:111122223333:network-interface/*"
+    jobs = "arn:aws:bedrock:us-east-1:111122223333:model-customization-job/*"
+
+    def values(condition: dict) -> dict:
+        """IAM reads "x" and ["x"] alike: compare the lists."""
+        return {op: {k: v if isinstance(v, list) else [v] for k, v in keys.items()} for op, keys in condition.items()}
+
+    tagged = statements["CreateTaggedNetworkInterfacesForVpcJobs"]
+    assert tagged["Resource"] == interfaces
+    assert values(tagged["Condition"]) == {
+        "StringEquals": {"aws:RequestTag/BedrockManaged": ["true"]},
+        "ArnEquals": {"aws:RequestTag/BedrockModelCustomizationJobArn": [jobs]},
+    }
+    # The subnets and security groups carry no request tags: a condition on them denies the job.
+    in_subnets = statements["CreateNetworkInterfacesInTheJobSubnets"]
+    assert sorted(in_subnets["Resource"]) == sorted([subnet, group]) and "Condition" not in in_subnets
+    managed = statements["ManageOwnNetworkInterfaces"]
+    assert managed["Resource"] == interfaces
+    assert values(managed["Condition"])["ArnEquals"] == {
+        "ec2:Subnet": [subnet],
+        "ec2:ResourceTag/BedrockModelCustomizationJobArn": [jobs],
+    }
+    assert statements["TagNetworkInterfacesForVpcJobs"]["Condition"]["ForAllValues:StringEquals"] == {
+        "aws:TagKeys": ["BedrockManaged", "BedrockModelCustomizationJobArn"]
+    }

@@ -97,3 +97,24 @@ def _joined(value) -> str:
         return "<region>"
     delimiter, parts = value["Fn::Join"]
     return delimiter.join(_joined(part) for part in parts)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_creating_serving_may_check_the_model_and_use_its_key_only_through_bedrock(synthesized, environment):
+    stack = synthesized.assembly.stacks[f"BedrockCustomization-{environment}-Pipeline"]
+    [policy] = [
+        r
+        for i, r in stack.resources.items()
+        if r["Type"] == "AWS::IAM::ManagedPolicy" and stack.construct_path(i).endswith("/CreateServing/Policy")
+    ]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    by_action = _by_action(statements)
+    region = synthesized.environments[environment].config.region or "<region>"
+
+    assert "custom-model/*" in json.dumps(by_action["bedrock:GetCustomModel"])
+    for action in ("kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"):
+        [statement] = [s for s in statements if action in s["Action"] or s["Action"] == action]
+        assert "DataKey" in json.dumps(statement["Resource"])
+        assert _joined(statement["Condition"]["StringEquals"]["kms:ViaService"]) == f"bedrock.{region}.amazonaws.com"
+    [grant] = [s for s in statements if s["Action"] == "kms:CreateGrant"]
+    assert grant["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}

@@ -169,7 +169,9 @@ def test_the_key_is_customer_managed_and_rotated(synthesized, environment):
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_the_key_policy_delegates_to_iam_of_this_account_only(synthesized, environment):
+def test_the_key_policy_delegates_to_iam_of_this_account_and_lets_bedrock_use_its_custom_models_key(
+    synthesized, environment
+):
     template = synthesized.template(environment, "Storage")
     account = synthesized.environments[environment].config.account
 
@@ -183,7 +185,19 @@ def test_the_key_policy_delegates_to_iam_of_this_account_only(synthesized, envir
         {
             "KeyPolicy": {
                 "Statement": [
-                    {"Action": "kms:*", "Effect": "Allow", "Principal": {"AWS": account_root}, "Resource": "*"}
+                    {"Action": "kms:*", "Effect": "Allow", "Principal": {"AWS": account_root}, "Resource": "*"},
+                    # Nova user guide, PermissionsNovaProvisionedThroughput: without it, prod's first
+                    # provisioned throughput of a custom Nova model fails.
+                    {
+                        "Sid": "BedrockUsesTheKeyOfItsCustomModels",
+                        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+                        "Effect": "Allow",
+                        "Principal": {"Service": "bedrock.amazonaws.com"},
+                        "Resource": "*",
+                        "Condition": {
+                            "ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": "aws:bedrock:custom-model"}
+                        },
+                    },
                 ],
                 "Version": "2012-10-17",
             }

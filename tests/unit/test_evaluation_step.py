@@ -269,7 +269,7 @@ def test_backoff_stays_between_half_and_all_of_its_ceiling():
 def test_the_request_is_what_the_real_api_accepts_at_temperature_zero():
     client = boto3.client("bedrock-runtime", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
     request = Request(
-        model_id="arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc",
+        model_id="arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abcdefghijkl",
         system=[{"text": SYSTEM}],
         messages=[{"role": "user", "content": [{"text": "Win!"}]}],
         max_tokens=32,
@@ -421,7 +421,7 @@ def test_the_report_and_its_markdown_show_both_models_and_examples_each_way():
 # -- the step -----------------------------------------------------------------------------------------
 
 BUCKET = "data-bucket"
-SERVING_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abc123"
+SERVING_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abc123def456"
 
 
 def _state(validation_uri: str | None, customization_type: str = "FINE_TUNING", model: str | None = None) -> dict:
@@ -433,7 +433,10 @@ def _state(validation_uri: str | None, customization_type: str = "FINE_TUNING", 
                 "baseModel": model or "amazon.nova-micro-v1:0:128k",
                 "customizationType": customization_type,
             },
-            "prepared": {"trainUri": f"s3://{BUCKET}/prepared/mail/0123456789abcdef/train.jsonl", "validationUri": validation_uri},
+            "prepared": {
+                "trainUri": f"s3://{BUCKET}/prepared/mail/0123456789abcdef/train.jsonl",
+                "validationUri": validation_uri,
+            },
             "reportUri": f"s3://{BUCKET}/reports/mail/0123456789abcdef/validation-report.json",
         },
         "serving": {"mode": "on-demand", "arn": SERVING_ARN, "deletable": True},
@@ -477,7 +480,9 @@ def test_the_step_compares_both_models_and_writes_its_reports_beside_the_validat
     assert {r["modelId"] for r in runtime.requests} == {SERVING_ARN, "amazon.nova-micro-v1:0"}
     assert all(r["system"] == [{"text": SYSTEM}] for r in runtime.requests)
     assert result["reportUri"] == f"s3://{BUCKET}/reports/mail/0123456789abcdef/evaluation.json"
-    written = json.loads(s3.get_object(Bucket=BUCKET, Key="reports/mail/0123456789abcdef/evaluation.json")["Body"].read())
+    written = json.loads(
+        s3.get_object(Bucket=BUCKET, Key="reports/mail/0123456789abcdef/evaluation.json")["Body"].read()
+    )
     assert written["promoted"] is True and len(written["results"]) == 10
     assert written["upload"] == {"bucket": BUCKET, "key": "datasets/mail/train.jsonl", "versionId": "v1"}
     page = s3.get_object(Bucket=BUCKET, Key="reports/mail/0123456789abcdef/evaluation.md")
@@ -530,7 +535,9 @@ def test_a_few_refused_requests_are_wrong_answers_but_mostly_refused_voids_the_c
             evaluate(s3, runtime, _state(f"s3://{BUCKET}/v.jsonl"), EvaluationSettings())
         return
     result = evaluate(s3, runtime, _state(f"s3://{BUCKET}/v.jsonl"), EvaluationSettings())
-    written = json.loads(s3.get_object(Bucket=BUCKET, Key="reports/mail/0123456789abcdef/evaluation.json")["Body"].read())
+    written = json.loads(
+        s3.get_object(Bucket=BUCKET, Key="reports/mail/0123456789abcdef/evaluation.json")["Body"].read()
+    )
 
     assert result["custom"]["exactMatch"] == 0.75
     assert written["custom"]["rejected"] == 1 and written["base"]["rejected"] == 0

@@ -21,7 +21,8 @@ from tools.local_run.bedrock import BedrockEmulator, Behaviour, SimulatedClock
 from tools.local_run.http_front import EmulatorServer
 
 REGION = "us-east-1"
-BASE_MODEL = "amazon.nova-micro-v1:0"
+BASE_MODEL = "amazon.nova-micro-v1:0:128k"  # customized (with its context suffix)
+INVOKED_MODEL = "amazon.nova-micro-v1:0"  # asked on demand
 ROLE = "arn:aws:iam::123456789012:role/customization"
 QUESTION = "Subject: Invoice overdue. Which folder does this email belong in?"
 NO_RETRIES = Config(retries={"total_max_attempts": 1})
@@ -33,7 +34,7 @@ def make_emulator(behaviour: Behaviour | None = None) -> BedrockEmulator:
         clock=clock,
         region=REGION,
         behaviour=behaviour or Behaviour(),
-        base_models=frozenset({BASE_MODEL}),
+        base_models=frozenset({INVOKED_MODEL}),
         answers={QUESTION: "billing"},
     )
 
@@ -135,6 +136,7 @@ def test_query_string_filters_reach_the_handler_typed(emulator):
     with EmulatorServer(handle=handle) as server:
         bedrock = http_client(server)
         create_job(bedrock)
+        emulator.clock.sleep(7 * 3600)  # the job completes: its model can be served
         model_arn = emulator.jobs["email-classifier-job"].model_arn
         bedrock.create_custom_model_deployment(modelDeploymentName="email-classifier-serving", modelArn=model_arn)
         bedrock.create_provisioned_model_throughput(modelUnits=1, provisionedModelName="email-pt", modelId=model_arn)
@@ -190,6 +192,7 @@ def test_an_unknown_job_is_a_client_error_with_the_emulators_code_and_message(se
 def test_tags_by_post_body_and_a_deployment_deleted_by_delete(server, emulator):
     bedrock = http_client(server)
     job_arn = create_job(bedrock, "tagged-job")
+    emulator.clock.sleep(7 * 3600)  # the job completes: its model can be served
     model_arn = emulator.jobs["tagged-job"].model_arn
     deployment_arn = bedrock.create_custom_model_deployment(
         modelDeploymentName="tagged-serving", modelArn=model_arn, tags=[{"key": "owner", "value": "ml"}]
@@ -219,8 +222,8 @@ def test_a_lost_create_response_is_retried_by_botocore_with_the_same_idempotency
             customModelName="once-model",
             roleArn=ROLE,
             baseModelIdentifier=BASE_MODEL,
-            trainingDataConfig={"s3Uri": "s3://b/t"},
-            outputDataConfig={"s3Uri": "s3://o/"},
+            trainingDataConfig={"s3Uri": "s3://data-bucket/prepared/mail/0123456789abcdef/train.jsonl"},
+            outputDataConfig={"s3Uri": "s3://output-bucket/jobs/"},
         )
     assert created["ResponseMetadata"]["RetryAttempts"] == 1
     assert list(emulator.jobs) == ["once"]
@@ -235,14 +238,14 @@ def test_a_lost_create_response_is_retried_by_botocore_with_the_same_idempotency
 def test_converse_with_a_base_model_returns_the_emulated_answer(server, emulator):
     runtime = http_client(server, "bedrock-runtime")
     messages = [{"role": "user", "content": [{"text": QUESTION}]}]
-    answer = runtime.converse(modelId=BASE_MODEL, messages=messages, inferenceConfig={"maxTokens": 50})
-    in_process = emulator.client("bedrock-runtime").converse(modelId=BASE_MODEL, messages=messages)
+    answer = runtime.converse(modelId=INVOKED_MODEL, messages=messages, inferenceConfig={"maxTokens": 50})
+    in_process = emulator.client("bedrock-runtime").converse(modelId=INVOKED_MODEL, messages=messages)
     assert answer["output"] == in_process["output"]
     assert answer["stopReason"] == "end_turn"
     assert "billing" in answer["output"]["message"]["content"][0]["text"].lower()
     assert answer["usage"]["totalTokens"] == answer["usage"]["inputTokens"] + answer["usage"]["outputTokens"]
     assert answer["metrics"] == in_process["metrics"]
-    assert emulator.calls[0]["summary"] == f"Converse {BASE_MODEL}"  # the model ID's ':' decoded
+    assert emulator.calls[0]["summary"] == f"Converse {INVOKED_MODEL}"  # the model ID's ':' decoded
 
 
 def test_converse_with_a_deployment_arn_waits_until_it_is_active(server, emulator):
@@ -271,7 +274,7 @@ def test_concurrent_requests_are_all_answered(server, emulator):
 
     def ask(question: str) -> str:
         messages = [{"role": "user", "content": [{"text": question}]}]
-        return runtime.converse(modelId=BASE_MODEL, messages=messages)["output"]["message"]["content"][0]["text"]
+        return runtime.converse(modelId=INVOKED_MODEL, messages=messages)["output"]["message"]["content"][0]["text"]
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         answers = list(pool.map(ask, questions))
@@ -288,7 +291,11 @@ def test_invoke_model_headers_and_a_blob_payload_both_ways():
 
     with EmulatorServer(handle=handle, services=["bedrock-runtime"]) as server:
         answer = http_client(server, "bedrock-runtime").invoke_model(
-            modelId=BASE_MODEL, body=b'{"prompt": "x"}', contentType="application/json", accept="*/*", trace="ENABLED"
+            modelId=INVOKED_MODEL,
+            body=b'{"prompt": "x"}',
+            contentType="application/json",
+            accept="*/*",
+            trace="ENABLED",
         )
         assert answer["body"].read() == b'{"completion": "billing"}'
     assert answer["contentType"] == "application/json; charset=utf-8"
@@ -296,7 +303,7 @@ def test_invoke_model_headers_and_a_blob_payload_both_ways():
         "service": "bedrock-runtime",
         "operation": "InvokeModel",
         "params": {
-            "modelId": BASE_MODEL,
+            "modelId": INVOKED_MODEL,
             "body": b'{"prompt": "x"}',
             "contentType": "application/json",
             "accept": "*/*",
@@ -395,7 +402,7 @@ def test_a_subprocess_reaches_the_server_through_the_endpoint_variables(server, 
         import boto3
         job = boto3.client("bedrock").get_model_customization_job(jobIdentifier=sys.argv[1])
         answer = boto3.client("bedrock-runtime").converse(
-            modelId={BASE_MODEL!r}, messages=[{{"role": "user", "content": [{{"text": {QUESTION!r}}}]}}]
+            modelId={INVOKED_MODEL!r}, messages=[{{"role": "user", "content": [{{"text": {QUESTION!r}}}]}}]
         )
         print(json.dumps({{
             "jobArn": job["jobArn"],

@@ -29,7 +29,7 @@ ENVIRONMENT = {
     "ENVIRONMENT": "dev",
     "CUSTOMIZATION_ROLE_ARN": "arn:aws:iam::111122223333:role/customization",
     "OUTPUT_BUCKET": "output-bucket",
-    "DATA_KEY_ARN": "arn:aws:kms:us-east-1:111122223333:key/1234",
+    "DATA_KEY_ARN": "arn:aws:kms:us-east-1:111122223333:key/0b5ac6a1-3d6e-4f3a-9b6c-4a2f8c1e9d10",
     "COST_CEILING_USD": "25",
     "SERVING": json.dumps({"mode": "provisioned", "modelUnits": 1, "commitment": "none"}),
     "TOPIC_ARN": "arn:aws:sns:us-east-1:111122223333:topic",
@@ -42,8 +42,8 @@ ENVIRONMENT = {
 UPLOAD = {"bucket": "data-bucket", "key": "datasets/email-classifier/train.jsonl", "versionId": "v1"}
 NAMES = run_names("dev", UPLOAD["bucket"], UPLOAD["key"], UPLOAD["versionId"])
 JOB_ARN = f"arn:aws:bedrock:us-east-1:111122223333:model-customization-job/{NAMES.job_name}"
-MODEL_ARN = "arn:aws:bedrock:us-east-1:111122223333:custom-model/amazon.nova-micro-v1:0:128k/abc123"
-PT_ARN = "arn:aws:bedrock:us-east-1:111122223333:provisioned-model/xyz789"
+MODEL_ARN = "arn:aws:bedrock:us-east-1:111122223333:custom-model/amazon.nova-micro-v1:0:128k/abc123def456"
+PT_ARN = "arn:aws:bedrock:us-east-1:111122223333:provisioned-model/xyz789uvw012"
 VALIDATION = {
     "settings": {
         "baseModel": "amazon.nova-micro-v1:0:128k",
@@ -83,8 +83,8 @@ def _job(status: str, **extra) -> dict:
         "status": status,
         "creationTime": dt.datetime(2026, 11, 26, 10),
         "baseModelArn": "arn:aws:bedrock:::foundation-model/x",
-        "trainingDataConfig": {"s3Uri": "s3://d/t"},
-        "outputDataConfig": {"s3Uri": "s3://o/"},
+        "trainingDataConfig": {"s3Uri": "s3://data-bucket/prepared/x/0123456789abcdef/train.jsonl"},
+        "outputDataConfig": {"s3Uri": "s3://output-bucket/jobs/"},
         "validationDataConfig": {"validators": []},
         "clientRequestToken": NAMES.client_token("job"),
         **extra,
@@ -298,9 +298,26 @@ def _throughput(status: str, **extra) -> dict:
     }
 
 
+def _active_model(clients, status: str = "Active") -> None:
+    """GetCustomModel: serving is created only for an Active model."""
+    clients["bedrock"].add_response(
+        "get_custom_model",
+        {
+            "modelArn": MODEL_ARN,
+            "modelName": NAMES.custom_model_name,
+            "baseModelArn": "arn:aws:bedrock:us-east-1::foundation-model/amazon.nova-micro-v1:0:128k",
+            "creationTime": dt.datetime(2026, 11, 26),
+            "modelStatus": status,
+            **({"failureMessage": "artifacts unreadable"} if status == "Failed" else {}),
+        },
+        {"modelIdentifier": MODEL_ARN},
+    )
+
+
 def test_no_commitment_throughput_is_created_once_with_one_unit(clients):
     from create_serving import handler
 
+    _active_model(clients)
     clients["bedrock"].add_response(
         "create_provisioned_model_throughput",
         {"provisionedModelArn": PT_ARN},
@@ -321,10 +338,25 @@ def test_no_commitment_throughput_is_created_once_with_one_unit(clients):
 def test_a_retried_create_finds_the_throughput(clients):
     from create_serving import handler
 
+    _active_model(clients)
     clients["bedrock"].add_client_error("create_provisioned_model_throughput", "ConflictException", "exists")
     clients["bedrock"].add_response("get_provisioned_model_throughput", _throughput("Creating"))
 
     assert handler.lambda_handler({"upload": UPLOAD, "customModelArn": MODEL_ARN})["arn"] == PT_ARN
+
+
+@pytest.mark.parametrize(("status", "error"), [("Creating", "CustomModelNotReady"), ("Failed", "CustomModelFailed")])
+def test_serving_is_not_requested_for_a_model_that_is_not_active(clients, status, error):
+    from create_serving import handler
+
+    _active_model(clients, status)
+
+    with pytest.raises(Exception) as raised:
+        handler.lambda_handler({"upload": UPLOAD, "customModelArn": MODEL_ARN})
+
+    assert type(raised.value).__name__ == error
+    assert "artifacts unreadable" in str(raised.value) if status == "Failed" else "Creating" in str(raised.value)
+    clients["bedrock"].assert_no_pending_responses()  # no create call was made
 
 
 @pytest.mark.parametrize(
@@ -374,7 +406,8 @@ def test_on_demand_deployments_are_created_and_deleted_by_name(clients, monkeypa
 
     monkeypatch.setenv("SERVING", json.dumps({"mode": "on-demand"}))
     runtime.reset()
-    deployment = "arn:aws:bedrock:us-east-1:111122223333:custom-model-deployment/d1"
+    deployment = "arn:aws:bedrock:us-east-1:111122223333:custom-model-deployment/d1e2f3a4b5c6"
+    _active_model(clients)
     clients["bedrock"].add_response(
         "create_custom_model_deployment",
         {"customModelDeploymentArn": deployment},

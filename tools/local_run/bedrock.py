@@ -87,6 +87,9 @@ class Behaviour:
     runtime_throttles_per_request: int = 0
     # Model access to the base model is not enabled in the account (the runtime refuses it).
     base_model_access_denied: bool = False
+    # The custom model after its job completes: Creating for this long, then Active (or Failed).
+    model_creating_minutes: float = 0.0
+    model_outcome: str = "Active"  # or "Failed"
 
 
 @dataclass
@@ -122,6 +125,10 @@ class BedrockEmulator:
     # Question text -> expected answer, for the emulated runtime (see `answer_key`).
     answers: dict[str, str] = field(default_factory=dict)
     base_models: frozenset[str] = frozenset()
+    # The key policies of the deployed customer-managed keys, by key ARN (Bedrock checks the
+    # one that encrypts a custom Nova model before it creates throughput for it).
+    key_policies: dict[str, dict] = field(default_factory=dict)
+    today: dt.date | None = None  # for model lifecycles (None: the clock's date)
     _create_attempts: int = 0
     _lost_response: bool = False
     _started: dt.datetime | None = None
@@ -198,6 +205,14 @@ class BedrockEmulator:
             if existing.request.get("clientRequestToken") == params.get("clientRequestToken"):
                 return 200, {"jobArn": existing.arn}  # same token: the request is ignored
             return 400, _error("ConflictException", f"A job named {params['jobName']} already exists.")
+        refusal = self._refuse_base_model(params["baseModelIdentifier"], now)
+        if refusal:
+            return refusal
+        if any(
+            job.request["customModelName"] == params["customModelName"] and not job.model_deleted
+            for job in self.jobs.values()
+        ):
+            return 400, _error("ConflictException", f"A custom model named {params['customModelName']} already exists.")
         arn = f"arn:aws:bedrock:{self.region}:{ACCOUNT}:model-customization-job/{params['baseModelIdentifier']}/{_id(params['jobName'])}"
         model_arn = f"arn:aws:bedrock:{self.region}:{ACCOUNT}:custom-model/{params['baseModelIdentifier']}/{_id(params['customModelName'])}"
         self.jobs[params["jobName"]] = _Job(request=params, arn=arn, model_arn=model_arn, created=now)
@@ -247,7 +262,7 @@ class BedrockEmulator:
         if job is None:
             return 400, _error("ResourceNotFoundException", f"Job {params['jobIdentifier']} not found.")
         if self._status(job) != "InProgress":
-            return 400, _error("ValidationException", f"Job is {self._status(job)} and cannot be stopped.")
+            return 400, _error("ConflictException", f"Job is {self._status(job)} and cannot be stopped.")
         job.status, job.ended = "Stopped", now
         return 200, {}
 
@@ -265,6 +280,21 @@ class BedrockEmulator:
             if existing.request.get("clientRequestToken") == params.get("clientRequestToken"):
                 return 200, {arn_key: existing.arn}
             return 400, _error("ConflictException", f"{name} already exists.")
+        model_arn = params.get("modelId") or params.get("modelArn")
+        job = self._job_of_model(model_arn)
+        if job is not None:
+            status = self._model_status(job)
+            if status != "Active":
+                return 400, _error(
+                    "ValidationException", f"The custom model {model_arn} must be in the Active state, not {status}."
+                )
+            if kind == "throughput" and not self._bedrock_may_use_key(job.request.get("customModelKmsKeyId")):
+                return 400, _error(
+                    "ValidationException",
+                    f"Amazon Bedrock cannot use the KMS key {job.request.get('customModelKmsKeyId')} that encrypts "
+                    "the custom model: its key policy must allow bedrock.amazonaws.com kms:Decrypt and "
+                    "kms:GenerateDataKey for the encryption context aws:bedrock:custom-model.",
+                )
         resource = "provisioned-model" if kind == "throughput" else "custom-model-deployment"
         arn = f"arn:aws:bedrock:{self.region}:{ACCOUNT}:{resource}/{_id(name)}"
         self.servings[name] = _Serving(kind=kind, name=name, arn=arn, request=params, created=now)
@@ -393,12 +423,31 @@ class BedrockEmulator:
                 "baseModelName": job.request["baseModelIdentifier"],
                 "customizationType": "FINE_TUNING",
                 "ownerAccountId": ACCOUNT,
-                "modelStatus": "Active",
+                "modelStatus": self._model_status(job),
             }
             for job in self.jobs.values()
             if self._status(job) == "Completed" and not job.model_deleted
         ]
         return 200, {"modelSummaries": summaries}
+
+    def _get_custom_model(self, params, now):
+        job = self._job_of_model(params["modelIdentifier"])
+        if job is None or job.model_deleted or self._status(job) != "Completed":
+            return 400, _error("ResourceNotFoundException", f"Custom model {params['modelIdentifier']} not found.")
+        body = {
+            "modelArn": job.model_arn,
+            "modelName": job.request["customModelName"],
+            "jobArn": job.arn,
+            "baseModelArn": f"arn:aws:bedrock:{self.region}::foundation-model/{job.request['baseModelIdentifier']}",
+            "customizationType": job.request.get("customizationType", "FINE_TUNING"),
+            "creationTime": self._end(job),
+            "modelStatus": self._model_status(job),
+        }
+        if job.request.get("customModelKmsKeyId"):
+            body["modelKmsKeyArn"] = job.request["customModelKmsKeyId"]
+        if body["modelStatus"] == "Failed":
+            body["failureMessage"] = "The custom model could not be created from the job's artifacts."
+        return 200, body
 
     def _delete_custom_model(self, params, now):
         for job in self.jobs.values():
@@ -448,6 +497,51 @@ class BedrockEmulator:
         }
 
     # -- helpers --------------------------------------------------------------------------------
+
+    def _job_of_model(self, identifier: str | None) -> _Job | None:
+        return next((j for j in self.jobs.values() if identifier in (j.model_arn, j.request["customModelName"])), None)
+
+    def _model_status(self, job: _Job) -> str:
+        """A completed job's model is Creating for a while, then Active (or Failed)."""
+        ready = self._end(job) + dt.timedelta(minutes=self.behaviour.model_creating_minutes)
+        if self.clock.now() < ready:
+            return "Creating"
+        return self.behaviour.model_outcome
+
+    def _refuse_base_model(self, model_id: str, now: dt.datetime):
+        """Bedrock refuses models past their end of life (and models it does not know)."""
+        from customization.catalog import load_catalog
+
+        model = load_catalog().models.get(model_id.split(":foundation-model/")[-1])
+        if model is None:
+            if ":custom-model/" in model_id and self._job_of_model(model_id) is not None:
+                return None  # a custom model of this account, customized further
+            return 400, _error("ValidationException", f"The provided model identifier {model_id} is invalid.")
+        if model.lifecycle.ended(self.today or now.date()):
+            return 400, _error("ValidationException", "This model version has reached the end of its life.")
+        return None
+
+    def _bedrock_may_use_key(self, key_arn: str | None) -> bool:
+        """Whether the key's policy lets the Bedrock service principal use it for custom models
+        (Nova user guide, PermissionsNovaProvisionedThroughput). No key: AWS-owned, fine."""
+        if not key_arn:
+            return True
+        for statement in (self.key_policies.get(key_arn) or {}).get("Statement", []):
+            principal = statement.get("Principal", {})
+            services = principal.get("Service", []) if isinstance(principal, dict) else []
+            services = [services] if isinstance(services, str) else services
+            actions = statement.get("Action", [])
+            actions = [actions] if isinstance(actions, str) else actions
+            context = statement.get("Condition", {}).get("ForAnyValue:StringEquals", {})
+            if (
+                statement.get("Effect") == "Allow"
+                and "bedrock.amazonaws.com" in services
+                and {"kms:Decrypt", "kms:GenerateDataKey"} <= set(actions)
+                and context.get("kms:EncryptionContextKeys")
+                in ("aws:bedrock:custom-model", ["aws:bedrock:custom-model"])
+            ):
+                return True
+        return False
 
     def _find_job(self, identifier: str) -> _Job | None:
         return self.jobs.get(identifier) or next((j for j in self.jobs.values() if j.arn == identifier), None)
@@ -524,10 +618,11 @@ def _summary(operation: str, params: dict[str, Any], body: dict[str, Any], statu
         or params.get("provisionedModelId")
         or params.get("modelDeploymentName")
         or params.get("customModelDeploymentIdentifier")
+        or params.get("modelIdentifier")
         or ""
     )
     if status != 200:
         return f"{operation} {target} -> {body['Error']['Code']}"
-    if "status" in body:
-        return f"{operation} {target} -> {body['status']}"
+    if "status" in body or "modelStatus" in body:
+        return f"{operation} {target} -> {body.get('status') or body['modelStatus']}"
     return f"{operation} {target}"

@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,7 +84,9 @@ class LocalDeployment:
                 return f"arn:aws:sqs:{self.region}:{ACCOUNT}:{name}"
             return f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT}/{name}"
         if kind == "AWS::KMS::Key":
-            return f"arn:aws:kms:{self.region}:{ACCOUNT}:key/{name}" if attribute == "Arn" else name
+            # Key IDs are UUIDs, and AWS checks the pattern: a made-up name would be refused.
+            key_id = str(uuid.uuid5(uuid.NAMESPACE_URL, name))
+            return f"arn:aws:kms:{self.region}:{ACCOUNT}:key/{key_id}" if attribute == "Arn" else key_id
         if kind == "AWS::IAM::Role":
             return f"arn:aws:iam::{ACCOUNT}:role/{name}"
         return f"arn:aws:local:{self.region}:{ACCOUNT}:{name}" if attribute == "Arn" else name
@@ -113,6 +116,15 @@ class LocalDeployment:
             producer = self.assembly.stacks[argument["StackName"]]
             return self.resolve(producer.template["Outputs"][argument["OutputName"]]["Value"], producer)
         return {key: self.resolve(item, stack) for key, item in value.items()}
+
+    def key_policies(self) -> dict[str, dict]:
+        """The deployed KMS keys' policies, by key ARN, as the account would hold them."""
+        return {
+            self._physical(stack, logical_id, "Arn"): self.resolve(resource["Properties"]["KeyPolicy"], stack)
+            for stack in (self.storage, self.pipeline)
+            for logical_id, resource in stack.resources.items()
+            if resource["Type"] == "AWS::KMS::Key"
+        }
 
     def bucket(self, construct_path: str) -> str:
         logical_id, _ = self.storage.named(construct_path)

@@ -48,6 +48,8 @@ from botocore.model import OperationModel, Shape
 from botocore.utils import parse_timestamp
 from botocore.validate import validate_parameters
 
+from tools.local_run import strict
+
 if TYPE_CHECKING:
     from tools.local_run.bedrock import BedrockEmulator
 
@@ -151,6 +153,10 @@ class EmulatorServer:
             if router is None:
                 raise _Refusal(404, "UnknownOperationException", f"No service is mounted at /{service}.")
             operation, params = router.parse(method, "/" + rest, query, headers, body)
+            # AWS checks every request against the service model before it acts: so does this.
+            problems = strict.validate(service, operation.name, params)
+            if problems:
+                raise _Refusal(400, "ValidationException", "; ".join(problems))
             with self._handler_lock:
                 status, answer = self.handle(service, operation.name, params)
             if not 200 <= status < 300:

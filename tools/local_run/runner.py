@@ -30,6 +30,7 @@ from tools.assembly import CloudAssembly
 from tools.local_run.bedrock import ACCOUNT, BedrockEmulator, SimulatedClock
 from tools.local_run.deployment import ROOT, LocalDeployment
 from tools.local_run.scenarios import Scenario, merged
+from tools.local_run.strict import strict_validation
 from tools.synth import synthesize
 
 REGION = "us-east-1"
@@ -153,7 +154,9 @@ def run(
     clock = SimulatedClock(START)
     timeline = _Timeline(clock, emit)
     config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
-    with mock_aws(config=config), _interpreter_patches(clock):
+    # Every request the run sends is checked as strictly as AWS checks it (patterns, lengths,
+    # ranges, enums): what runs here would not be refused by a real account.
+    with strict_validation(), mock_aws(config=config), _interpreter_patches(clock):
         deployment = LocalDeployment(assembly, environment, REGION, PROJECT)
         deployment.create(capture_queue="local-capture")
         source = dataset or (ROOT / scenario.dataset)
@@ -163,6 +166,8 @@ def run(
             behaviour=scenario.behaviour,
             answers=answer_key(source),
             base_models=frozenset(model.invocation.model_id for model in load_catalog().models.values()),
+            key_policies=deployment.key_policies(),
+            today=START.date(),
         )
         # Status reads while waiting are summed up by the step's folded line, and the
         # evaluation's questions by its result line: neither is listed one by one.
@@ -288,7 +293,7 @@ def _invoker(deployment: LocalDeployment, emulator: BedrockEmulator, clock: Simu
             message = str(error).splitlines()[0][:150]
             fold = (
                 f"{step} -> {type(error).__name__}"
-                if type(error).__name__ in ("JobStillRunning", "ServingNotReady")
+                if type(error).__name__ in ("JobStillRunning", "ServingNotReady", "CustomModelNotReady")
                 else None
             )
             timeline.add("step", f"{step}: {type(error).__name__}: {message}", fold_key=fold)

@@ -87,6 +87,19 @@ SCENARIOS = [
         expected_status="FAILED",
     ),
     Scenario(
+        "model-still-creating",
+        "the job completes but its custom model stays Creating for 25 minutes; serving waits until it is "
+        "Active (Bedrock refuses to serve a model that is not), then the run goes on",
+        behaviour=Behaviour(model_creating_minutes=25),
+    ),
+    Scenario(
+        "custom-model-fails",
+        "the job completes but Bedrock fails to create its custom model; nothing is served, the run fails with "
+        "Bedrock's reason, and nothing is left billing",
+        behaviour=Behaviour(model_outcome="Failed"),
+        expected_status="FAILED",
+    ),
+    Scenario(
         "custom-model-loses",
         "the custom model scores below its base model on the validation sample; it is not promoted and "
         "its serving is deleted (evaluation.deleteServingWhenNotPromoted)",
