@@ -18,6 +18,7 @@ import sys
 COMMANDS = {
     "validate": ("tools.validate", "check a dataset as the pipeline will, before any upload"),
     "local-run": ("tools.local_run", "run the synthesized pipeline offline against emulated AWS"),
+    "preflight": ("tools.preflight", "check an AWS account can run an environment, before the first run"),
     "submit": ("tools.submit", "validate a dataset folder, upload it (which starts a run)"),
     "status": ("tools.status", "recent runs of a deployed environment, or one in detail"),
     "invoke": ("tools.invoke", "ask a run's served custom model (or any model) a question"),

@@ -55,6 +55,11 @@ def environment_config(name: str) -> EnvironmentConfig:
     return environments[name]
 
 
+def new_session(region: str | None) -> Any:
+    """The boto3 session every command talks to AWS through (tests give it emulated clients)."""
+    return boto3.Session(region_name=region)
+
+
 def region_of(config: EnvironmentConfig) -> str | None:
     """The environment's pinned region, else the one AWS_REGION or AWS_DEFAULT_REGION names
     (the AWS CLI reads both; AWS_REGION wins)."""
@@ -97,7 +102,7 @@ class DeployedEnvironment:
     @classmethod
     def lookup(cls, name: str, session: Any = None) -> DeployedEnvironment:
         config = environment_config(name)
-        session = session or boto3.Session(region_name=region_of(config))
+        session = session or new_session(region_of(config))
         if session.region_name is None:
             raise UsageError(f"no region for {name}: pin one in cdk.json or set AWS_REGION")
         cfn = session.client("cloudformation")
@@ -125,7 +130,7 @@ class DeployedEnvironment:
 
 
 def session_for(environment: DeployedEnvironment, session: Any = None) -> Any:
-    return session or boto3.Session(region_name=environment.region)
+    return session or new_session(environment.region)
 
 
 def execution_arn(state_machine_arn: str, name: str) -> str:

@@ -23,6 +23,8 @@ from typing import Any
 import boto3
 from botocore.validate import validate_parameters
 
+from customization.key_policy import allows_bedrock_custom_models
+
 ACCOUNT = "123456789012"
 
 
@@ -87,6 +89,8 @@ class Behaviour:
     runtime_throttles_per_request: int = 0
     # Model access to the base model is not enabled in the account (the runtime refuses it).
     base_model_access_denied: bool = False
+    # Model IDs (as invoked, e.g. amazon.nova-micro-v1:0) whose access the account has not been granted.
+    models_without_access: frozenset[str] = frozenset()
     # The custom model after its job completes: Creating for this long, then Active (or Failed).
     model_creating_minutes: float = 0.0
     model_outcome: str = "Active"  # or "Failed"
@@ -137,25 +141,7 @@ class BedrockEmulator:
 
     def client(self, service: str = "bedrock"):
         """A boto3 client of `bedrock` or `bedrock-runtime` answered by this emulation."""
-        client = boto3.client(
-            service, region_name=self.region, aws_access_key_id="local", aws_secret_access_key="local"
-        )
-        pending: dict[int, dict] = {}
-
-        def capture(params, **kwargs):
-            pending[threading.get_ident()] = dict(params)
-
-        def answer(model, **kwargs):
-            params = pending.pop(threading.get_ident(), {})
-            status, body = self._handle(model.name, params)
-            if status == 200:
-                validate_parameters(body, model.output_shape) if model.output_shape else None
-            return _Http(status), {**body, "ResponseMetadata": {"HTTPStatusCode": status}}
-
-        prefix = client.meta.service_model.service_id.hyphenize()
-        client.meta.events.register(f"provide-client-params.{prefix}.*", capture)
-        client.meta.events.register(f"before-call.{prefix}.*", answer)
-        return client
+        return emulated_client(service, self.region, self._handle)
 
     # -- what the run left behind -------------------------------------------------------------
 
@@ -456,6 +442,45 @@ class BedrockEmulator:
                 return 200, {}
         return 400, _error("ResourceNotFoundException", f"{params['modelIdentifier']} not found.")
 
+    # -- foundation models (what the Region offers, and the account's access) ----------------------
+
+    def _foundation_models(self, now) -> list:
+        from customization.catalog import load_catalog
+
+        today = self.today or now.date()
+        return [
+            model
+            for model in load_catalog().models.values()
+            if self.region in model.regions and not model.lifecycle.ended(today)
+        ]
+
+    def _list_foundation_models(self, params, now):
+        wanted = params.get("byCustomizationType")
+        summaries = [
+            {
+                "modelArn": f"arn:aws:bedrock:{self.region}::foundation-model/{model.id}",
+                "modelId": model.id,
+                "modelName": model.name,
+                "providerName": model.family,
+                "customizationsSupported": list(model.customization_types),
+                "modelLifecycle": {"status": "LEGACY" if model.lifecycle.status == "legacy" else "ACTIVE"},
+            }
+            for model in self._foundation_models(now)
+            if wanted is None or wanted in model.customization_types
+        ]
+        return 200, {"modelSummaries": summaries}
+
+    def _get_foundation_model_availability(self, params, now):
+        model_id = params["modelId"]
+        denied = model_id in self.behaviour.models_without_access
+        return 200, {
+            "modelId": model_id,
+            "agreementAvailability": {"status": "NOT_AVAILABLE" if denied else "AVAILABLE"},
+            "authorizationStatus": "NOT_AUTHORIZED" if denied else "AUTHORIZED",
+            "entitlementAvailability": "NOT_AVAILABLE" if denied else "AVAILABLE",
+            "regionAvailability": "AVAILABLE",
+        }
+
     # -- the runtime (bedrock-runtime Converse) -----------------------------------------------------
 
     def _converse(self, params, now):
@@ -522,26 +547,9 @@ class BedrockEmulator:
         return None
 
     def _bedrock_may_use_key(self, key_arn: str | None) -> bool:
-        """Whether the key's policy lets the Bedrock service principal use it for custom models
-        (Nova user guide, PermissionsNovaProvisionedThroughput). No key: AWS-owned, fine."""
-        if not key_arn:
-            return True
-        for statement in (self.key_policies.get(key_arn) or {}).get("Statement", []):
-            principal = statement.get("Principal", {})
-            services = principal.get("Service", []) if isinstance(principal, dict) else []
-            services = [services] if isinstance(services, str) else services
-            actions = statement.get("Action", [])
-            actions = [actions] if isinstance(actions, str) else actions
-            context = statement.get("Condition", {}).get("ForAnyValue:StringEquals", {})
-            if (
-                statement.get("Effect") == "Allow"
-                and "bedrock.amazonaws.com" in services
-                and {"kms:Decrypt", "kms:GenerateDataKey"} <= set(actions)
-                and context.get("kms:EncryptionContextKeys")
-                in ("aws:bedrock:custom-model", ["aws:bedrock:custom-model"])
-            ):
-                return True
-        return False
+        """Whether the key's policy lets the Bedrock service principal use it for custom models.
+        No key: an AWS-owned key, which Bedrock may always use."""
+        return not key_arn or allows_bedrock_custom_models(self.key_policies.get(key_arn))
 
     def _find_job(self, identifier: str) -> _Job | None:
         return self.jobs.get(identifier) or next((j for j in self.jobs.values() if j.arn == identifier), None)
@@ -571,6 +579,31 @@ class BedrockEmulator:
         if self.clock.now() < serving.created + dt.timedelta(minutes=self.behaviour.serving_minutes):
             return "Creating"
         return "Failed" if self.behaviour.serving_outcome == "Failed" else ready
+
+
+def emulated_client(service: str, region: str, handle: Callable[[str, dict[str, Any]], tuple[int, dict[str, Any]]]):
+    """A real boto3 client of `service` whose calls `handle(operation, params)` answers.
+
+    botocore still validates every request before the hook answers, and each answer is checked
+    against the operation's output shape, so what the emulation accepts or says is what the
+    real API could."""
+    client = boto3.client(service, region_name=region, aws_access_key_id="local", aws_secret_access_key="local")
+    pending: dict[int, dict] = {}
+
+    def capture(params, **kwargs):
+        pending[threading.get_ident()] = dict(params)
+
+    def answer(model, **kwargs):
+        params = pending.pop(threading.get_ident(), {})
+        status, body = handle(model.name, params)
+        if status == 200 and model.output_shape:
+            validate_parameters(body, model.output_shape)
+        return _Http(status), {**body, "ResponseMetadata": {"HTTPStatusCode": status}}
+
+    prefix = client.meta.service_model.service_id.hyphenize()
+    client.meta.events.register(f"provide-client-params.{prefix}.*", capture)
+    client.meta.events.register(f"before-call.{prefix}.*", answer)
+    return client
 
 
 class _Http:
