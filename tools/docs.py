@@ -19,12 +19,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def generated_docs(assembly, environments: list[str]) -> dict[Path, str]:
     """The generated files' expected contents, from a synth of every environment."""
+    from customization.catalog import load_catalog
     from customization.naming import PROJECT
-    from tools import iam_doc, nag_table
+    from tools import iam_doc, model_table, nag_table, scenario_table
 
+    readme = nag_table.replace_in(README.read_text(), nag_table.render(assembly))
+    readme = model_table.replace_in(readme, model_table.render(load_catalog()))
     return {
         IAM_DOC: iam_doc.render(assembly, environments, PROJECT),
-        README: nag_table.replace_in(README.read_text(), nag_table.render(assembly)),
+        README: scenario_table.replace_in(readme, scenario_table.render()),
     }
 
 

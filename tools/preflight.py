@@ -57,7 +57,7 @@ class Check:
 
     def line(self) -> str:
         fix = f" -> fix: {self.fix}" if self.fix and self.status != PASS else ""
-        return f"{self.status}  {self.name:<16}{self.detail}{fix}"
+        return f"{self.status}  {self.name:<17} {self.detail}{fix}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
