@@ -180,6 +180,13 @@ class LimitsConfig(_Settings):
     max_serving_setup_hours: Hours = Field(default=2, alias="maxServingSetupHours")
     quota_wait_hours: Annotated[float, Field(ge=0, le=72)] = Field(default=6, alias="quotaWaitHours")
     cost_ceiling_usd: Annotated[float, Field(gt=0)] | None = Field(default=None, alias="costCeilingUsd")
+    # Runs of this environment training at once; the others wait for a slot (quotaWaitHours at
+    # most) before their job starts, so a burst of uploads cannot start a burst of paid jobs.
+    max_concurrent_runs: Annotated[int, Field(ge=1, le=100)] = Field(default=2, alias="maxConcurrentRuns")
+    # How long a run waits for a slot: long enough for the runs ahead of it to finish (a full
+    # run can take maxJobHours plus serving and evaluation), short enough that a forgotten
+    # queue ends with a notification rather than never.
+    run_slot_wait_hours: Annotated[float, Field(ge=0, le=336)] = Field(default=48, alias="runSlotWaitHours")
 
 
 class PollingConfig(_Settings):

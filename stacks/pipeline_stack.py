@@ -21,6 +21,7 @@ from stacks.constructs.customization_role import CustomizationServiceRole
 from stacks.constructs.dashboard import PipelineDashboard
 from stacks.constructs.evaluation_step import EvaluationStep
 from stacks.constructs.notifications import Notifications
+from stacks.constructs.run_slots import RunSlots
 from stacks.constructs.safety_net import SafetyNet
 from stacks.constructs.serving_steps import ServingSteps
 from stacks.constructs.training_steps import TrainingSteps
@@ -45,6 +46,7 @@ class PipelineStack(CapabilityStack):
             job_vpc=config.job_vpc,
         )
         self.notifications = Notifications(self, "Notifications", config=config)
+        self.slots = RunSlots(self, "RunSlots", key=self.notifications.key, max_runs=config.limits.max_concurrent_runs)
         self.workflow = self._workflow(config, storage, self.notifications)
         state_machine = self.workflow.state_machine
         defaults = self.notifications.function_defaults
@@ -65,7 +67,7 @@ class PipelineStack(CapabilityStack):
                 "SafetyNet",
                 settings=SafetyNetSettings(config.serving.time_to_live_hours),
                 notifications=self.notifications,
-                arns=BedrockArns(self),
+                arns=BedrockArns(self, config.name),
                 defaults=defaults,
             ).function
         self._observability(config, state_machine)
@@ -79,7 +81,7 @@ class PipelineStack(CapabilityStack):
         self, config: EnvironmentConfig, storage: StorageStack, notifications: Notifications
     ) -> CustomizationWorkflow:
         """The steps of a run, each a capability, and the state machine that runs them."""
-        arns, defaults = BedrockArns(self), notifications.function_defaults
+        arns, defaults = BedrockArns(self, config.name), notifications.function_defaults
         base_models = config.customization.allowed_base_models
         plan = config.serving.plan()
         self.validation = ValidationStep(
@@ -99,6 +101,8 @@ class PipelineStack(CapabilityStack):
             role=self.customization_role.role,
             data_key=storage.key,
             serving=plan,
+            slots=self.slots,
+            notifications=notifications,
             arns=arns,
             defaults=defaults,
         )
@@ -128,7 +132,9 @@ class PipelineStack(CapabilityStack):
             evaluate=self.evaluation.function if self.evaluation else None,
             notify=notifications.notify,
         )
-        return CustomizationWorkflow(self, "Workflow", config=config, functions=functions, defaults=defaults)
+        return CustomizationWorkflow(
+            self, "Workflow", config=config, functions=functions, defaults=defaults, slots=self.slots
+        )
 
     def _job_environment(self, config: EnvironmentConfig, storage: StorageStack) -> JobEnvironment:
         vpc = config.job_vpc
@@ -155,6 +161,8 @@ class PipelineStack(CapabilityStack):
             dead_letters=self.notifications.dead_letters,
             always_faults=faults,
             topic=self.notifications.topic,
+            escalations=self.notifications.escalations,
+            notify=self.notifications.notify,
         )
         self.dashboard = PipelineDashboard(
             self,

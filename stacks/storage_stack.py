@@ -48,6 +48,8 @@ class StorageStack(Stack):
         )
         # Uploads under datasets/ start runs through EventBridge (see the pipeline stack).
         self.data_bucket = SecureBucket(self, "DataBucket", event_bridge_enabled=True, **bucket_settings)
+        # People upload here: an upload with another key is refused at once, not by a failed run.
+        self.data_bucket.deny_uploads_with_another_key()
         self.output_bucket = SecureBucket(self, "OutputBucket", **bucket_settings)
 
         CfnOutput(

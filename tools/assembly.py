@@ -32,6 +32,13 @@ class StackTemplate:
     template: dict[str, Any]
     properties: dict[str, Any]
     metadata: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    environment: str = "aws://unknown-account/unknown-region"  # as the manifest gives it
+
+    @property
+    def account(self) -> str | None:
+        """The account the stack is pinned to, or None when it follows the CLI's credentials."""
+        account = self.environment.removeprefix("aws://").split("/")[0]
+        return None if account == "unknown-account" else account
 
     @property
     def resources(self) -> dict[str, dict[str, Any]]:
@@ -104,6 +111,7 @@ class CloudAssembly:
             metadata_file = self.directory / f"{name}.metadata.json"
             stacks[name] = StackTemplate(
                 name=name,
+                environment=artifact.get("environment", "aws://unknown-account/unknown-region"),
                 template=json.loads((self.directory / properties["templateFile"]).read_text()),
                 properties=properties,
                 metadata=json.loads(metadata_file.read_text())

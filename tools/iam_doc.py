@@ -1,4 +1,6 @@
-"""`docs/iam.md`: every role of every environment, who may assume it and what it may do.
+"""`docs/iam.md`: every role of every environment, who may assume it and what it may do; then
+every resource policy (buckets, topics, queues, keys): who else may act on those resources,
+and what is refused to everyone.
 
 Generated from the synthesized templates, so a permission change in code shows up in
 review as a readable diff of this file; a test fails when the committed file is stale.
@@ -37,7 +39,56 @@ def render(assembly: CloudAssembly, environments: Iterable[str], stack_prefix: s
             lines.append("No IAM roles.\n")
         for stack, logical_id in roles:
             lines.extend(_role(assembly, stack, logical_id))
+        lines.extend(_resource_policies(assembly, stacks))
     return "\n".join(lines).rstrip() + "\n"
+
+
+RESOURCE_POLICIES = {
+    "AWS::S3::BucketPolicy": "PolicyDocument",
+    "AWS::SNS::TopicPolicy": "PolicyDocument",
+    "AWS::SQS::QueuePolicy": "PolicyDocument",
+    "AWS::KMS::Key": "KeyPolicy",
+}
+
+
+def _resource_policies(assembly: CloudAssembly, stacks: list[StackTemplate]) -> list[str]:
+    """Each resource policy's statements, with their principals."""
+    lines = ["### Resource policies\n"]
+    lines.append("| Policy of | Effect | Principal | Actions | Resources | Conditions |")
+    lines.append("|---|---|---|---|---|---|")
+    for stack in stacks:
+        short_stack = stack.name.rsplit("-", 1)[-1]
+        for logical_id, resource in sorted(stack.resources.items(), key=lambda item: stack.construct_path(item[0])):
+            document_key = RESOURCE_POLICIES.get(resource["Type"])
+            if document_key is None:
+                continue
+            document = resource.get("Properties", {}).get(document_key, {})
+            for statement in document.get("Statement", []):
+                resources = statement.get("Resource", [])
+                resources = resources if isinstance(resources, list) else [resources]
+                row = (
+                    f"`{short_stack}/{stack.construct_path(logical_id)}`",
+                    statement["Effect"],
+                    _principal(assembly, stack, statement.get("Principal")),
+                    _actions(statement),
+                    "<br>".join(f"`{assembly.readable(item, stack)}`" for item in resources),
+                    "<br>".join(_conditions(assembly, stack, statement)),
+                )
+                lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |")
+    lines.append("")
+    return lines
+
+
+def _principal(assembly: CloudAssembly, stack: StackTemplate, principal: Any) -> str:
+    if principal == "*" or principal == {"AWS": "*"}:
+        return "anyone"
+    if not isinstance(principal, dict):
+        return f"`{principal}`"
+    shown = []
+    for kind, values in sorted(principal.items()):
+        for value in values if isinstance(values, list) else [values]:
+            shown.append(f"{kind} `{assembly.readable(value, stack)}`")
+    return "<br>".join(shown)
 
 
 def _role(assembly: CloudAssembly, stack: StackTemplate, logical_id: str) -> list[str]:

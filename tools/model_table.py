@@ -12,8 +12,7 @@ END = "<!-- model-table:end -->"
 def render(catalog: Catalog) -> str:
     lines = [
         START,
-        f"Catalog checked {catalog.date}; each lifecycle with its source in "
-        "`lambdas/customization/catalog.json`.",
+        f"Catalog checked {catalog.date}; each lifecycle with its source in `lambdas/customization/catalog.json`.",
         "",
         "| Model | ID | Regions | Customization | Lifecycle | Serving on demand |",
         "|---|---|---|---|---|---|",

@@ -46,7 +46,7 @@ DEFAULT_TARGET = ROOT / ".build" / "sdk-layer"
 # Inside the layer, at its root (it lands in /opt): which requirements and services built it.
 STAMP_NAME = "sdk-layer.json"
 
-SERVICES_USED = ("bedrock", "bedrock-runtime", "s3", "sns", "stepfunctions")
+SERVICES_USED = ("bedrock", "bedrock-runtime", "dynamodb", "s3", "sns", "sqs", "stepfunctions")
 CREDENTIAL_SERVICES = ("signin", "sso", "sso-oidc", "sts")
 KEPT_SERVICES = tuple(sorted({*SERVICES_USED, *CREDENTIAL_SERVICES}))
 

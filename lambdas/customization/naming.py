@@ -29,6 +29,8 @@ FOLDER_SLUG_MAX = 64
 # Tag on everything a run creates, and the stacks' name prefix: how the pipeline's resources
 # are told from the rest of the account (cleanup, the safety net).
 PROJECT = "BedrockCustomization"
+# The tags on everything a run creates; IAM lets the pipeline create only with exactly these.
+RUN_TAG_KEYS = ("project", "environment", "dataset", "run")
 _NOT_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9]+")
 
 

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from customization.run_state import (
     CLEANUP,
+    CLEANUP_ERROR,
     EVALUATION,
     FAILURE,
     JOB,
     RESULT,
     RETIRED,
     SERVING,
+    SLOT_ERROR,
     UPLOAD,
     VALIDATION,
     part,
@@ -20,7 +25,33 @@ from customization.run_state import (
 )
 from customization.serving import PROVISIONED
 
-SUBJECT_LIMIT = 100  # SNS rejects longer e-mail subjects
+# SNS's Publish reference: "UTF-8 text with no line breaks or control characters, and less than
+# 100 characters long" (checked 2026-11-29; older versions of the page said ASCII only).
+SUBJECT_LIMIT = 99
+
+
+def subject(text: str) -> str:
+    """`text` as a subject SNS takes: ASCII (a dataset name may hold anything), no control
+    characters, one line, shortened with an ellipsis mark."""
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    single_line = " ".join("".join(c if c.isprintable() else " " for c in folded).split())
+    return single_line if len(single_line) <= SUBJECT_LIMIT else single_line[: SUBJECT_LIMIT - 3] + "..."
+
+
+class NotificationNotSent(Exception):
+    """SNS refused the notification; its text was kept in the dead-letter queue."""
+
+
+def publish(sns: Any, topic_arn: str, message: dict[str, str], *, fallback: tuple[Any, str], about: str) -> None:
+    """Publish `message`; if SNS refuses it, keep it in the dead-letter queue (`fallback`: an
+    SQS client and the queue's URL) and raise, so that the failure is seen and nothing is lost."""
+    try:
+        sns.publish(TopicArn=topic_arn, Subject=message["subject"], Message=message["message"])
+    except (ClientError, BotoCoreError) as error:
+        sqs, queue_url = fallback
+        body = {"notification": message, "about": about, "error": str(error)}
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(body))
+        raise NotificationNotSent(f"{error}; the notification was kept in the dead-letter queue") from None
 
 
 def console_link(region: str, execution_arn: str) -> str:
@@ -64,11 +95,24 @@ def compose(outcome: str, state: dict[str, Any], execution_arn: str, environment
     if outcome == "failed":
         failure = part(state, FAILURE)
         lines += ["", f"Failed with {failure.get('Error', 'an error')}:", cause_message(failure.get("Cause"))]
-        if part(state, CLEANUP):
-            lines.append(f"Cleanup: {_cleanup(part(state, CLEANUP))}")
+        if part(state, CLEANUP) or part(state, CLEANUP_ERROR):
+            lines += _cleanup_lines(part(state, CLEANUP), part(state, CLEANUP_ERROR), environment)
         if serving.get("arn") and not serving_deleted(state):
             lines.append(
                 f"The serving above was kept and bills until deleted: python -m tools cleanup --env {environment}"
+            )
+        if result.get("customModelArn"):
+            # Kept on purpose (it may be served by hand or customized further), but it bills.
+            storage = cost.get("storageUsdPerMonth")
+            price = f" (~${storage:,.2f}/month)" if storage is not None else ""
+            lines.append(
+                f"The custom model above was kept: its storage bills{price} until it is deleted "
+                f"(python -m tools cleanup --env {environment} lists it)"
+            )
+        if part(state, SLOT_ERROR):
+            lines.append(
+                f"The run's slot could not be given back ({part(state, SLOT_ERROR).get('Error')}): the abort guard "
+                "frees it when the execution ends; until then one fewer run can train at once"
             )
         if validation.get("reportUri"):
             lines.append(f"Validation report: {validation['reportUri']}")
@@ -78,8 +122,7 @@ def compose(outcome: str, state: dict[str, Any], execution_arn: str, environment
     verb = "succeeded" if outcome == "succeeded" else "FAILED"
     if outcome == "succeeded" and evaluation.get("promoted") is not None:
         verb = "succeeded, model promoted" if evaluation["promoted"] else "done, model NOT promoted"
-    subject = f"[{environment}] Bedrock customization {verb}: {dataset}"
-    return {"subject": subject[:SUBJECT_LIMIT], "message": "\n".join(lines)}
+    return {"subject": subject(f"[{environment}] Bedrock customization {verb}: {dataset}"), "message": "\n".join(lines)}
 
 
 def _evaluation_lines(evaluation: dict[str, Any], serving: dict[str, Any], retired: dict[str, Any]) -> list[str]:
@@ -101,17 +144,61 @@ def _evaluation_lines(evaluation: dict[str, Any], serving: dict[str, Any], retir
     return lines
 
 
-def _cleanup(cleanup: dict[str, Any]) -> str:
-    """What StopJobAfterTimeLimit or DeleteServingAfterFailure did, in words."""
+def _cleanup_lines(cleanup: dict[str, Any], error: dict[str, Any], environment: str) -> list[str]:
+    """What Compensate did (stopped the job? deleted the serving?), in words; or that it could
+    not, with what to do by hand."""
+    if error:
+        return [
+            f"Cleanup FAILED ({error.get('Error')}): {cause_message(error.get('Cause'))}",
+            f"The job may still train and its serving bill: python -m tools cleanup --env {environment} --yes, "
+            "and stop the job in the Bedrock console",
+        ]
+    return [f"Cleanup: {describe_cleanup(cleanup)}"]
+
+
+def describe_cleanup(cleanup: dict[str, Any]) -> str:
+    """`job X stopped; deployment Y deleted`, or why nothing needed doing."""
+    parts = []
     if "stopped" in cleanup:
-        return (
+        parts.append(
             f"job {cleanup.get('jobName')} stopped"
             if cleanup["stopped"]
             else f"job not stopped: {cleanup.get('reason')}"
         )
-    if cleanup.get("deleted"):
-        return f"deleted {cleanup.get('arn')}; it no longer bills"
-    return f"no serving deleted: {cleanup.get('reason')}"
+    serving = cleanup.get("serving") if "stopped" in cleanup else cleanup
+    if serving:
+        parts.append(
+            f"deleted {serving.get('arn')}, which no longer bills"
+            if serving.get("deleted")
+            else f"no serving deleted: {serving.get('reason')}"
+        )
+    return "; ".join(parts) or "nothing to clean up"
+
+
+def compose_abort(
+    detail: dict[str, Any], upload: dict[str, Any], cleanup: dict[str, Any], environment: str, region: str
+) -> dict[str, str]:
+    """The notification of an execution that was aborted or timed out (the abort guard sends it)."""
+    status = detail.get("status", "ABORTED")
+    dataset = layout_dataset(upload.get("key", "?"))
+    lines = [
+        f"Environment: {environment}",
+        f"Dataset: s3://{upload.get('bucket', '?')}/{upload.get('key', '?')} (version {upload.get('versionId')})",
+        f"The execution {detail.get('name')} was {status.lower().replace('_', ' ')}: nothing of the run went on.",
+        f"Cleanup: {describe_cleanup(cleanup)}",
+        "",
+        f"Execution: {console_link(region, detail.get('executionArn', ''))}",
+    ]
+    return {
+        "subject": subject(f"[{environment}] Bedrock customization {status}: {dataset}"),
+        "message": "\n".join(lines),
+    }
+
+
+def layout_dataset(key: str) -> str:
+    """The dataset's name from its upload key, or the key itself when it is not a dataset's."""
+    parts = key.split("/")
+    return parts[1] if len(parts) == 3 else key
 
 
 def _cost_line(cost: dict[str, Any]) -> str:

@@ -22,8 +22,10 @@ RESULT = "$.result"  # PollJob: the trained model
 SERVING = "$.serving"  # CreateServing, then PollServing
 EVALUATION = "$.evaluation"  # EvaluateModel
 RETIRED = "$.retired"  # DeleteServingNotPromoted
-CLEANUP = "$.cleanup"  # StopJobAfterTimeLimit, DeleteServingAfterFailure
+SLOT = "$.slot"  # SlotHolder: {"holder": [execution name]}, what AcquireRunSlot and ReleaseRunSlot use
+CLEANUP = "$.cleanup"  # Compensate: the job stopped or not, and "serving": deleted or not
 CLEANUP_ERROR = "$.cleanupError"
+SLOT_ERROR = "$.slotError"  # ReleaseRunSlot*: the slot could not be given back
 FAILURE = "$.failure"  # any Catch: {"Error": ..., "Cause": ...}
 NOTIFICATION = "$.notification"  # Notify
 NOTIFICATION_ERROR = "$.notificationError"
@@ -131,8 +133,9 @@ def run_settings(state: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def serving_deleted(state: dict[str, Any] | None) -> bool:
-    """The run's serving was deleted by the run itself (not promoted, or after a failure)."""
-    return any(part(state, path).get("deleted") for path in (RETIRED, CLEANUP))
+    """The run's serving was deleted by the run itself (not promoted, or by Compensate)."""
+    compensated = part(state, CLEANUP).get("serving") or {}
+    return bool(part(state, RETIRED).get("deleted") or compensated.get("deleted"))
 
 
 def served_arn(state: dict[str, Any] | None) -> str | None:

@@ -162,6 +162,39 @@ def poll_serving(bedrock: Any, serving: dict[str, Any]) -> dict[str, Any]:
     return {**serving, "status": status}
 
 
+def find_serving(bedrock: Any, names: RunNames, mode: str) -> dict[str, Any] | None:
+    """The throughput or deployment this run created, as Bedrock lists it ("arn", "status" and,
+    for throughput, its commitment), or None when there is none.
+
+    Listed rather than fetched, for the reason find_job gives: a Get of something that does not
+    exist is refused by the tag condition instead of answered "not found".
+    """
+    if mode == PROVISIONED:
+        operation, summaries, name_key, arn_key = (
+            "list_provisioned_model_throughputs",
+            "provisionedModelSummaries",
+            "provisionedModelName",
+            "provisionedModelArn",
+        )
+        name = names.provisioned_model_name
+    else:
+        operation, summaries, name_key, arn_key = (
+            "list_custom_model_deployments",
+            "modelDeploymentSummaries",
+            "customModelDeploymentName",
+            "customModelDeploymentArn",
+        )
+        name = names.deployment_name
+    try:
+        for page in bedrock.get_paginator(operation).paginate(nameContains=name):
+            for summary in page[summaries]:
+                if summary[name_key] == name:
+                    return {**summary, "arn": summary[arn_key]}
+    except ClientError as error:
+        raise translated_error(error) from None
+    return None
+
+
 def delete_serving(bedrock: Any, names: RunNames, plan: ServingPlan) -> dict[str, Any]:
     """Delete the throughput or deployment this run created, if any, so nothing keeps billing.
 
@@ -170,23 +203,26 @@ def delete_serving(bedrock: Any, names: RunNames, plan: ServingPlan) -> dict[str
     """
     if plan.mode not in (PROVISIONED, ON_DEMAND):
         return {"deleted": False, "reason": "the environment serves nothing"}
+    current = find_serving(bedrock, names, plan.mode)
+    if current is None:
+        return {"deleted": False, "reason": "nothing was created"}
+    arn = current["arn"]
+    if current.get("commitmentDuration"):
+        return {
+            "deleted": False,
+            "arn": arn,
+            "reason": f"under a {current['commitmentDuration']} commitment: it cannot be deleted before "
+            f"{current.get('commitmentExpirationTime')}",
+        }
     try:
-        arn, current = serving_of_run(bedrock, names, plan.mode)
-        if current.get("commitmentDuration"):
-            return {
-                "deleted": False,
-                "arn": arn,
-                "reason": f"under a {current['commitmentDuration']} commitment: it cannot be deleted before "
-                f"{current.get('commitmentExpirationTime')}",
-            }
         if plan.mode == PROVISIONED:
             bedrock.delete_provisioned_model_throughput(provisionedModelId=arn)
         else:
             bedrock.delete_custom_model_deployment(customModelDeploymentIdentifier=arn)
     except ClientError as error:
-        if error_code(error) in ("ResourceNotFoundException", "ValidationException"):
-            return {"deleted": False, "reason": "nothing was created"}
+        if error_code(error) == "ResourceNotFoundException":
+            return {"deleted": False, "arn": arn, "reason": "it was already deleted"}
         raise RuntimeError(
-            f"could not delete the run's {plan.mode} serving: {error_message(error)}; delete it by hand"
+            f"could not delete the run's {plan.mode} serving {arn}: {error_message(error)}; delete it by hand"
         ) from None
     return {"deleted": True, "arn": arn}

@@ -112,3 +112,17 @@ class TopicSettings:
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> TopicSettings:
         return cls(topic_arn=required(environ, "TOPIC_ARN"))
+
+
+@dataclass(frozen=True)
+class DeadLetterSettings:
+    """Where a message that could not be delivered is kept for a person (the DLQ, which alarms)."""
+
+    queue_url: str
+
+    def to_environment(self) -> dict[str, str]:
+        return {"DEAD_LETTER_QUEUE_URL": self.queue_url}
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> DeadLetterSettings:
+        return cls(queue_url=required(environ, "DEAD_LETTER_QUEUE_URL"))

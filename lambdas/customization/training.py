@@ -171,24 +171,39 @@ def poll_job(bedrock: Any, job_name: str) -> dict[str, Any]:
     }
 
 
+def find_job(bedrock: Any, job_name: str) -> dict[str, Any] | None:
+    """The run's job as Bedrock lists it, or None when it was never created.
+
+    Listed rather than fetched: the pipeline may Get only jobs tagged as this environment's,
+    and IAM refuses a Get of a job that does not exist (it has no tags) instead of Bedrock
+    answering "not found". Listing takes no resource, and the name is the run's own.
+    """
+    try:
+        pages = bedrock.get_paginator("list_model_customization_jobs").paginate(nameContains=job_name)
+        for page in pages:
+            for summary in page["modelCustomizationJobSummaries"]:
+                if summary["jobName"] == job_name:
+                    return summary
+    except ClientError as error:
+        raise translated_error(error) from None
+    return None
+
+
 def stop_job(bedrock: Any, job_name: str) -> dict[str, Any]:
     """Stop the job if it still runs; a job that already ended is left as it is."""
-    try:
-        job = bedrock.get_model_customization_job(jobIdentifier=job_name)
-    except ClientError as error:
-        if error_code(error) == "ResourceNotFoundException":
-            return {"jobName": job_name, "stopped": False, "reason": "no job was started"}
-        raise translated_error(error) from None
+    job = find_job(bedrock, job_name)
+    if job is None:
+        return {"jobName": job_name, "stopped": False, "reason": "no job was started"}
     if job["status"] != "InProgress":
         return {"jobName": job_name, "stopped": False, "reason": f"job is {job['status']}"}
     try:
-        bedrock.stop_model_customization_job(jobIdentifier=job_name)
+        bedrock.stop_model_customization_job(jobIdentifier=job["jobArn"])
     except ClientError as error:
         # The job ended between the two calls: Bedrock answers with a conflict (or a validation
         # error) for a job that can no longer be stopped. Confirm it really ended.
         if error_code(error) not in ("ConflictException", "ValidationException"):
             raise translated_error(error) from None
-        status = _status(bedrock, job_name)
+        status = _status(bedrock, job["jobArn"])
         if status == "InProgress":
             raise BedrockRequestRejected(
                 f"{job_name} is still {status} but could not be stopped: {error_message(error)}"
@@ -197,9 +212,9 @@ def stop_job(bedrock: Any, job_name: str) -> dict[str, Any]:
     return {"jobName": job_name, "jobArn": job["jobArn"], "stopped": True}
 
 
-def _status(bedrock: Any, job_name: str) -> str:
+def _status(bedrock: Any, job_arn: str) -> str:
     try:
-        return bedrock.get_model_customization_job(jobIdentifier=job_name)["status"]
+        return bedrock.get_model_customization_job(jobIdentifier=job_arn)["status"]
     except ClientError as error:
         raise translated_error(error) from None
 

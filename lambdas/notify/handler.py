@@ -1,4 +1,9 @@
-"""Notify: publishes the run's outcome to the environment's topic."""
+"""Notify: publishes the run's outcome to the environment's topic.
+
+A notification that cannot be published is not lost, and not silent: its text goes to the
+dead-letter queue (whose alarm, like this function's errors alarm, goes to the escalation
+topic, not this one), and the function fails, so the run ends in NotificationFailed.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,9 @@ from typing import Any
 
 from customization import runtime
 from customization.log_events import NOTIFICATION_SENT
-from customization.notifications import compose
+from customization.notifications import compose, publish
 from customization.run_state import training_cost_usd
-from customization.settings import TopicSettings
+from customization.settings import DeadLetterSettings, TopicSettings
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -21,8 +26,12 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
         runtime.environment_name(),
         os.environ.get("AWS_REGION", "us-east-1"),
     )
-    runtime.client("sns").publish(
-        TopicArn=runtime.settings(TopicSettings).topic_arn, Subject=message["subject"], Message=message["message"]
+    publish(
+        runtime.client("sns"),
+        runtime.settings(TopicSettings).topic_arn,
+        message,
+        fallback=(runtime.client("sqs"), runtime.settings(DeadLetterSettings).queue_url),
+        about=event["executionArn"],
     )
     runtime.log(NOTIFICATION_SENT, outcome=event["outcome"], estimatedTrainingUsd=training_cost_usd(event["state"]))
     return {"outcome": event["outcome"], "subject": message["subject"]}

@@ -1,9 +1,20 @@
-"""StopJob: stops the run's Bedrock job (and deletes its serving) when the pipeline lets go.
+"""StopJob: when the pipeline lets go of a run, nothing it started keeps running or billing.
 
-Two callers: the state machine, when the job runs past the environment's time limit
-(event: {"upload": ...}); and an EventBridge rule on executions that were aborted or timed
-out (event: "Step Functions Execution Status Change"), so that stopping an execution
-never leaves a job training, and billing, on its own.
+Two callers:
+- the state machine's Compensate step, after any failure once a job may exist, and after the
+  job's time limit (event: {"upload": ..., "reason": "failure"}): stop the job, delete the
+  run's no-commitment serving; the state machine then gives back the slot and tells people;
+- the abort guard, an EventBridge rule on executions that ended without finishing their own
+  path (event: "Step Functions Execution Status Change"):
+  - ABORTED or TIMED_OUT: the state machine can do nothing more, so the guard does all of it:
+    stops the job, deletes the serving, gives back the slot and tells people;
+  - FAILED: the run compensated and notified already; the guard only makes sure, in case its
+    compensation could not finish, that the job does not train on and that the slot is free.
+    It leaves serving alone: a run whose success notification failed ends FAILED with its
+    promoted serving, which is the product.
+
+Everything is idempotent (a second call finds nothing left to do), and the job and serving are
+found by their deterministic names.
 """
 
 from __future__ import annotations
@@ -12,22 +23,52 @@ import json
 from typing import Any
 
 from customization import runtime
+from customization.notifications import compose_abort, publish
 from customization.serving import ServingPlan, delete_serving
+from customization.settings import DeadLetterSettings, TopicSettings
+from customization.slots import SlotSettings, release
 from customization.training import stop_job
+
+STATUS_CHANGE = "Step Functions Execution Status Change"
+FAILED = "FAILED"
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     runtime.bind(event)
-    if event.get("detail-type") == "Step Functions Execution Status Change":
-        upload = json.loads(event["detail"]["input"])["upload"]
-        trigger = f"execution {event['detail']['status']}"
-    else:
-        upload, trigger = event["upload"], "time limit"
+    if event.get("detail-type") == STATUS_CHANGE:
+        return _after_execution_ended(event)
+    upload = event["upload"]
+    outcome = _stop_and_delete(upload, trigger=event.get("reason", "failure"))
+    runtime.log("stop job", **outcome)
+    return outcome
+
+
+def _stop_and_delete(upload: dict[str, Any], *, trigger: str, delete: bool = True) -> dict[str, Any]:
     names = runtime.names_of(upload)
     bedrock = runtime.client("bedrock")
     outcome = {**stop_job(bedrock, names.job_name), "trigger": trigger}
-    if trigger != "time limit":
-        # Aborted or timed out anywhere, serving setup included: nothing may keep billing.
+    if delete:
         outcome["serving"] = delete_serving(bedrock, names, runtime.settings(ServingPlan))
+    return outcome
+
+
+def _after_execution_ended(event: dict[str, Any]) -> dict[str, Any]:
+    detail = event["detail"]
+    upload = json.loads(detail["input"])["upload"]
+    failed = detail["status"] == FAILED
+    outcome = _stop_and_delete(upload, trigger=f"execution {detail['status']}", delete=not failed)
+    release(runtime.client("dynamodb"), runtime.settings(SlotSettings).table_name, detail["name"])
+    if not failed:
+        message = compose_abort(detail, upload, outcome, runtime.environment_name(), event.get("region", "us-east-1"))
+        # What SNS refuses is kept in the dead-letter queue, and the error makes the event itself
+        # a dead letter too: both raise the escalation alarm.
+        publish(
+            runtime.client("sns"),
+            runtime.settings(TopicSettings).topic_arn,
+            message,
+            fallback=(runtime.client("sqs"), runtime.settings(DeadLetterSettings).queue_url),
+            about=detail.get("executionArn", detail["name"]),
+        )
+        outcome["notified"] = message["subject"]
     runtime.log("stop job", **outcome)
     return outcome

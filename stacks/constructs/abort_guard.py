@@ -1,5 +1,7 @@
-"""The abort guard: an execution that is aborted or times out stops its Bedrock job and
-deletes its serving, so stopping a run never leaves anything training or billing."""
+"""The abort guard: an execution that is aborted or times out stops its Bedrock job, deletes
+its serving, gives back its slot and tells people, since the state machine can no longer do
+any of it; a failed execution has its job stopped and its slot freed once more, in case its own
+compensation could not finish. So no way a run ends leaves anything training or billing."""
 
 from __future__ import annotations
 
@@ -27,12 +29,15 @@ class AbortGuard(Capability):
         super().__init__(scope, construct_id)
         self.rule = events.Rule(
             self,
-            "RunAbortedOrTimedOut",
-            description="An aborted or timed-out execution stops its Bedrock job",
+            "RunEndedUnfinished",
+            description="An execution that ends unfinished stops its Bedrock job and frees its slot",
             event_pattern=events.EventPattern(
                 source=["aws.states"],
                 detail_type=["Step Functions Execution Status Change"],
-                detail={"status": ["ABORTED", "TIMED_OUT"], "stateMachineArn": [state_machine.state_machine_arn]},
+                detail={
+                    "status": ["ABORTED", "TIMED_OUT", "FAILED"],
+                    "stateMachineArn": [state_machine.state_machine_arn],
+                },
             ),
         )
         self.rule.add_target(

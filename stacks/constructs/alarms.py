@@ -30,6 +30,8 @@ class Alarms(Capability):
         dead_letters: sqs.IQueue,
         always_faults: Sequence[PipelineFunction],
         topic: sns.ITopic,
+        escalations: sns.ITopic,
+        notify: PipelineFunction,
     ) -> None:
         """`always_faults`: functions whose every error is a fault. The polling and checking
         steps raise named errors as control flow (JobStillRunning every poll,
@@ -43,9 +45,12 @@ class Alarms(Capability):
         }
         for step in always_faults:
             metrics[f"{step.node.id}Errors"] = step.function.metric_errors(period=PERIOD)
-        action = cloudwatch_actions.SnsAction(topic)
+        # Alarms about the notification channel itself go to the escalation topic: when the
+        # first topic cannot deliver, they still reach someone.
+        about_the_channel = {"DeadLettersWaiting", f"{notify.node.id}Errors"}
         self.alarms = []
         for name, metric in metrics.items():
+            action = cloudwatch_actions.SnsAction(escalations if name in about_the_channel else topic)
             alarm = cloudwatch.Alarm(
                 self,
                 name,

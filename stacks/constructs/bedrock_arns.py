@@ -3,21 +3,68 @@ Region: what every capability grants on, written once."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Stack
 
 from customization.catalog import load_catalog
+from customization.naming import PROJECT, RUN_TAG_KEYS
 from customization.serving import PROVISIONED
 
 # Why the grants end in a wildcard: the reason every acknowledgment of one gives.
 BEDROCK_IDS_REASON = (
     "Bedrock assigns job, custom model, throughput and deployment IDs at creation, so the grant is the "
-    "resource type in this account and region; the names the pipeline picks are not part of these ARNs"
+    "resource type in this account and region; the names the pipeline picks are not part of these ARNs. "
+    "Actions on existing resources are confined to this environment's by their project and environment "
+    "tags (aws:ResourceTag), and creation must tag with them (aws:RequestTag, aws:TagKeys): the Service "
+    "Authorization Reference lists both keys for these resource types and Create actions"
+)
+# Why a function that finds the run's resources by name may list "*".
+LIST_REASON = (
+    "X-Ray tracing, and Bedrock's List* actions, which take no resource-level permissions (Service "
+    "Authorization Reference): the run's job and serving are found by name in the list, because a Get of "
+    "one that does not exist is refused by the tag condition rather than answered as not found"
 )
 
 
+# Where the tag conditions come from (Service Authorization Reference, "Actions, resources, and
+# condition keys for Amazon Bedrock", read 2026-11-29,
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonbedrock.html):
+# - model-customization-job, custom-model, provisioned-model and custom-model-deployment take
+#   aws:ResourceTag/${TagKey} (Resource types table), so every Get, Stop, Delete and Invoke on them
+#   can be confined to the resources this environment's runs tagged;
+# - CreateModelCustomizationJob, CreateProvisionedModelThroughput, CreateCustomModelDeployment
+#   and TagResource take aws:RequestTag/${TagKey} and aws:TagKeys, so creation can require the tags;
+# - the List* actions take no resource and no condition key: they are granted on "*", and the
+#   code keeps only what carries this environment's name and tags.
 class BedrockArns:
-    def __init__(self, stack: Stack) -> None:
+    """ARNs and tag conditions for one environment's Bedrock resources."""
+
+    def __init__(self, stack: Stack, environment: str) -> None:
         self._stack = stack
+        self.environment = environment
+
+    @property
+    def owned(self) -> dict[str, Any]:
+        """Condition: the resource carries this environment's project and environment tags."""
+        return {
+            "StringEquals": {
+                "aws:ResourceTag/project": PROJECT,
+                "aws:ResourceTag/environment": self.environment,
+            }
+        }
+
+    @property
+    def created_with_run_tags(self) -> dict[str, Any]:
+        """Condition: the request tags what it creates as a run of this environment, with the
+        run's tag keys and no others."""
+        return {
+            "StringEquals": {
+                "aws:RequestTag/project": PROJECT,
+                "aws:RequestTag/environment": self.environment,
+            },
+            "ForAllValues:StringEquals": {"aws:TagKeys": list(RUN_TAG_KEYS)},
+        }
 
     def of(self, resource: str) -> str:
         """`arn:<partition>:bedrock:<region>:<account>:<resource>` for `custom-model/*` and the like."""

@@ -7,6 +7,7 @@ reviewer checks it once.
 from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -116,4 +117,32 @@ class SecureBucket(s3.Bucket):
             cfn_bucket: s3.CfnBucket = self.node.default_child
             cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
                 event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
+            )
+
+    def deny_uploads_with_another_key(self) -> None:
+        """Refuse, at upload, an object encrypted other than with the bucket's key: an upload
+        naming another KMS key, or SSE-S3 or DSSE, would be stored and then fail the run later
+        with AccessDenied (the pipeline's roles may use this key only). An upload that names no
+        encryption gets the bucket's default, this key, and is let through.
+
+        The two conditions of each statement hold together: the header is present (Null false)
+        and differs. The key ID condition takes the key's ARN ("Using server-side encryption
+        with AWS KMS keys", S3 user guide, section "Requiring server-side encryption", read
+        2026-11-29); a negated operator alone would also match requests without the header.
+        """
+        key_id_header = "s3:x-amz-server-side-encryption-aws-kms-key-id"
+        algorithm_header = "s3:x-amz-server-side-encryption"
+        for sid, header, expected in (
+            ("DenyUploadsWithAnotherKmsKey", key_id_header, self.encryption_key.key_arn),
+            ("DenyUploadsNotEncryptedWithKms", algorithm_header, "aws:kms"),
+        ):
+            self.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid,
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=["s3:PutObject"],
+                    resources=[self.arn_for_objects("*")],
+                    conditions={"Null": {header: "false"}, "StringNotEquals": {header: expected}},
+                )
             )

@@ -110,20 +110,27 @@ class CustomizationServiceRole(Construct):
         """Reading and writing SSE-KMS objects makes S3 call KMS on the role's behalf, and
         encrypting the custom model makes Bedrock do so; the key is usable through those two
         services in this region and no other way."""
+        through_s3_and_bedrock = {
+            "kms:ViaService": [f"bedrock.{stack.region}.amazonaws.com", f"s3.{stack.region}.amazonaws.com"]
+        }
         self.policy.add_statements(
             iam.PolicyStatement(
                 sid="UseDataKeyThroughS3AndBedrock",
-                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
+                actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"],
+                resources=[key.key_arn],
+                conditions={"StringEquals": through_s3_and_bedrock},
+            ),
+            # Grants only for an AWS service's own use of the key (kms:GrantIsForAWSResource, KMS
+            # developer guide "AWS KMS condition keys", read 2026-11-29): Bedrock's grants on the model.
+            iam.PolicyStatement(
+                sid="GrantsForBedrockOnly",
+                actions=["kms:CreateGrant"],
                 resources=[key.key_arn],
                 conditions={
-                    "StringEquals": {
-                        "kms:ViaService": [
-                            f"bedrock.{stack.region}.amazonaws.com",
-                            f"s3.{stack.region}.amazonaws.com",
-                        ]
-                    }
+                    "StringEquals": through_s3_and_bedrock,
+                    "Bool": {"kms:GrantIsForAWSResource": "true"},
                 },
-            )
+            ),
         )
 
     def _allow_job_network_interfaces(self, stack: Stack, job_vpc: JobVpcConfig) -> None:

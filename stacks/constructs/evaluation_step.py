@@ -77,7 +77,9 @@ class EvaluationStep(Capability):
             served.append(arns.custom_models)
         direct, through_profile = arns.invocable_base_models(base_models)
         self.function.grant(
-            iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=[*served, *direct]),
+            # The served model only if it is this environment's (tags); the base models as AWS offers them.
+            iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=served, conditions=arns.owned),
+            iam.PolicyStatement(actions=["bedrock:InvokeModel"], resources=direct),
             # A model behind a cross-Region profile, in any Region of it, but only through the
             # profile (the condition AWS documents for inference profiles).
             *(

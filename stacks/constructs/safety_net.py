@@ -53,9 +53,12 @@ class SafetyNet(Capability):
                 resources=["*"],
             ),
             iam.PolicyStatement(actions=["bedrock:ListTagsForResource"], resources=listed),
+            # Reading tags must work on any resource, to tell this environment's from the others;
+            # deleting works on this environment's only.
             iam.PolicyStatement(
                 actions=["bedrock:DeleteProvisionedModelThroughput", "bedrock:DeleteCustomModelDeployment"],
                 resources=listed[:2],
+                conditions=arns.owned,
             ),
         )
         notifications.grant_publish(self.function)

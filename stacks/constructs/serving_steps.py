@@ -10,7 +10,7 @@ from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from customization.serving import PROVISIONED, ServingPlan
-from stacks.constructs.bedrock_arns import BEDROCK_IDS_REASON, BedrockArns
+from stacks.constructs.bedrock_arns import BEDROCK_IDS_REASON, LIST_REASON, BedrockArns
 from stacks.constructs.capability import Capability
 from stacks.constructs.functions import FunctionDefaults, PipelineFunction
 
@@ -49,7 +49,9 @@ class ServingSteps(Capability):
             defaults=defaults,
             settings=[plan],
         )
-        self.poll.grant(iam.PolicyStatement(actions=[f"bedrock:Get{kind}"], resources=[self.resource]))
+        self.poll.grant(
+            iam.PolicyStatement(actions=[f"bedrock:Get{kind}"], resources=[self.resource], conditions=arns.owned)
+        )
         self.poll.acknowledge_wildcards([self.resource], BEDROCK_IDS_REASON)
         self.delete = PipelineFunction(
             self,
@@ -58,16 +60,30 @@ class ServingSteps(Capability):
             description="Deletes the run's serving after a failure",
             defaults=defaults,
             settings=[plan],
+            star_resource_reason=LIST_REASON,
         )
+        self._arns = arns
         self.grant_delete(self.delete)
 
     def _grant_create(self, kind: str, data_key: kms.IKey, arns: BedrockArns) -> None:
         via_bedrock = {"kms:ViaService": f"bedrock.{Stack.of(self).region}.amazonaws.com"}
         self.create.grant(
-            iam.PolicyStatement(actions=[f"bedrock:Create{kind}"], resources=[arns.custom_models, self.resource]),
-            iam.PolicyStatement(actions=[f"bedrock:Get{kind}", "bedrock:TagResource"], resources=[self.resource]),
+            # Create's resource is the custom model it serves (Service Authorization Reference):
+            # only this environment's, and what it creates must carry the run's tags.
+            iam.PolicyStatement(
+                actions=[f"bedrock:Create{kind}"],
+                resources=[arns.custom_models],
+                conditions=_merged(arns.owned, arns.created_with_run_tags),
+            ),
+            iam.PolicyStatement(
+                actions=["bedrock:TagResource"], resources=[self.resource], conditions=arns.created_with_run_tags
+            ),
+            # A retry of this run finds what it created by name.
+            iam.PolicyStatement(actions=[f"bedrock:Get{kind}"], resources=[self.resource], conditions=arns.owned),
             # Serving needs the model Active (CreateCustomModelDeployment reference): checked first.
-            iam.PolicyStatement(actions=["bedrock:GetCustomModel"], resources=[arns.custom_models]),
+            iam.PolicyStatement(
+                actions=["bedrock:GetCustomModel"], resources=[arns.custom_models], conditions=arns.owned
+            ),
             # The job encrypted the model with the data key; whoever serves it must be able to use
             # that key (on-demand deployment prerequisites), and only through Bedrock.
             iam.PolicyStatement(
@@ -83,10 +99,22 @@ class ServingSteps(Capability):
         )
 
     def grant_delete(self, function: PipelineFunction) -> None:
-        """Find the run's throughput or deployment, and delete it."""
+        """Find the run's throughput or deployment by name in the list (a Get of one that was
+        never created would be refused by the tag condition, not answered "not found"), and
+        delete it if it is this environment's."""
         function.grant(
+            iam.PolicyStatement(actions=[f"bedrock:List{self._kind}s"], resources=["*"]),
             iam.PolicyStatement(
-                actions=[f"bedrock:Get{self._kind}", f"bedrock:Delete{self._kind}"], resources=[self.resource]
-            )
+                actions=[f"bedrock:Delete{self._kind}"], resources=[self.resource], conditions=self._arns.owned
+            ),
         )
         function.acknowledge_wildcards([self.resource], BEDROCK_IDS_REASON)
+
+
+def _merged(*conditions: dict) -> dict:
+    """One Condition block from several: the operators' keys together (all must hold)."""
+    merged: dict = {}
+    for condition in conditions:
+        for operator, keys in condition.items():
+            merged.setdefault(operator, {}).update(keys)
+    return merged

@@ -1,12 +1,20 @@
 """The customization workflow as a Step Functions state machine (Standard).
 
-ValidateDataset -> StartCustomizationJob -> PollJob -> [CreateServing -> PollServing ->
-EvaluateModel -> (DeleteServingNotPromoted)] -> NotifySuccess. Waiting is done by Retry on a named error (JobStillRunning,
-ServingNotReady, CapacityUnavailable) rather than a Wait/Task/Choice loop: each poll then
-costs one state transition instead of three, which is how a 12-hour job stays under 60
-transitions while completion is still noticed within the poll ceiling (see
-`poll_schedule` and `make bench`). Every failure ends in NotifyFailure and a Fail state
-whose error and cause say what happened.
+ValidateDataset -> AcquireRunSlot -> StartCustomizationJob -> PollJob -> [CreateServing ->
+PollServing -> EvaluateModel -> (DeleteServingNotPromoted)] -> ReleaseRunSlot -> NotifySuccess.
+
+Waiting is done by Retry on a named error (JobStillRunning, ServingNotReady,
+CustomModelNotReady, CapacityUnavailable, a taken run slot) rather than a Wait/Task/Choice
+loop: each poll then costs one state transition instead of three, which is how a 12-hour job
+stays under 60 transitions while completion is still noticed within the poll ceiling (see
+`poll_schedule` and `make bench`).
+
+Nothing is left running or billing on any path: every failure once a job may exist (a start
+that timed out after Bedrock accepted it included) goes through Compensate, which stops the
+run's job if it still trains and deletes its no-commitment serving, found by their
+deterministic names, then gives back the run slot and notifies. Aborted and timed-out
+executions never reach those states: the abort guard does the same for them. A notification
+that cannot be sent ends the run in NotificationFailed, whose alarm goes to a second topic.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from customization import run_state
 from customization.serving import NONE
 from stacks.config import EnvironmentConfig
 from stacks.constructs.functions import FunctionDefaults, PipelineFunction
+from stacks.constructs.run_slots import DYNAMODB_TRANSIENT_ERRORS, SLOT_TAKEN, RunSlots
 from stacks.nag import acknowledge
 
 # Lambda's own transient errors, retried on every task.
@@ -35,6 +44,25 @@ LAMBDA_TRANSIENT_ERRORS = [
     "Lambda.TooManyRequestsException",
 ]
 BEDROCK_TRANSIENT_ERRORS = ["BedrockThrottled"]
+# A Lambda that ran out of time (its own timeout, or the task's): retried only where the step
+# is idempotent.
+LAMBDA_TIMEOUTS = ["Sandbox.Timedout", "States.Timeout"]
+
+
+@dataclass(frozen=True)
+class ThrottlingRetry:
+    """How long a step keeps retrying Bedrock's throttling and transient errors."""
+
+    first_seconds: int
+    largest_seconds: int
+    attempts: int
+
+
+# Most steps: about five minutes, then the run fails (and cleans up).
+BRIEF_THROTTLING = ThrottlingRetry(first_seconds=10, largest_seconds=160, attempts=5)
+# Polling a job that trains for hours, and cleaning up after a failure: tolerate an outage of
+# about two hours (1 + 2 + 4 + 8 + 15 x 7 minutes), but not forever.
+PERSISTENT_THROTTLING = ThrottlingRetry(first_seconds=60, largest_seconds=900, attempts=11)
 # A step makes a few API calls; validation, which reads the whole dataset, gets its own.
 STEP_TIMEOUT = Duration.minutes(2)
 # The function's own limit (15 min) plus a minute; its throttling retries can repeat it.
@@ -92,14 +120,26 @@ def serving_poll_schedule(config: EnvironmentConfig) -> PollSchedule:
     return PollSchedule.covering(config.limits.max_serving_setup_hours * 3600, 60, 300, 1.5)
 
 
+def slot_wait_schedule(config: EnvironmentConfig) -> PollSchedule:
+    """Waiting for a run slot: every 5 minutes at first, then every 30."""
+    return PollSchedule.covering(config.limits.run_slot_wait_hours * 3600, 300, 1800, 1.5)
+
+
 def capacity_wait_schedule(config: EnvironmentConfig) -> PollSchedule:
     return PollSchedule.covering(config.limits.quota_wait_hours * 3600, 300, 1800, 1.5)
 
 
 def execution_timeout(config: EnvironmentConfig) -> Duration:
     limits = config.limits
-    # Every bounded wait, plus an hour for validation, notifications and retries.
-    hours = limits.quota_wait_hours + limits.max_job_hours + limits.max_serving_setup_hours + 1
+    # Every bounded wait (serving may wait for the custom model, then for itself), plus an hour
+    # for validation, notifications and retries.
+    hours = (
+        limits.run_slot_wait_hours
+        + limits.quota_wait_hours
+        + limits.max_job_hours
+        + 2 * limits.max_serving_setup_hours
+        + 1
+    )
     if config.serving.mode != NONE:
         hours += EVALUATION_HOURS
     return Duration.minutes(round(hours * 60))
@@ -127,24 +167,26 @@ class CustomizationWorkflow(Construct):
         config: EnvironmentConfig,
         functions: WorkflowFunctions,
         defaults: FunctionDefaults,
+        slots: RunSlots,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.config = config
-        notify_failure = self._failure_path(functions)
-        notify_success = self._task(
-            "NotifySuccess",
-            functions.notify,
-            {"outcome": "succeeded", "state": sfn.JsonPath.entire_payload, "executionArn": sfn.JsonPath.execution_id},
-            result_path=run_state.NOTIFICATION,
+        self.config, self.functions, self.slots = config, functions, slots
+        self.not_told = sfn.Fail(
+            self,
+            "NotificationFailed",
+            error="NotificationFailed",
+            cause="The run ended but its notification could not be sent: see the NotifyErrors alarm (escalation "
+            "topic) and the dead-letter queue, which holds the message",
         )
-        succeeded = sfn.Succeed(self, "RunSucceeded")
-        chain = self._training(config, functions, notify_failure)
-        if config.serving.mode == NONE:
-            chain = chain.next(notify_success)
-        else:
-            chain = chain.next(self._serving(config, functions, notify_failure, notify_success))
-        notify_success.add_catch(succeeded, errors=["States.ALL"], result_path=run_state.NOTIFICATION_ERROR)
-        notify_success.next(succeeded)
+        failed = sfn.Fail(
+            self, "RunFailed", error_path=f"{run_state.FAILURE}.Error", cause_path=f"{run_state.FAILURE}.Cause"
+        )
+        self.notify_failure = self._notify("NotifyFailure", "failed", failed)
+        self.compensate = self._compensation(self._release("ReleaseRunSlotAfterFailure", self.notify_failure))
+        notify_success = self._notify("NotifySuccess", "succeeded", sfn.Succeed(self, "RunSucceeded"))
+        self.finish = self._release("ReleaseRunSlot", notify_success)
+        chain = self._training(config, functions)
+        chain = chain.next(self.finish if config.serving.mode == NONE else self._serving(config, functions))
         self.log_group = logs.LogGroup(
             self,
             "ExecutionLogs",
@@ -167,24 +209,43 @@ class CustomizationWorkflow(Construct):
             role=self.role.without_policy_updates(),
         )
 
-    def _failure_path(self, functions: WorkflowFunctions) -> sfn.TaskStateBase:
-        """NotifyFailure, then a Fail state whose error and cause say what happened."""
-        fail = sfn.Fail(
-            self, "RunFailed", error_path=f"{run_state.FAILURE}.Error", cause_path=f"{run_state.FAILURE}.Cause"
-        )
-        notify_failure = self._task(
-            "NotifyFailure",
-            functions.notify,
-            {"outcome": "failed", "state": sfn.JsonPath.entire_payload, "executionArn": sfn.JsonPath.execution_id},
+    def _notify(self, name: str, outcome: str, then: sfn.INextable) -> sfn.TaskStateBase:
+        """Tell people, then `then`; a notification that cannot be sent ends in NotificationFailed."""
+        notify = self._task(
+            name,
+            self.functions.notify,
+            {"outcome": outcome, "state": sfn.JsonPath.entire_payload, "executionArn": sfn.JsonPath.execution_id},
             result_path=run_state.NOTIFICATION,
         )
-        # A failed notification must not hide the run's own failure: the Fail state still follows.
-        notify_failure.add_catch(fail, errors=["States.ALL"], result_path=run_state.NOTIFICATION_ERROR)
-        notify_failure.next(fail)
-        return notify_failure
+        notify.add_catch(self.not_told, errors=["States.ALL"], result_path=run_state.NOTIFICATION_ERROR)
+        notify.next(then)
+        return notify
 
-    def _training(self, config: EnvironmentConfig, functions: WorkflowFunctions, notify_failure) -> sfn.Chain:
-        """ValidateDataset -> StartCustomizationJob -> PollJob, with the job's time limit."""
+    def _release(self, name: str, then: sfn.IChainable) -> sfn.TaskStateBase:
+        """Give back the run slot, then `then`, even when DynamoDB cannot be reached (the next
+        run would wait for the slot, never train twice)."""
+        release = self.slots.release(self, name)
+        release.add_catch(then, errors=["States.ALL"], result_path=run_state.SLOT_ERROR)
+        release.next(then)
+        return release
+
+    def _compensation(self, then: sfn.IChainable) -> sfn.TaskStateBase:
+        """Stop the run's job if it still trains and delete its no-commitment serving, whatever
+        failed; both are found by their deterministic names, so this works after any step."""
+        compensate = self._task(
+            "Compensate",
+            self.functions.stop_job,
+            {"upload": sfn.JsonPath.object_at(run_state.UPLOAD), "reason": "failure"},
+            result_path=run_state.CLEANUP,
+            throttled=PERSISTENT_THROTTLING,
+        )
+        # Still tell people (the notification says what could not be cleaned up).
+        compensate.add_catch(then, errors=["States.ALL"], result_path=run_state.CLEANUP_ERROR)
+        compensate.next(then)
+        return compensate
+
+    def _training(self, config: EnvironmentConfig, functions: WorkflowFunctions) -> sfn.Chain:
+        """ValidateDataset -> AcquireRunSlot -> StartCustomizationJob -> PollJob, with the job's time limit."""
         validate = self._task(
             "ValidateDataset",
             functions.validate,
@@ -192,6 +253,7 @@ class CustomizationWorkflow(Construct):
             result_path=run_state.VALIDATION,
             timeout=Duration.minutes(15),
         )
+        validate.add_catch(self.notify_failure, errors=["States.ALL"], result_path=run_state.FAILURE)
         start_job = self._task(
             "StartCustomizationJob",
             functions.start_job,
@@ -204,30 +266,47 @@ class CustomizationWorkflow(Construct):
         )
         if config.limits.quota_wait_hours > 0:
             capacity_wait_schedule(config).retry(start_job, "CapacityUnavailable")
+        # Starting is idempotent (the job's name and token): a start that timed out, perhaps
+        # after Bedrock accepted the job, is tried again and finds that job.
+        start_job.add_retry(errors=LAMBDA_TIMEOUTS, interval=Duration.seconds(5), backoff_rate=2, max_attempts=2)
+        start_job.add_catch(self.compensate, errors=["States.ALL"], result_path=run_state.FAILURE)
         poll_job = self._task(
             "PollJob",
             functions.poll_job,
             {"jobName": sfn.JsonPath.string_at(f"{run_state.JOB}.jobName")},
             result_path=run_state.RESULT,
+            throttled=PERSISTENT_THROTTLING,
         )
         job_poll_schedule(config).retry(poll_job, "JobStillRunning")
-        poll_job.add_catch(
-            self._time_limit(config, functions, notify_failure),
-            errors=["JobStillRunning"],
+        poll_job.add_catch(self._time_limit(config), errors=["JobStillRunning"], result_path=run_state.FAILURE)
+        poll_job.add_catch(self.compensate, errors=["States.ALL"], result_path=run_state.FAILURE)
+        holder = self.slots.holder(self, "SlotHolder")
+        return validate.next(holder).next(self._acquire_slot(config)).next(start_job).next(poll_job)
+
+    def _acquire_slot(self, config: EnvironmentConfig) -> sfn.TaskStateBase:
+        """Wait for one of the environment's run slots (limits.maxConcurrentRuns) before any spend."""
+        acquire = self.slots.acquire(self, "AcquireRunSlot")
+        slot_wait_schedule(config).retry(acquire, SLOT_TAKEN)
+        acquire.add_retry(
+            errors=DYNAMODB_TRANSIENT_ERRORS, interval=Duration.seconds(2), backoff_rate=2, max_attempts=6
+        )
+        no_slot = sfn.Pass(
+            self,
+            "NoRunSlot",
+            parameters={
+                "Error": "NoRunSlot",
+                "Cause": f"{config.limits.max_concurrent_runs} runs of {config.name} were training for all of "
+                f"limits.runSlotWaitHours ({config.limits.run_slot_wait_hours:g} h): no job was started. Upload "
+                "again later, or raise limits.maxConcurrentRuns in cdk.json.",
+            },
             result_path=run_state.FAILURE,
         )
-        for step in (validate, start_job, poll_job):
-            step.add_catch(notify_failure, errors=["States.ALL"], result_path=run_state.FAILURE)
-        return validate.next(start_job).next(poll_job)
+        no_slot.next(self.notify_failure)
+        acquire.add_catch(no_slot, errors=["States.ALL"], result_path=run_state.FAILURE)
+        return acquire
 
-    def _time_limit(self, config: EnvironmentConfig, functions: WorkflowFunctions, notify_failure) -> sfn.IChainable:
+    def _time_limit(self, config: EnvironmentConfig) -> sfn.IChainable:
         """A job still running when the poll schedule (limits.maxJobHours) runs out is stopped."""
-        stop_after_limit = self._task(
-            "StopJobAfterTimeLimit",
-            functions.stop_job,
-            {"upload": sfn.JsonPath.object_at(run_state.UPLOAD)},
-            result_path=run_state.CLEANUP,
-        )
         time_limit = sfn.Pass(
             self,
             "JobTimeLimitExceeded",
@@ -238,10 +317,8 @@ class CustomizationWorkflow(Construct):
             },
             result_path=run_state.FAILURE,
         )
-        stop_after_limit.add_catch(time_limit, errors=["States.ALL"], result_path=run_state.CLEANUP_ERROR)
-        stop_after_limit.next(time_limit)
-        time_limit.next(notify_failure)
-        return stop_after_limit
+        time_limit.next(self.compensate)
+        return time_limit
 
     def _role(self, functions: WorkflowFunctions) -> iam.Role:
         role = iam.Role(
@@ -252,6 +329,8 @@ class CustomizationWorkflow(Construct):
         )
         policy = iam.ManagedPolicy(self, "Policy", roles=[role], description="What the workflow may do")
         steps = [step.function.function_arn for step in vars(functions).values() if step is not None]
+        # Takes and gives back run slots, directly in DynamoDB.
+        policy.add_statements(*self.slots.update_statements())
         policy.add_statements(
             iam.PolicyStatement(sid="InvokeSteps", actions=["lambda:InvokeFunction"], resources=steps),
             iam.PolicyStatement(
@@ -289,7 +368,7 @@ class CustomizationWorkflow(Construct):
         )
         return role
 
-    def _serving(self, config, functions: WorkflowFunctions, notify_failure, notify_success) -> sfn.IChainable:
+    def _serving(self, config: EnvironmentConfig, functions: WorkflowFunctions) -> sfn.IChainable:
         create = self._task(
             "CreateServing",
             functions.create_serving,
@@ -309,24 +388,22 @@ class CustomizationWorkflow(Construct):
         # The job's model may still be Creating when the job completes: serving waits for it.
         serving_poll_schedule(config).retry(create, "CustomModelNotReady")
         # Whatever this run created goes again when serving fails: nothing keeps billing.
-        delete = self._delete_serving("DeleteServingAfterFailure", functions, result_path=run_state.CLEANUP)
-        delete.add_catch(notify_failure, errors=["States.ALL"], result_path=run_state.CLEANUP_ERROR)
-        delete.next(notify_failure)
-        create.add_catch(delete, errors=["States.ALL"], result_path=run_state.FAILURE)
-        poll.add_catch(delete, errors=["States.ALL"], result_path=run_state.FAILURE)
+        for step in (create, poll):
+            step.add_catch(self.compensate, errors=["States.ALL"], result_path=run_state.FAILURE)
         # A dataset's job.json may skip serving for its run ({"serving": {"mode": "none"}}).
         serve_this_run = (
             sfn.Choice(self, "ServeThisRun")
-            .when(sfn.Condition.string_equals(f"{run_state.VALIDATION}.settings.servingMode", NONE), notify_success)
+            .when(sfn.Condition.string_equals(f"{run_state.VALIDATION}.settings.servingMode", NONE), self.finish)
             .otherwise(create)
         )
-        create.next(poll).next(self._evaluation(config, functions, delete, notify_failure, notify_success))
+        create.next(poll).next(self._evaluation(config, functions))
         return serve_this_run
 
-    def _evaluation(self, config, functions: WorkflowFunctions, delete_after_failure, notify_failure, notify_success):
+    def _evaluation(self, config: EnvironmentConfig, functions: WorkflowFunctions) -> sfn.IChainable:
         """EvaluateModel, then (where the environment asks) DeleteServingNotPromoted for a model
         that lost to its base model. A run whose model is not promoted still succeeds: the
-        pipeline did its job, and the notification says what the model scored."""
+        pipeline did its job, and the notification says what the model scored. A run whose
+        evaluation failed is a failure: its serving is deleted like any other's."""
         evaluate = self._task(
             "EvaluateModel",
             functions.evaluate,
@@ -340,32 +417,32 @@ class CustomizationWorkflow(Construct):
             result_path=run_state.EVALUATION,
             timeout=EVALUATION_TIMEOUT,
         )
+        evaluate.add_catch(self.compensate, errors=["States.ALL"], result_path=run_state.FAILURE)
         if not config.evaluation.delete_serving_when_not_promoted:
-            evaluate.add_catch(notify_failure, errors=["States.ALL"], result_path=run_state.FAILURE)
-            return evaluate.next(notify_success)
-        # A model whose evaluation failed is not promoted either (one with nothing to compare,
-        # "skipped", is not judged and keeps its serving).
-        evaluate.add_catch(delete_after_failure, errors=["States.ALL"], result_path=run_state.FAILURE)
-        retire = self._delete_serving("DeleteServingNotPromoted", functions, result_path=run_state.RETIRED)
-        retire.add_catch(notify_failure, errors=["States.ALL"], result_path=run_state.FAILURE)
-        retire.next(notify_success)
+            return evaluate.next(self.finish)
+        retire = self._task(
+            "DeleteServingNotPromoted",
+            functions.delete_serving,
+            {"upload": sfn.JsonPath.object_at(run_state.UPLOAD)},
+            result_path=run_state.RETIRED,
+        )
+        retire.add_catch(self.compensate, errors=["States.ALL"], result_path=run_state.FAILURE)
+        retire.next(self.finish)
         not_promoted = sfn.Condition.and_(
             sfn.Condition.is_boolean(f"{run_state.EVALUATION}.promoted"),
             sfn.Condition.boolean_equals(f"{run_state.EVALUATION}.promoted", False),
         )
-        return evaluate.next(sfn.Choice(self, "PromotedOrNot").when(not_promoted, retire).otherwise(notify_success))
-
-    def _delete_serving(self, name: str, functions: WorkflowFunctions, *, result_path: str):
-        """The run's throughput or deployment, found by its deterministic name, deleted."""
-        return self._task(
-            name,
-            functions.delete_serving,
-            {"upload": sfn.JsonPath.object_at(run_state.UPLOAD)},
-            result_path=result_path,
-        )
+        return evaluate.next(sfn.Choice(self, "PromotedOrNot").when(not_promoted, retire).otherwise(self.finish))
 
     def _task(
-        self, name, function: PipelineFunction, payload: dict, *, result_path: str, timeout: Duration = STEP_TIMEOUT
+        self,
+        name,
+        function: PipelineFunction,
+        payload: dict,
+        *,
+        result_path: str,
+        timeout: Duration = STEP_TIMEOUT,
+        throttled: ThrottlingRetry = BRIEF_THROTTLING,
     ):
         # Every step gets the execution ARN, so each function's JSON logs can carry it.
         payload = {"executionArn": sfn.JsonPath.execution_id, **payload}
@@ -380,5 +457,11 @@ class CustomizationWorkflow(Construct):
             task_timeout=sfn.Timeout.duration(timeout),
         )
         task.add_retry(errors=LAMBDA_TRANSIENT_ERRORS, interval=Duration.seconds(2), backoff_rate=2, max_attempts=6)
-        task.add_retry(errors=BEDROCK_TRANSIENT_ERRORS, interval=Duration.seconds(10), backoff_rate=2, max_attempts=5)
+        task.add_retry(
+            errors=BEDROCK_TRANSIENT_ERRORS,
+            interval=Duration.seconds(throttled.first_seconds),
+            max_delay=Duration.seconds(throttled.largest_seconds),
+            backoff_rate=2,
+            max_attempts=throttled.attempts,
+        )
         return task

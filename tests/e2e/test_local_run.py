@@ -50,6 +50,8 @@ def test_happy_path(reports):
 
     assert execution["states"] == [
         "ValidateDataset",
+        "SlotHolder",
+        "AcquireRunSlot",
         "StartCustomizationJob",
         "PollJob",
         "ServeThisRun",
@@ -57,6 +59,7 @@ def test_happy_path(reports):
         "PollServing",
         "EvaluateModel",
         "PromotedOrNot",
+        "ReleaseRunSlot",
         "NotifySuccess",
         "RunSucceeded",
     ]
@@ -101,7 +104,13 @@ def test_a_custom_model_that_loses_is_not_promoted_and_its_serving_is_deleted(re
     assert execution["status"] == "SUCCEEDED"  # the pipeline worked; the model lost
     assert summary["promoted"] is False
     assert evaluation["custom"]["exact_match"] < evaluation["base"]["exact_match"]
-    assert execution["states"][-4:] == ["PromotedOrNot", "DeleteServingNotPromoted", "NotifySuccess", "RunSucceeded"]
+    assert execution["states"][-5:] == [
+        "PromotedOrNot",
+        "DeleteServingNotPromoted",
+        "ReleaseRunSlot",
+        "NotifySuccess",
+        "RunSucceeded",
+    ]
     assert execution["servingDeleted"]
     assert report.bedrock_calls["DeleteCustomModelDeployment"] == 1
     assert report.left_billed == [] and report.left_running == []
@@ -129,17 +138,24 @@ def test_continued_pre_training_on_an_end_of_life_model_is_refused_before_any_jo
     [execution] = report.executions
 
     assert execution["status"] == "FAILED" and execution["error"] == "DatasetInvalidError"
-    assert report.jobs_created == 0 and not report.bedrock_calls
+    # The only Bedrock call is the abort guard's lookup of a job by the run's name: there is none.
+    assert report.jobs_created == 0 and report.bedrock_calls == GUARD_LOOKUP_ONLY
     assert "no current Bedrock model offers CONTINUED_PRE_TRAINING" in execution["cause"]
     assert "reached its end of life" in report.notifications[0]["message"]
 
 
-def test_invalid_dataset_fails_before_any_bedrock_call_and_writes_the_report(reports):
+# A failed execution reaches the abort guard, which makes sure no job of the run trains on: for a
+# run that failed before its job, that is one List call that finds nothing.
+GUARD_LOOKUP_ONLY = {"ListModelCustomizationJobs": 1}
+
+
+def test_invalid_dataset_fails_before_any_job_and_writes_the_report(reports):
     report = reports("invalid-dataset")
     [execution] = report.executions
 
     assert execution["error"] == "DatasetInvalidError"
-    assert report.bedrock_calls == {}
+    assert report.bedrock_calls == GUARD_LOOKUP_ONLY
+    assert "AcquireRunSlot" not in execution["states"]
     assert any(key.endswith("validation-report.json") for key in report.report_objects)
     [notification] = report.notifications
     assert "train.jsonl:3: unexpected-field" in notification["message"]
@@ -200,7 +216,13 @@ def test_serving_that_fails_after_creation_is_deleted(reports):
     assert report.executions[0]["error"] == "ServingFailed"
     assert report.bedrock_calls["CreateProvisionedModelThroughput"] == 1
     assert report.bedrock_calls["DeleteProvisionedModelThroughput"] == 1
-    assert "DeleteServingAfterFailure" in report.executions[0]["states"]
+    assert report.executions[0]["states"][-4:] == [
+        "Compensate",
+        "ReleaseRunSlotAfterFailure",
+        "NotifyFailure",
+        "RunFailed",
+    ]
+    assert report.left_billed == [] and report.left_running == []
 
 
 def test_aborting_mid_training_stops_the_job(reports):
@@ -216,7 +238,13 @@ def test_a_job_past_the_time_limit_is_stopped_and_the_run_fails(reports):
     [execution] = report.executions
 
     assert execution["error"] == "JobTimeLimitExceeded"
-    assert "StopJobAfterTimeLimit" in execution["states"]
+    assert execution["states"][-5:] == [
+        "JobTimeLimitExceeded",
+        "Compensate",
+        "ReleaseRunSlotAfterFailure",
+        "NotifyFailure",
+        "RunFailed",
+    ]
     assert report.bedrock_calls["StopModelCustomizationJob"] == 1
     assert "maxJobHours (12 h)" in report.notifications[0]["message"]
 
@@ -274,7 +302,13 @@ def test_an_evaluation_that_cannot_run_fails_the_run_and_deletes_the_serving(rep
     [execution] = report.executions
 
     assert execution["status"] == "FAILED" and execution["error"] == "InvocationRejected"
-    assert execution["states"][-4:] == ["EvaluateModel", "DeleteServingAfterFailure", "NotifyFailure", "RunFailed"]
+    assert execution["states"][-5:] == [
+        "EvaluateModel",
+        "Compensate",
+        "ReleaseRunSlotAfterFailure",
+        "NotifyFailure",
+        "RunFailed",
+    ]
     assert report.bedrock_calls["DeleteCustomModelDeployment"] == 1 and report.left_billed == []
     [notification] = report.notifications
     assert notification["subject"] == "[dev] Bedrock customization FAILED: email-classifier"
@@ -334,4 +368,83 @@ def test_a_custom_model_that_fails_fails_the_run_with_bedrocks_reason_and_serves
     assert execution["error"] == "CustomModelFailed"
     assert "could not be created from the job's artifacts" in execution["cause"]
     assert "CreateCustomModelDeployment" not in report.bedrock_calls
-    assert "DeleteServingAfterFailure" in execution["states"]
+    assert "Compensate" in execution["states"]
+
+
+# -- Every way a run ends leaves nothing running or billing -------------------------------------
+
+COMPENSATED = ["Compensate", "ReleaseRunSlotAfterFailure", "NotifyFailure", "RunFailed"]
+
+
+def _cleanup_line(report) -> str:
+    [notification] = report.notifications
+    return next(line for line in notification["message"].splitlines() if line.startswith("Cleanup"))
+
+
+def test_a_poll_refused_by_iam_stops_the_job_through_compensation(reports):
+    report = reports("poll-access-denied")
+    [execution] = report.executions
+
+    assert execution["error"] == "BedrockRequestRejected" and "AccessDeniedException" in execution["cause"]
+    assert execution["states"][-4:] == COMPENSATED
+    assert report.bedrock_calls["StopModelCustomizationJob"] == 1
+    assert _cleanup_line(report).startswith("Cleanup: job email-classifier-dev-job-")
+    assert _cleanup_line(report).endswith("stopped; no serving deleted: nothing was created")
+    _nothing_left(report)
+
+
+def test_hours_of_throttling_are_ridden_out_for_about_two_hours_then_the_job_is_stopped(reports):
+    report = reports("poll-throttled-long")
+    [execution] = report.executions
+    throttled = [c for c in report.timeline if "ThrottlingException" in c.text]
+
+    assert execution["error"] == "BedrockThrottled" and execution["states"][-4:] == COMPENSATED
+    assert report.bedrock_calls["StopModelCustomizationJob"] == 1
+    # Tolerated for longer than a blip, not forever: the run ended inside the three-hour outage.
+    assert len(throttled) >= 1
+    assert "stopped" in _cleanup_line(report)
+    _nothing_left(report)
+
+
+def test_a_start_that_times_out_after_bedrock_accepted_is_stopped_not_left_training(reports):
+    report = reports("start-timeout-after-accept")
+    [execution] = report.executions
+
+    # The retries found the job Bedrock had accepted instead of starting a second one.
+    assert report.jobs_created == 1
+    assert execution["error"] == "Sandbox.Timedout" and execution["states"][-4:] == COMPENSATED
+    assert report.bedrock_calls["StopModelCustomizationJob"] == 1
+    _nothing_left(report)
+
+
+@pytest.mark.parametrize(
+    ("scenario", "deleted"),
+    [
+        ("abort-during-serving", "DeleteCustomModelDeployment"),
+        ("abort-during-serving-provisioned", "DeleteProvisionedModelThroughput"),
+    ],
+)
+def test_an_abort_while_serving_is_created_deletes_it_frees_the_slot_and_tells_people(reports, scenario, deleted):
+    report = reports(scenario)
+    [execution] = report.executions
+    [notification] = report.notifications
+
+    assert execution["status"] == "ABORTED"
+    assert report.bedrock_calls[deleted] == 1
+    assert notification["subject"] == "[dev] Bedrock customization ABORTED: email-classifier"
+    assert "Cleanup: job not stopped: job is Completed; deleted arn:aws:bedrock:" in notification["message"]
+    assert "which no longer bills" in notification["message"]
+    _nothing_left(report)
+
+
+def test_a_burst_of_uploads_trains_at_most_the_cap_at_once_and_loses_none(reports):
+    report = reports("burst")
+    cap = 2  # dev's limits.maxConcurrentRuns in cdk.json
+
+    assert report.statuses == ["SUCCEEDED"] * 5
+    assert report.jobs_created == 5
+    assert report.max_concurrent_jobs == cap
+    started_late = [e for e in report.executions if not e["jobStartedAfter"].startswith("0m")]
+    assert len(started_late) == 5 - cap, "the runs beyond the cap waited for a slot"
+    assert len(report.notifications) == 5
+    _nothing_left(report)

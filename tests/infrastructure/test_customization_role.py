@@ -105,8 +105,15 @@ def test_the_key_is_usable_only_through_s3_and_bedrock_in_the_region(synthesized
     config = synthesized.environments[environment].config
     region = config.region if config.pinned else None
 
-    assert sorted(kms["Action"]) == ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
+    grants = _statements(synthesized, environment)["GrantsForBedrockOnly"]
+
+    assert sorted(kms["Action"]) == ["kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
     assert _storage_output(synthesized, environment, kms["Resource"]) == "Storage/DataKey.Arn"
+    # Grants only for the services' own use of the key, never for the role to hand out.
+    assert grants["Action"] == "kms:CreateGrant"
+    assert grants["Resource"] == kms["Resource"]
+    assert grants["Condition"]["Bool"] == {"kms:GrantIsForAWSResource": "true"}
+    assert grants["Condition"]["StringEquals"] == kms["Condition"]["StringEquals"]
     via = kms["Condition"]["StringEquals"]["kms:ViaService"]
     if region:
         assert via == [f"bedrock.{region}.amazonaws.com", f"s3.{region}.amazonaws.com"]
@@ -130,6 +137,7 @@ def test_no_inline_policies_and_nothing_else_attached(synthesized, environment):
 
 # The only actions allowed on Resource "*": they take no resource-level permissions.
 STAR_RESOURCE_ACTIONS = {
+    "bedrock:ListModelCustomizationJobs",
     "bedrock:ListProvisionedModelThroughputs",
     "bedrock:ListCustomModelDeployments",
     "bedrock:ListCustomModels",

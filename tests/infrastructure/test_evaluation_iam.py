@@ -65,10 +65,15 @@ def test_a_base_model_behind_an_inference_profile_is_granted_through_that_profil
     )
     function = stacks.pipeline.evaluation.function
     document = Stack.of(function).resolve(function.policy.document.to_json())
-    [invoke, through_profile] = [s for s in document["Statement"] if s["Action"] == "bedrock:InvokeModel"]
+    [served, invoke, through_profile] = [s for s in document["Statement"] if s["Action"] == "bedrock:InvokeModel"]
     profile = "arn:aws:bedrock:us-east-1:111122223333:inference-profile/us.amazon.nova-2-lite-v1:0"
 
-    assert sorted(invoke["Resource"]) == sorted(["arn:aws:bedrock:us-east-1:111122223333:provisioned-model/*", profile])
+    # The served model only if it carries this environment's tags; the profile as AWS offers it.
+    assert served["Resource"] == "arn:aws:bedrock:us-east-1:111122223333:provisioned-model/*"
+    assert served["Condition"] == {
+        "StringEquals": {"aws:ResourceTag/project": "BedrockCustomization", "aws:ResourceTag/environment": "prod"}
+    }
+    assert invoke["Resource"] == profile
     assert "Condition" not in invoke
     # The US profile routes to the model in any US Region: this one model, in all of them,
     # and only when the request comes through the profile.

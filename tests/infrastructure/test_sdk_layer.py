@@ -189,6 +189,19 @@ REQUESTS = {
         "start_execution",
         {"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:pipeline", "input": "{}"},
     ),
+    "dynamodb": (
+        "update_item",
+        {
+            "TableName": "coordination",
+            "Key": {"pk": {"S": "run-slots"}},
+            "UpdateExpression": "DELETE holders :me",
+            "ExpressionAttributeValues": {":me": {"SS": ["run-1"]}},
+        },
+    ),
+    "sqs": (
+        "send_message",
+        {"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/dead-letters", "MessageBody": "{}"},
+    ),
 }
 
 SEND = r"""
@@ -210,9 +223,9 @@ for service, (operation, params) in requests.items():
     except Stopped as stopped:
         sent[service] = str(stopped)
 try:
-    boto3.client("sqs", region_name="us-east-1")
+    boto3.client("ec2", region_name="us-east-1")
 except botocore.exceptions.UnknownServiceError as error:
-    sent["sqs"] = type(error).__name__
+    sent["ec2"] = type(error).__name__
 print(json.dumps(sent))
 """
 
@@ -231,13 +244,15 @@ def test_each_used_service_sends_a_request_from_the_trimmed_layer_alone(built, t
 
     assert completed.returncode == 0, completed.stderr
     sent = json.loads(completed.stdout)
-    assert sent.pop("sqs") == "UnknownServiceError", "a service outside the layer fails at client creation"
+    assert sent.pop("ec2") == "UnknownServiceError", "a service outside the layer fails at client creation"
     assert sent == {
         "bedrock": "https://bedrock.us-east-1.amazonaws.com/model-customization/custom-model-deployments",
         "bedrock-runtime": "https://bedrock-runtime.us-east-1.amazonaws.com/model/amazon.nova-micro-v1%3A0/converse",
         "s3": "https://datasets.s3.amazonaws.com/runs/a.jsonl",
         "sns": "https://sns.us-east-1.amazonaws.com/",
         "stepfunctions": "https://states.us-east-1.amazonaws.com/",
+        "dynamodb": "https://dynamodb.us-east-1.amazonaws.com/",
+        "sqs": "https://sqs.us-east-1.amazonaws.com/",
     }
 
 

@@ -240,3 +240,64 @@ def test_prod_is_pinned_and_dev_follows_the_cli(synthesized):
 
     assert artifacts["BedrockCustomization-prod-Storage"]["environment"] == "aws://111122223333/us-east-1"
     assert artifacts["BedrockCustomization-dev-Storage"]["environment"] == "aws://unknown-account/unknown-region"
+
+
+def _data_bucket_policy(synthesized, environment: str) -> tuple[list[dict], str]:
+    """The data bucket's policy as deployed (emulated names), and its key's ARN."""
+    from tools.local_run.deployment import LocalDeployment
+
+    deployment = LocalDeployment(synthesized.assembly, environment, "us-east-1", "BedrockCustomization")
+    stack = deployment.storage
+    [policy] = [
+        r["Properties"]["PolicyDocument"]
+        for i, r in stack.resources.items()
+        if r["Type"] == "AWS::S3::BucketPolicy" and stack.construct_path(i) == "DataBucket/Policy"
+    ]
+    [key_id] = [i for i, r in stack.resources.items() if r["Type"] == "AWS::KMS::Key"]
+    return [deployment.resolve(policy, stack)], deployment._physical(stack, key_id, "Arn")
+
+
+# (what the upload sends, whether S3 stores it)
+UPLOADS = [
+    ({}, True),  # no encryption header: the bucket's default, the data key
+    ({"s3:x-amz-server-side-encryption": "aws:kms"}, True),  # KMS, no key named
+    ("data key", True),  # KMS with the data key's ARN
+    ({"s3:x-amz-server-side-encryption": "aws:kms", "s3:x-amz-server-side-encryption-aws-kms-key-id": "other"}, False),
+    ({"s3:x-amz-server-side-encryption": "AES256"}, False),
+    ({"s3:x-amz-server-side-encryption": "aws:kms:dsse"}, False),
+]
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+@pytest.mark.parametrize(("headers", "stored"), UPLOADS)
+def test_the_data_bucket_refuses_uploads_encrypted_with_anything_but_its_key(synthesized, environment, headers, stored):
+    from tools.local_run.iam import decide
+
+    policies, key_arn = _data_bucket_policy(synthesized, environment)
+    if headers == "data key":
+        headers = {
+            "s3:x-amz-server-side-encryption": "aws:kms",
+            "s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn,
+        }
+    elif "s3:x-amz-server-side-encryption-aws-kms-key-id" in headers:
+        headers = {**headers, "s3:x-amz-server-side-encryption-aws-kms-key-id": key_arn.replace("key/", "key/0")}
+    context = {key: [value] for key, value in {**headers, "aws:SecureTransport": "true"}.items()}
+    bucket = f"arn:aws:s3:::local-{environment}-databucket"
+
+    decision = decide(policies, "s3:PutObject", f"{bucket}/datasets/mail/train.jsonl", context)
+
+    assert (decision != "explicitDeny") is stored, (headers, decision)
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_only_the_data_bucket_refuses_other_keys(synthesized, environment):
+    stack = synthesized.assembly.stacks[f"BedrockCustomization-{environment}-Storage"]
+    denying = {
+        stack.construct_path(i).removesuffix("/Policy")
+        for i, r in stack.resources.items()
+        if r["Type"] == "AWS::S3::BucketPolicy"
+        and "DenyUploadsWithAnotherKmsKey" in str(r["Properties"]["PolicyDocument"])
+    }
+
+    # Bedrock writes the output bucket with its own requests: those are not ours to constrain.
+    assert denying == {"DataBucket"}

@@ -25,8 +25,12 @@ def definition(synthesized, environment: str) -> dict:
     template = synthesized.raw(environment, "Pipeline")
     machine = next(r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine")
     parts = machine["Properties"]["DefinitionString"]["Fn::Join"][1]
-    text = "".join(part if isinstance(part, str) else f"fn:{part['Fn::GetAtt'][0]}" for part in parts)
+    text = "".join(part if isinstance(part, str) else f"fn:{_referenced(part)}" for part in parts)
     return json.loads(text)
+
+
+def _referenced(part: dict) -> str:
+    return part["Fn::GetAtt"][0] if "Fn::GetAtt" in part else part["Ref"]
 
 
 def states(synthesized, environment: str) -> dict[str, dict]:
@@ -37,6 +41,27 @@ def tasks(synthesized, environment: str) -> dict[str, dict]:
     return {name: state for name, state in states(synthesized, environment).items() if state["Type"] == "Task"}
 
 
+def lambda_tasks(synthesized, environment: str) -> dict[str, dict]:
+    return {
+        name: state for name, state in tasks(synthesized, environment).items() if state["Resource"].startswith("fn:")
+    }
+
+
+def successors(state: dict) -> list[str]:
+    """Every state this one can go to: Next, a Choice's branches and default, its catchers."""
+    following = [state.get("Next"), state.get("Default")]
+    following += [choice["Next"] for choice in state.get("Choices", [])]
+    following += [catcher["Next"] for catcher in state.get("Catch", [])]
+    return [name for name in following if name]
+
+
+def paths_to_the_end(flow: dict[str, dict], start: str) -> list[list[str]]:
+    """Every path from `start` to a terminal state (the workflow has no loops: retries are Retry)."""
+    if flow[start]["Type"] in ("Fail", "Succeed"):
+        return [[start]]
+    return [[start, *rest] for following in successors(flow[start]) for rest in paths_to_the_end(flow, following)]
+
+
 def retrier(state: dict, error: str) -> dict:
     matches = [r for r in state.get("Retry", []) if error in r["ErrorEquals"]]
     assert len(matches) == 1, f"{error} should have exactly one retrier"
@@ -44,31 +69,36 @@ def retrier(state: dict, error: str) -> dict:
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_the_flow_is_validate_start_poll_then_serve_or_notify(synthesized, environment):
+def test_the_flow_is_validate_take_a_slot_start_poll_then_serve_and_notify(synthesized, environment):
     document = definition(synthesized, environment)
     flow = document["States"]
     serving = synthesized.environments[environment].config.serving.mode
 
     assert document["StartAt"] == "ValidateDataset"
-    assert flow["ValidateDataset"]["Next"] == "StartCustomizationJob"
+    assert flow["ValidateDataset"]["Next"] == "SlotHolder"
+    assert flow["SlotHolder"]["Next"] == "AcquireRunSlot"
+    assert flow["AcquireRunSlot"]["Next"] == "StartCustomizationJob"
     assert flow["StartCustomizationJob"]["Next"] == "PollJob"
     if serving == "none":
-        assert flow["PollJob"]["Next"] == "NotifySuccess"
+        assert flow["PollJob"]["Next"] == "ReleaseRunSlot"
     else:
         assert flow["PollJob"]["Next"] == "ServeThisRun"
         assert flow["ServeThisRun"]["Choices"] == [
-            {"Variable": "$.validation.settings.servingMode", "StringEquals": "none", "Next": "NotifySuccess"}
+            {"Variable": "$.validation.settings.servingMode", "StringEquals": "none", "Next": "ReleaseRunSlot"}
         ]
         assert flow["ServeThisRun"]["Default"] == "CreateServing"
         assert flow["CreateServing"]["Next"] == "PollServing"
         assert flow["PollServing"]["Next"] == "EvaluateModel"
+    assert flow["ReleaseRunSlot"]["Next"] == "NotifySuccess"
     assert flow["NotifySuccess"]["Next"] == "RunSucceeded"
+    assert flow["Compensate"]["Next"] == "ReleaseRunSlotAfterFailure"
+    assert flow["ReleaseRunSlotAfterFailure"]["Next"] == "NotifyFailure"
     assert flow["NotifyFailure"]["Next"] == "RunFailed"
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_every_task_retries_lambda_errors_with_backoff_and_has_a_timeout(synthesized, environment):
-    for name, state in tasks(synthesized, environment).items():
+def test_every_lambda_task_retries_lambda_errors_with_backoff_and_has_a_timeout(synthesized, environment):
+    for name, state in lambda_tasks(synthesized, environment).items():
         lambda_retry = retrier(state, "Lambda.ServiceException")
         assert set(lambda_retry["ErrorEquals"]) == LAMBDA_ERRORS, name
         assert lambda_retry["BackoffRate"] > 1 and lambda_retry["MaxAttempts"] >= 3, name
@@ -79,28 +109,79 @@ def test_every_task_retries_lambda_errors_with_backoff_and_has_a_timeout(synthes
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_every_task_catches_everything_into_a_path_that_notifies_and_fails(synthesized, environment):
+def test_the_slot_tasks_retry_dynamodbs_transient_errors(synthesized, environment):
+    slot_tasks = {n: s for n, s in tasks(synthesized, environment).items() if "dynamodb:updateItem" in s["Resource"]}
+
+    assert set(slot_tasks) == {"AcquireRunSlot", "ReleaseRunSlot", "ReleaseRunSlotAfterFailure"}
+    for name, state in slot_tasks.items():
+        transient = retrier(state, "DynamoDB.ThrottlingException")
+        assert transient["BackoffRate"] > 1 and transient["MaxAttempts"] >= 3, name
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_every_task_catches_everything_into_a_path_that_ends(synthesized, environment):
     flow = states(synthesized, environment)
     for name, state in tasks(synthesized, environment).items():
         catch_all = [c for c in state.get("Catch", []) if "States.ALL" in c["ErrorEquals"]]
         assert len(catch_all) == 1, name
-        # Follow the path: it must reach a Fail state, through NotifyFailure unless this is a notification.
-        seen, current = [], catch_all[0]["Next"]
-        while flow[current]["Type"] not in ("Fail", "Succeed"):
-            seen.append(current)
-            current = flow[current]["Next"]
-        if name == "NotifySuccess":
-            assert current == "RunSucceeded"
-        else:
-            assert current == "RunFailed", name
-            assert "NotifyFailure" in seen or name == "NotifyFailure", name
+        for path in paths_to_the_end(flow, catch_all[0]["Next"]):
+            if name in ("NotifySuccess", "NotifyFailure"):
+                # A notification that cannot be sent ends in its own state (and alarms elsewhere).
+                assert path[-1] == "NotificationFailed", (name, path)
+            elif name == "ReleaseRunSlot":
+                assert path[-1] in ("RunSucceeded", "NotificationFailed"), (name, path)
+            else:
+                assert path[-1] in ("RunFailed", "NotificationFailed"), (name, path)
+                assert "NotifyFailure" in path, (name, path)
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_the_fail_state_carries_the_error_and_cause(synthesized, environment):
-    fail = states(synthesized, environment)["RunFailed"]
+def test_every_path_after_a_job_may_exist_compensates_and_every_path_after_the_slot_gives_it_back(
+    synthesized, environment
+):
+    """The property the whole failure design rests on, checked on the deployed definition:
+    from the moment a job may exist, no path reaches RunFailed without Compensate (which stops
+    the job and deletes the serving), and from the moment the slot is taken, no path ends
+    without giving it back."""
+    flow = states(synthesized, environment)
+    job_may_exist = ["StartCustomizationJob", "PollJob", "CreateServing", "PollServing", "EvaluateModel"]
+    job_may_exist += ["DeleteServingNotPromoted"] if "DeleteServingNotPromoted" in flow else []
+    for start in job_may_exist:
+        if start not in flow:
+            continue
+        for path in paths_to_the_end(flow, start):
+            if path[-1] == "RunFailed":
+                assert "Compensate" in path, path
+            assert {"ReleaseRunSlot", "ReleaseRunSlotAfterFailure"} & set(path), path
+    # Without a slot nothing started: that path only tells people.
+    assert all(
+        "Compensate" not in path and "StartCustomizationJob" not in path for path in paths_to_the_end(flow, "NoRunSlot")
+    )
 
-    assert fail == {"Type": "Fail", "ErrorPath": "$.failure.Error", "CausePath": "$.failure.Cause"}
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_a_failed_cleanup_is_recorded_and_the_run_still_frees_its_slot_and_tells_people(synthesized, environment):
+    compensate = states(synthesized, environment)["Compensate"]
+    [catch_all] = compensate["Catch"]
+
+    assert compensate["Parameters"]["reason"] == "failure"
+    assert compensate["ResultPath"] == "$.cleanup"
+    assert catch_all == {
+        "ErrorEquals": ["States.ALL"],
+        "ResultPath": "$.cleanupError",
+        "Next": "ReleaseRunSlotAfterFailure",
+    }
+    # Throttling is ridden out for longer here than anywhere: this is the step that stops billing.
+    assert retrier(compensate, "BedrockThrottled")["MaxAttempts"] >= 10
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_fail_states_carry_the_error_and_cause(synthesized, environment):
+    flow = states(synthesized, environment)
+
+    assert flow["RunFailed"] == {"Type": "Fail", "ErrorPath": "$.failure.Error", "CausePath": "$.failure.Cause"}
+    assert flow["NotificationFailed"]["Error"] == "NotificationFailed"
+    assert "dead-letter queue" in flow["NotificationFailed"]["Cause"]
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -116,8 +197,40 @@ def test_the_job_poll_is_bounded_by_the_time_limit(synthesized, environment):
     waited = sum(job_poll_schedule(config).delays())
     assert config.limits.max_job_hours * 3600 <= waited <= config.limits.max_job_hours * 3600 + 15 * 60
     time_limit = [c for c in poll["Catch"] if c["ErrorEquals"] == ["JobStillRunning"]]
-    assert time_limit[0]["Next"] == "StopJobAfterTimeLimit"
-    assert states(synthesized, environment)["JobTimeLimitExceeded"]["Parameters"]["Error"] == "JobTimeLimitExceeded"
+    assert time_limit[0]["Next"] == "JobTimeLimitExceeded"
+    exceeded = states(synthesized, environment)["JobTimeLimitExceeded"]
+    assert exceeded["Parameters"]["Error"] == "JobTimeLimitExceeded"
+    assert exceeded["Next"] == "Compensate"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_polling_rides_out_hours_of_throttling_but_not_forever(synthesized, environment):
+    throttled = retrier(states(synthesized, environment)["PollJob"], "BedrockThrottled")
+    waited = sum(
+        min(throttled["IntervalSeconds"] * throttled["BackoffRate"] ** n, throttled["MaxDelaySeconds"])
+        for n in range(throttled["MaxAttempts"])
+    )
+
+    assert 90 * 60 <= waited <= 3 * 3600
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_runs_beyond_the_cap_wait_for_a_slot_then_fail_without_starting_anything(synthesized, environment):
+    config = synthesized.environments[environment].config
+    flow = states(synthesized, environment)
+    acquire = flow["AcquireRunSlot"]
+    taken = retrier(acquire, "DynamoDB.ConditionalCheckFailedException")
+    waited = sum(
+        min(taken["IntervalSeconds"] * taken["BackoffRate"] ** n, taken["MaxDelaySeconds"])
+        for n in range(taken["MaxAttempts"])
+    )
+
+    assert config.limits.run_slot_wait_hours * 3600 <= waited <= (config.limits.run_slot_wait_hours + 1) * 3600
+    values = acquire["Parameters"]["ExpressionAttributeValues"]
+    assert values[":cap"] == {"N": str(config.limits.max_concurrent_runs)}
+    assert "size(holders) < :cap" in acquire["Parameters"]["ConditionExpression"]
+    assert acquire["Catch"][0]["Next"] == "NoRunSlot"
+    assert flow["NoRunSlot"]["Parameters"]["Error"] == "NoRunSlot"
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -136,7 +249,7 @@ def test_serving_failures_delete_what_the_run_created(synthesized, environment):
         pytest.skip("environment serves nothing")
     for name in ("CreateServing", "PollServing"):
         catch_all = [c for c in flow[name]["Catch"] if "States.ALL" in c["ErrorEquals"]]
-        assert catch_all[0]["Next"] == "DeleteServingAfterFailure"
+        assert catch_all[0]["Next"] == "Compensate"
     assert retrier(flow["PollServing"], "ServingNotReady")["MaxAttempts"] >= 1
 
 
@@ -160,12 +273,12 @@ def test_a_model_that_is_not_promoted_loses_its_serving_where_the_environment_as
         }
     ]
     # Promoted, or not judged (nothing to compare): the serving stays.
-    assert flow["PromotedOrNot"]["Default"] == "NotifySuccess"
-    assert flow["DeleteServingNotPromoted"]["Next"] == "NotifySuccess"
+    assert flow["PromotedOrNot"]["Default"] == "ReleaseRunSlot"
+    assert flow["DeleteServingNotPromoted"]["Next"] == "ReleaseRunSlot"
     assert flow["DeleteServingNotPromoted"]["ResultPath"] == "$.retired"
     # A model that could not be evaluated is not promoted either: its serving goes, and the run fails.
     [catch_all] = [c for c in evaluate["Catch"] if "States.ALL" in c["ErrorEquals"]]
-    assert catch_all["Next"] == "DeleteServingAfterFailure"
+    assert catch_all["Next"] == "Compensate"
 
 
 def test_without_deletion_the_evaluation_goes_straight_to_the_notification(tmp_path):
@@ -192,7 +305,11 @@ def test_the_execution_has_an_overall_timeout(synthesized, environment):
     limits = config.limits
 
     assert document["TimeoutSeconds"] == execution_timeout(config).to_seconds()
-    assert document["TimeoutSeconds"] > (limits.max_job_hours + limits.quota_wait_hours) * 3600
+    # Longer than every bounded wait together, so that each wait ends in its own state first.
+    waits = (
+        limits.run_slot_wait_hours + limits.quota_wait_hours + limits.max_job_hours + 2 * limits.max_serving_setup_hours
+    )
+    assert document["TimeoutSeconds"] > waits * 3600
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -241,7 +358,7 @@ def test_each_environment_schedule_meets_the_detection_target():
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_every_step_receives_the_execution_arn_for_its_logs(synthesized, environment):
-    for name, state in tasks(synthesized, environment).items():
+    for name, state in lambda_tasks(synthesized, environment).items():
         assert state["Parameters"]["executionArn.$"] == "$$.Execution.Id", name
 
 

@@ -647,7 +647,12 @@ def test_the_notification_says_why_nothing_was_evaluated():
 
 def test_a_failed_run_that_kept_its_serving_says_it_still_bills():
     failed = _message("failed", serving=SERVING, failure={"Error": "InvocationRejected", "Cause": "access denied"})
-    cleaned = _message("failed", serving=SERVING, failure={"Error": "X", "Cause": "y"}, cleanup={"deleted": True})
+    cleaned = _message(
+        "failed",
+        serving=SERVING,
+        failure={"Error": "X", "Cause": "y"},
+        cleanup={"stopped": False, "serving": {"deleted": True}},
+    )
 
     assert "kept and bills until deleted: python -m tools cleanup --env dev" in failed["message"]
     assert "kept and bills" not in cleaned["message"]
@@ -656,7 +661,11 @@ def test_a_failed_run_that_kept_its_serving_says_it_still_bills():
 @pytest.mark.parametrize(
     ("cleanup", "line"),
     [
-        ({"deleted": True, "arn": "arn:x"}, "Cleanup: deleted arn:x; it no longer bills"),
+        ({"deleted": True, "arn": "arn:x"}, "Cleanup: deleted arn:x, which no longer bills"),
+        (
+            {"jobName": "j", "stopped": True, "serving": {"deleted": True, "arn": "arn:x"}},
+            "Cleanup: job j stopped; deleted arn:x, which no longer bills",
+        ),
         (
             {"deleted": False, "reason": "under a OneMonth commitment: ..."},
             "Cleanup: no serving deleted: under a OneMonth commitment: ...",
@@ -672,3 +681,24 @@ def test_the_cleanup_line_says_in_words_what_was_done(cleanup, line):
     message = _message("failed", failure={"Error": "X", "Cause": "y"}, cleanup=cleanup)["message"]
 
     assert line in message.splitlines()
+
+
+def test_a_failed_run_says_its_custom_model_was_kept_and_what_its_storage_costs():
+    validation = {"dataset": {"name": "mail"}, "cost": {"storageUsdPerMonth": 1.95}}
+    model = "arn:aws:bedrock:us-east-1:111122223333:custom-model/amazon.nova-micro-v1:0:128k/abc123def456"
+    kept = _message("failed", validation=validation, result={"customModelArn": model}, failure={"Error": "X"})
+    before = _message("failed", validation=validation, failure={"Error": "X"})
+
+    assert (
+        "The custom model above was kept: its storage bills (~$1.95/month) until it is deleted "
+        "(python -m tools cleanup --env dev lists it)"
+    ) in kept["message"].splitlines()
+    assert "custom model above was kept" not in before["message"]
+
+
+def test_a_slot_that_could_not_be_given_back_is_said_with_what_happens_next():
+    message = _message("failed", failure={"Error": "X"}, slotError={"Error": "DynamoDB.AccessDeniedException"})[
+        "message"
+    ]
+
+    assert "slot could not be given back (DynamoDB.AccessDeniedException): the abort guard frees it" in message

@@ -333,10 +333,10 @@ def test_a_bedrock_client_at_the_runtime_prefix_meets_an_unknown_operation(serve
 
 def test_an_operation_the_emulator_lacks_is_its_validation_error(server):
     with pytest.raises(ClientError) as raised:
-        http_client(server).list_foundation_models(byProvider="Amazon")
+        http_client(server).list_imported_models()
     assert raised.value.response["Error"] == {
         "Code": "ValidationException",
-        "Message": "ListFoundationModels is not emulated locally",
+        "Message": "ListImportedModels is not emulated locally",
     }
 
 

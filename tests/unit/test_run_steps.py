@@ -33,6 +33,8 @@ ENVIRONMENT = {
     "COST_CEILING_USD": "25",
     "SERVING": json.dumps({"mode": "provisioned", "modelUnits": 1, "commitment": "none"}),
     "TOPIC_ARN": "arn:aws:sns:us-east-1:111122223333:topic",
+    "DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/111122223333/dead-letters",
+    "SLOTS_TABLE": "coordination",
     "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:111122223333:stateMachine:Workflow",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
@@ -41,7 +43,7 @@ ENVIRONMENT = {
 }
 UPLOAD = {"bucket": "data-bucket", "key": "datasets/email-classifier/train.jsonl", "versionId": "v1"}
 NAMES = run_names("dev", UPLOAD["bucket"], UPLOAD["key"], UPLOAD["versionId"])
-JOB_ARN = f"arn:aws:bedrock:us-east-1:111122223333:model-customization-job/{NAMES.job_name}"
+JOB_ARN = "arn:aws:bedrock:us-east-1:111122223333:model-customization-job/amazon.nova-micro-v1:0:128k/j0b1d2e3f4a5"
 MODEL_ARN = "arn:aws:bedrock:us-east-1:111122223333:custom-model/amazon.nova-micro-v1:0:128k/abc123def456"
 PT_ARN = "arn:aws:bedrock:us-east-1:111122223333:provisioned-model/xyz789uvw012"
 VALIDATION = {
@@ -58,12 +60,15 @@ VALIDATION = {
 }
 
 
+SERVICES = ("bedrock", "stepfunctions", "sns", "sqs", "dynamodb")
+
+
 @pytest.fixture
 def clients(monkeypatch):
     for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     runtime.reset()
-    made = {service: boto3.client(service, region_name="us-east-1") for service in ("bedrock", "stepfunctions", "sns")}
+    made = {service: boto3.client(service, region_name="us-east-1") for service in SERVICES}
     stubbers = {service: Stubber(client) for service, client in made.items()}
     monkeypatch.setattr(runtime, "client", lambda service: made[service])
     for stubber in stubbers.values():
@@ -228,45 +233,131 @@ def test_a_stopped_job_is_reported_as_stopped(clients):
 # -- StopJob ----------------------------------------------------------------------------------
 
 
-def test_the_time_limit_stops_a_running_job(clients):
-    from stop_job import handler
-
+def _listed_jobs(clients, *jobs: dict) -> None:
+    """The run's job found by name in the list (a Get of a missing job is refused by IAM's tag
+    condition, so the list is asked first)."""
+    summaries = [
+        {key: job[key] for key in ("jobArn", "baseModelArn", "jobName", "status", "creationTime")} for job in jobs
+    ]
     clients["bedrock"].add_response(
-        "get_model_customization_job", _job("InProgress"), {"jobIdentifier": NAMES.job_name}
+        "list_model_customization_jobs", {"modelCustomizationJobSummaries": summaries}, {"nameContains": NAMES.job_name}
     )
-    clients["bedrock"].add_response("stop_model_customization_job", {}, {"jobIdentifier": NAMES.job_name})
-
-    outcome = handler.lambda_handler({"upload": UPLOAD})
-
-    assert outcome["stopped"] is True and outcome["trigger"] == "time limit"
 
 
-def test_an_aborted_execution_stops_its_job_and_deletes_its_throughput(clients):
+def _listed_throughputs(clients, *throughputs: dict) -> None:
+    summaries = [{key: value for key, value in pt.items() if key != "failureMessage"} for pt in throughputs]
+    clients["bedrock"].add_response(
+        "list_provisioned_model_throughputs",
+        {"provisionedModelSummaries": summaries},
+        {"nameContains": NAMES.provisioned_model_name},
+    )
+
+
+def test_compensation_stops_a_running_job(clients):
     from stop_job import handler
 
+    _listed_jobs(clients, _job("InProgress"))
+    clients["bedrock"].add_response("stop_model_customization_job", {}, {"jobIdentifier": JOB_ARN})
+    _listed_throughputs(clients)
+
+    outcome = handler.lambda_handler({"upload": UPLOAD, "reason": "failure"})
+
+    assert outcome["stopped"] is True and outcome["trigger"] == "failure"
+    assert outcome["serving"] == {"deleted": False, "reason": "nothing was created"}
+
+
+def test_a_job_of_another_run_whose_name_contains_ours_is_not_stopped(clients):
+    from stop_job import handler
+
+    other = _job("InProgress", jobName=f"{NAMES.job_name}-copy", jobArn=f"{JOB_ARN}-copy")
+    _listed_jobs(clients, other)
+    _listed_throughputs(clients)
+
+    outcome = handler.lambda_handler({"upload": UPLOAD, "reason": "failure"})
+
+    assert outcome["stopped"] is False and outcome["reason"] == "no job was started"
+
+
+def test_a_job_that_ends_while_being_stopped_is_reported_as_ended(clients):
+    from stop_job import handler
+
+    _listed_jobs(clients, _job("InProgress"))
+    clients["bedrock"].add_client_error("stop_model_customization_job", "ConflictException", "job already completed")
+    clients["bedrock"].add_response("get_model_customization_job", _job("Completed", outputModelArn=MODEL_ARN))
+    _listed_throughputs(clients)
+
+    outcome = handler.lambda_handler({"upload": UPLOAD, "reason": "failure"})
+
+    assert outcome["stopped"] is False and outcome["reason"].startswith("job is Completed")
+
+
+def test_an_aborted_execution_stops_its_job_deletes_its_throughput_frees_its_slot_and_tells_people(clients):
+    from stop_job import handler
+
+    execution_arn = f"arn:aws:states:us-east-1:111122223333:execution:Workflow:{NAMES.execution_name}"
     event = {
         "detail-type": "Step Functions Execution Status Change",
-        "detail": {"status": "ABORTED", "input": json.dumps({"upload": UPLOAD})},
+        "region": "us-east-1",
+        "detail": {
+            "status": "ABORTED",
+            "name": NAMES.execution_name,
+            "executionArn": execution_arn,
+            "input": json.dumps({"upload": UPLOAD}),
+        },
     }
-    clients["bedrock"].add_response("get_model_customization_job", _job("InProgress"))
-    clients["bedrock"].add_response("stop_model_customization_job", {}, {"jobIdentifier": NAMES.job_name})
-    clients["bedrock"].add_response(
-        "get_provisioned_model_throughput",
-        _throughput("InService"),
-        {"provisionedModelId": NAMES.provisioned_model_name},
-    )
+    _listed_jobs(clients, _job("InProgress"))
+    clients["bedrock"].add_response("stop_model_customization_job", {}, {"jobIdentifier": JOB_ARN})
+    _listed_throughputs(clients, _throughput("InService"))
     clients["bedrock"].add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": PT_ARN})
+    clients["dynamodb"].add_response(
+        "update_item",
+        {},
+        {
+            "TableName": "coordination",
+            "Key": {"pk": {"S": "run-slots"}},
+            "UpdateExpression": "DELETE holders :me",
+            "ExpressionAttributeValues": {":me": {"SS": [NAMES.execution_name]}},
+        },
+    )
+    clients["sns"].add_response(
+        "publish", {"MessageId": "1"}, {"TopicArn": ENVIRONMENT["TOPIC_ARN"], "Subject": ANY, "Message": ANY}
+    )
 
     outcome = handler.lambda_handler(event)
 
     assert outcome["stopped"] is True and outcome["trigger"] == "execution ABORTED"
     assert outcome["serving"] == {"deleted": True, "arn": PT_ARN}
+    assert outcome["notified"].startswith("[dev] Bedrock customization ABORTED")
+
+
+def test_an_abort_notification_that_sns_refuses_is_kept_and_fails_the_event(clients):
+    from stop_job import handler
+
+    from customization.notifications import NotificationNotSent
+
+    event = {
+        "detail-type": "Step Functions Execution Status Change",
+        "detail": {"status": "TIMED_OUT", "name": NAMES.execution_name, "input": json.dumps({"upload": UPLOAD})},
+    }
+    _listed_jobs(clients)
+    _listed_throughputs(clients)
+    clients["dynamodb"].add_response("update_item", {})
+    clients["sns"].add_client_error("publish", "KMSAccessDeniedException", "the key is disabled")
+    clients["sqs"].add_response(
+        "send_message",
+        {"MessageId": "m1"},
+        {"QueueUrl": ENVIRONMENT["DEAD_LETTER_QUEUE_URL"], "MessageBody": ANY},
+    )
+
+    with pytest.raises(NotificationNotSent, match="kept in the dead-letter queue"):
+        handler.lambda_handler(event)
 
 
 def test_a_job_that_already_ended_is_left_alone(clients):
     from stop_job import handler
 
-    clients["bedrock"].add_response("get_model_customization_job", _job("Completed", outputModelArn=MODEL_ARN))
+    _listed_jobs(clients, _job("Completed", outputModelArn=MODEL_ARN))
+    _listed_throughputs(clients)
 
     assert handler.lambda_handler({"upload": UPLOAD})["stopped"] is False
 
@@ -274,7 +365,8 @@ def test_a_job_that_already_ended_is_left_alone(clients):
 def test_no_job_no_stop(clients):
     from stop_job import handler
 
-    clients["bedrock"].add_client_error("get_model_customization_job", "ResourceNotFoundException", "no such job")
+    _listed_jobs(clients)
+    _listed_throughputs(clients)
 
     assert handler.lambda_handler({"upload": UPLOAD})["reason"] == "no job was started"
 
@@ -382,8 +474,8 @@ def test_serving_statuses(clients, status, outcome):
 def test_committed_throughput_is_never_deleted(clients):
     from delete_serving import handler
 
-    clients["bedrock"].add_response(
-        "get_provisioned_model_throughput",
+    _listed_throughputs(
+        clients,
         _throughput("InService", commitmentDuration="OneMonth", commitmentExpirationTime=dt.datetime(2026, 12, 26)),
     )
 
@@ -395,7 +487,7 @@ def test_committed_throughput_is_never_deleted(clients):
 def test_nothing_created_nothing_deleted(clients):
     from delete_serving import handler
 
-    clients["bedrock"].add_client_error("get_provisioned_model_throughput", "ResourceNotFoundException", "none")
+    _listed_throughputs(clients)
 
     assert handler.lambda_handler({"upload": UPLOAD}) == {"deleted": False, "reason": "nothing was created"}
 
@@ -420,15 +512,19 @@ def test_on_demand_deployments_are_created_and_deleted_by_name(clients, monkeypa
         },
     )
     clients["bedrock"].add_response(
-        "get_custom_model_deployment",
+        "list_custom_model_deployments",
         {
-            "customModelDeploymentArn": deployment,
-            "modelDeploymentName": NAMES.deployment_name,
-            "modelArn": MODEL_ARN,
-            "createdAt": dt.datetime(2026, 11, 26),
-            "status": "Active",
+            "modelDeploymentSummaries": [
+                {
+                    "customModelDeploymentArn": deployment,
+                    "customModelDeploymentName": NAMES.deployment_name,
+                    "modelArn": MODEL_ARN,
+                    "createdAt": dt.datetime(2026, 11, 26),
+                    "status": "Active",
+                }
+            ]
         },
-        {"customModelDeploymentIdentifier": NAMES.deployment_name},
+        {"nameContains": NAMES.deployment_name},
     )
     clients["bedrock"].add_response(
         "delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": deployment}

@@ -6,24 +6,18 @@ lists it as PendingConfirmation until the person clicks the link).
 Both answer through real boto3 clients (`emulated_client`): botocore validates every request,
 and every answer against the service model.
 
-The simulator evaluates what this project's policies are made of (Allow and Deny statements,
-`*` and `?` in actions and resources, and the condition operators the stacks write:
-StringEquals, StringLike, ArnEquals, ArnLike, Bool, with the ForAnyValue/ForAllValues and
-IfExists forms) against the request context given, as IAM does: an explicit Deny wins,
-otherwise any Allow, otherwise an implicit deny. It is written by hand because moto does not
-implement SimulatePrincipalPolicy and no library evaluates IAM conditions; it is an emulation
-for tests, not a replacement for IAM.
+The simulator's decisions come from tools.local_run.iam, which the emulated Bedrock also uses
+to hold each function to its own policy.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import json
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from tools.local_run.bedrock import emulated_client
+from tools.local_run.iam import decide
 
 # Names as the Service Quotas console lists them (Amazon Bedrock). The concurrent-jobs quota's
 # exact name is not documented: preflight matches it by these words (tools/preflight.py).
@@ -121,65 +115,6 @@ class AccountEmulator:
             for resource in params.get("ResourceArns", ["*"])
         ]
         return 200, {"EvaluationResults": results, "IsTruncated": False}
-
-
-def decide(policies: Iterable[dict], action: str, resource: str, context: dict[str, list[str]]) -> str:
-    """IAM's decision for one action on one resource: explicitDeny, allowed or implicitDeny."""
-    matching = [
-        statement
-        for policy in policies
-        for statement in _listed(policy.get("Statement"))
-        if _matches(statement, action, resource, context)
-    ]
-    if any(statement.get("Effect") == "Deny" for statement in matching):
-        return "explicitDeny"
-    if any(statement.get("Effect") == "Allow" for statement in matching):
-        return "allowed"
-    return "implicitDeny"
-
-
-def _matches(statement: dict, action: str, resource: str, context: dict[str, list[str]]) -> bool:
-    actions = _listed(statement.get("Action"))
-    resources = _listed(statement.get("Resource", "*"))
-    return (
-        any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in actions)
-        and any(fnmatch.fnmatchcase(resource, pattern) for pattern in resources)
-        and all(_condition(operator, keys, context) for operator, keys in (statement.get("Condition") or {}).items())
-    )
-
-
-def _condition(operator: str, keys: dict[str, Any], context: dict[str, list[str]]) -> bool:
-    qualifier, _, base = operator.rpartition(":")
-    if_exists = base.endswith("IfExists")
-    base = base.removesuffix("IfExists")
-    for key, expected in keys.items():
-        present = context.get(key.lower())
-        if present is None:
-            if if_exists:
-                continue
-            return False
-        compare = _COMPARISONS.get(base)
-        if compare is None:
-            raise ValueError(f"the emulated simulator does not know condition operator {operator}")
-        hits = [any(compare(value, pattern) for pattern in _listed(expected)) for value in present]
-        if not (all(hits) if qualifier == "ForAllValues" else any(hits)):
-            return False
-    return True
-
-
-_COMPARISONS = {
-    "StringEquals": lambda value, pattern: value == pattern,
-    "StringLike": lambda value, pattern: fnmatch.fnmatchcase(value, pattern),
-    "ArnEquals": lambda value, pattern: fnmatch.fnmatchcase(value, pattern),
-    "ArnLike": lambda value, pattern: fnmatch.fnmatchcase(value, pattern),
-    "Bool": lambda value, pattern: str(value).lower() == str(pattern).lower(),
-}
-
-
-def _listed(value: Any) -> list:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
 
 
 def _error(code: str, message: str) -> dict[str, Any]:

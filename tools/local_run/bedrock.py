@@ -6,17 +6,26 @@ parameter against the real service model before the `before-call` hook answers, 
 answer is checked against the operation's output shape, so a request or response the real
 API would refuse fails the local run too.
 
+Each function of a local run is held to the policy its template gives it: every call is
+authorized as IAM would authorize it (tools.local_run.iam), on the resources the Service
+Authorization Reference names for the action, with the tags of the resource and of the
+request in the context. A grant the pipeline lacks, or a tag condition its code does not
+meet, fails the local run as AWS would fail the deployed one.
+
 Status changes follow a simulated clock, so a six-hour job completes in milliseconds while
 the state machine's deployed schedule (its Retry intervals) decides when it is noticed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import heapq
 import threading
+import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,27 +33,83 @@ import boto3
 from botocore.validate import validate_parameters
 
 from customization.key_policy import allows_bedrock_custom_models
+from tools.local_run.iam import decide
 
 ACCOUNT = "123456789012"
 
 
 class SimulatedClock:
-    """Real time plus every second the run skipped (retry intervals are not slept)."""
+    """Real time plus every second the run skipped: waits (retry intervals, backoff) are not
+    slept but jumped over, in the order they would end.
+
+    Several executions wait at once (a burst of uploads). Each wait (`sleep`) is registered
+    with its end; when no function is running (`busy`) and nothing has happened on the clock
+    for a moment, time jumps to the earliest end, and the executions whose waits are over go on.
+    So waits end in the order of their ends, as they would in real time, and the waits of
+    parallel executions overlap instead of adding up.
+
+    Waits inside a running function (the evaluation's backoff, `advance`) only move time on:
+    the function is the one running, and nothing else may go while it waits.
+    """
+
+    QUIET_SECONDS = 0.01
 
     def __init__(self, start: dt.datetime) -> None:
-        self._start_real = dt.datetime.now(dt.UTC)
+        self._start_real = time.monotonic()
         self._start = start
         self.skipped = 0.0
-        self._lock = threading.Lock()
+        self._condition = threading.Condition()
+        self._ends: list[float] = []  # when each registered wait ends, in seconds since the start
+        self._activity = 0
+        self._busy = 0
         self._alarms: list[tuple[dt.datetime, Callable[[], None]]] = []
 
+    @contextlib.contextmanager
+    def busy(self) -> Iterator[None]:
+        """A function runs: time does not jump while it does."""
+        with self._condition:
+            self._busy += 1
+            self._activity += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._busy -= 1
+                self._activity += 1
+                self._condition.notify_all()
+
+    def advance(self, seconds: float) -> None:
+        """Move time on by `seconds` at once (a wait inside a running function)."""
+        with self._condition:
+            self.skipped += seconds
+            self._activity += 1
+            self._condition.notify_all()
+        self._ring()
+
+    def _elapsed(self) -> float:
+        return time.monotonic() - self._start_real + self.skipped
+
     def now(self) -> dt.datetime:
-        with self._lock:
-            return self._start + (dt.datetime.now(dt.UTC) - self._start_real) + dt.timedelta(seconds=self.skipped)
+        with self._condition:
+            self._activity += 1
+            return self._start + dt.timedelta(seconds=self._elapsed())
 
     def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.skipped += seconds
+        with self._condition:
+            end = self._elapsed() + seconds
+            heapq.heappush(self._ends, end)
+            self._activity += 1
+            self._condition.notify_all()
+            while self._elapsed() < end:
+                seen = self._activity
+                self._condition.wait(self.QUIET_SECONDS)
+                if self._activity == seen and not self._busy and self._elapsed() < end:
+                    # Quiet: no function runs, every execution waits. Jump to the earliest end.
+                    self.skipped += max(0.0, self._ends[0] - self._elapsed())
+                    self._activity += 1
+                    self._condition.notify_all()
+            self._ends.remove(end)
+            heapq.heapify(self._ends)
         self._ring()
 
     def at_time(self, when: dt.datetime, action: Callable[[], None]) -> None:
@@ -54,14 +119,11 @@ class SimulatedClock:
 
     def _ring(self) -> None:
         now = self.now()
-        with self._lock:  # several threads sleep at once (the evaluation's requests)
+        with self._condition:
             due = [alarm for alarm in self._alarms if alarm[0] <= now]
             self._alarms = [alarm for alarm in self._alarms if alarm[0] > now]
         for _, action in due:
             action()
-
-    def at(self, real: dt.datetime, skipped: float) -> dt.datetime:
-        return self._start + (real - self._start_real) + dt.timedelta(seconds=skipped)
 
 
 @dataclass
@@ -89,11 +151,35 @@ class Behaviour:
     runtime_throttles_per_request: int = 0
     # Model access to the base model is not enabled in the account (the runtime refuses it).
     base_model_access_denied: bool = False
+    # (function, operation) pairs refused with AccessDenied, as if the function's role lacked it.
+    denied: frozenset[tuple[str, str]] = frozenset()
+    # (function, operation, from hour, for hours): an outage of throttling for that caller.
+    throttled: tuple[str, str, float, float] | None = None
+    # Functions whose every invocation fails after doing its work: "Sandbox.Timedout" (a
+    # Lambda timeout) or "InjectedFault" (any other error), by function name.
+    faults: dict[str, str] = field(default_factory=dict)
     # Model IDs (as invoked, e.g. amazon.nova-micro-v1:0) whose access the account has not been granted.
     models_without_access: frozenset[str] = frozenset()
     # The custom model after its job completes: Creating for this long, then Active (or Failed).
     model_creating_minutes: float = 0.0
     model_outcome: str = "Active"  # or "Failed"
+
+    def fault_after(self, function: str) -> EmulatedFailure | None:
+        """The failure `function` meets after its handler returned, if the scenario gives it one."""
+        kind = self.faults.get(function)
+        if kind is None:
+            return None
+        if kind == "Sandbox.Timedout":
+            return EmulatedFailure(kind, "Task timed out after 60.00 seconds (emulated, after its work was done)")
+        return EmulatedFailure(kind, f"{function} failed after its work was done (emulated fault)")
+
+
+class EmulatedFailure(Exception):
+    """A failure of the function itself, after its work was done (the scenario's fault)."""
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
 
 
 @dataclass
@@ -133,15 +219,19 @@ class BedrockEmulator:
     # one that encrypts a custom Nova model before it creates throughput for it).
     key_policies: dict[str, dict] = field(default_factory=dict)
     today: dt.date | None = None  # for model lifecycles (None: the clock's date)
+    # The identity policies of a caller (a function's name), or None when the caller is not held
+    # to any (tests and tools that call the emulation directly).
+    policies_of: Callable[[str], list[dict] | None] | None = None
     _create_attempts: int = 0
     _lost_response: bool = False
     _started: dt.datetime | None = None
     _runtime_attempts: dict[tuple[str, str], int] = field(default_factory=dict)
     _runtime_lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def client(self, service: str = "bedrock"):
-        """A boto3 client of `bedrock` or `bedrock-runtime` answered by this emulation."""
-        return emulated_client(service, self.region, self._handle)
+    def client(self, service: str = "bedrock", *, caller: str = ""):
+        """A boto3 client of `bedrock` or `bedrock-runtime` answered by this emulation, for
+        `caller` (a function's name: a scenario may deny one function a permission)."""
+        return emulated_client(service, self.region, lambda operation, params: self._handle(operation, params, caller))
 
     # -- what the run left behind -------------------------------------------------------------
 
@@ -151,6 +241,25 @@ class BedrockEmulator:
     def billed_servings(self) -> list[str]:
         return [s.arn for s in self.servings.values() if not s.deleted]
 
+    def max_concurrent_jobs(self) -> int:
+        """The most jobs that were training at the same moment."""
+        edges = []
+        for job in self.jobs.values():
+            self._status(job)
+            ended = job.ended if job.status == "Stopped" else self._end(job)
+            edges += [(job.created, 1), (min(ended, self.clock.now()), -1)]
+        most = current = 0
+        for _, change in sorted(edges, key=lambda edge: (edge[0], edge[1])):
+            current += change
+            most = max(most, current)
+        return most
+
+    def kept_models(self) -> list[str]:
+        """Custom models that exist (each bills storage every month until deleted)."""
+        return [
+            job.model_arn for job in self.jobs.values() if self._status(job) == "Completed" and not job.model_deleted
+        ]
+
     def counts(self) -> dict[str, int]:
         counted: dict[str, int] = {}
         for call in self.calls:
@@ -159,12 +268,16 @@ class BedrockEmulator:
 
     # -- operations ---------------------------------------------------------------------------
 
-    def _handle(self, operation: str, params: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    def _handle(self, operation: str, params: dict[str, Any], caller: str = "") -> tuple[int, dict[str, Any]]:
         now = self.clock.now()
         handler = getattr(self, f"_{_snake(operation)}", None)
-        if handler is None:
-            return 400, _error("ValidationException", f"{operation} is not emulated locally")
-        status, body = handler(params, now)
+        refusal = self._refusal(operation, caller, now) or self._unauthorized(operation, params, caller)
+        if refusal is not None:
+            status, body = refusal
+        elif handler is None:
+            status, body = 400, _error("ValidationException", f"{operation} is not emulated locally")
+        else:
+            status, body = handler(params, now)
         call = {
             "operation": operation,
             "time": now,
@@ -175,6 +288,118 @@ class BedrockEmulator:
         if self.on_call:
             self.on_call(call)
         return status, body
+
+    def _refusal(self, operation: str, caller: str, now: dt.datetime) -> tuple[int, dict[str, Any]] | None:
+        """What the scenario makes this call of this caller meet: a denied permission, or an
+        outage of throttling."""
+        behaviour = self.behaviour
+        if (caller, operation) in behaviour.denied:
+            return 400, _error(
+                "AccessDeniedException",
+                f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{caller}Role/{caller} is not authorized to perform: "
+                f"bedrock:{operation}",
+            )
+        outage = behaviour.throttled
+        if outage and (caller, operation) == outage[:2] and self._started is not None:
+            begins = self._started + dt.timedelta(hours=outage[2])
+            if begins <= now < begins + dt.timedelta(hours=outage[3]):
+                return 400, _error("ThrottlingException", "Too many requests, please wait before trying again.")
+        return None
+
+    # -- IAM -----------------------------------------------------------------------------------
+
+    def _unauthorized(self, operation: str, params: dict[str, Any], caller: str) -> tuple[int, dict] | None:
+        """AccessDenied, as IAM words it, when the caller's policies do not allow the call on
+        every resource it touches."""
+        policies = self.policies_of(caller) if (caller and self.policies_of) else None
+        if policies is None:
+            return None
+        action = f"bedrock:{_IAM_ACTIONS.get(operation, operation)}"
+        for resource, context in self._authorized_on(operation, params):
+            if decide(policies, action, resource, context) != "allowed":
+                return 400, _error(
+                    "AccessDeniedException",
+                    f"User: arn:aws:sts::{ACCOUNT}:assumed-role/{caller}Role/{caller} is not authorized to perform: "
+                    f"{action} on resource: {resource} because no identity-based policy allows the {action} action",
+                )
+        return None
+
+    def _authorized_on(self, operation: str, params: dict[str, Any]) -> list[tuple[str, dict[str, list[str]]]]:
+        """The (resource ARN, condition context) pairs IAM checks for the call: the resource types
+        of the action in the Service Authorization Reference (Amazon Bedrock, read 2026-11-29),
+        each with its tags as aws:ResourceTag, and the request's tags as aws:RequestTag/aws:TagKeys.
+        A resource that does not exist has no tags: a tag condition refuses it."""
+        arn = f"arn:aws:bedrock:{self.region}:{ACCOUNT}"
+        requested = _request_tags(params)
+
+        def resource(resource_arn: str, **extra: list[str]) -> tuple[str, dict[str, list[str]]]:
+            tags = self._tags_of(resource_arn) or []
+            held = {f"aws:resourcetag/{tag['key'].lower()}": [tag["value"]] for tag in tags}
+            return resource_arn, {**held, **requested, **extra}
+
+        def named(kind: str, identifier: str, found: Any) -> str:
+            if found is not None:
+                return found.arn
+            return identifier if identifier.startswith("arn:") else f"{arn}:{kind}/{identifier}"
+
+        if operation == "CreateModelCustomizationJob":
+            base = params["baseModelIdentifier"]
+            base_arn = base if base.startswith("arn:") else f"arn:aws:bedrock:{self.region}::foundation-model/{base}"
+            new_model = f"{arn}:custom-model/{base}/{_id(params['customModelName'])}"  # as created below
+            return [resource(base_arn), (new_model, requested)]
+        if operation in ("GetModelCustomizationJob", "StopModelCustomizationJob"):
+            identifier = params["jobIdentifier"]
+            return [resource(named("model-customization-job", identifier, self._find_job(identifier)))]
+        if operation in ("CreateProvisionedModelThroughput", "CreateCustomModelDeployment"):
+            model = params.get("modelId") or params["modelArn"]
+            return [resource(self._model_arn(model) or model)]
+        if operation in ("GetProvisionedModelThroughput", "DeleteProvisionedModelThroughput"):
+            identifier = params["provisionedModelId"]
+            return [resource(named("provisioned-model", identifier, self._find_serving(identifier)))]
+        if operation in ("GetCustomModelDeployment", "DeleteCustomModelDeployment"):
+            identifier = params["customModelDeploymentIdentifier"]
+            return [resource(named("custom-model-deployment", identifier, self._find_serving(identifier)))]
+        if operation in ("GetCustomModel", "DeleteCustomModel"):
+            model = params["modelIdentifier"]
+            return [resource(self._model_arn(model) or f"{arn}:custom-model/{model}")]
+        if operation in ("ListTagsForResource", "TagResource", "UntagResource"):
+            return [resource(params["resourceARN"])]
+        if operation in ("Converse", "InvokeModel"):
+            return self._invoked(params["modelId"], resource)
+        # List* and the foundation-model questions take no resource: "*".
+        return [("*", {})]
+
+    def _invoked(self, model_id: str, resource: Callable) -> list[tuple[str, dict[str, list[str]]]]:
+        """What invoking `model_id` is authorized on: the throughput or deployment (and the custom
+        model behind a deployment), or the base model, through its inference profile if it has one."""
+        serving = self._find_serving(model_id)
+        if serving is not None:
+            checked = [resource(serving.arn)]
+            if serving.kind == "deployment":
+                checked.append(resource(serving.request["modelArn"]))
+            return checked
+        from customization.catalog import load_catalog
+
+        for model in load_catalog().models.values():
+            invocation = model.invocation
+            if invocation.model_id != model_id:
+                continue
+            foundation = f"arn:aws:bedrock:{self.region}::foundation-model/{invocation.base_model_id}"
+            if not invocation.inference_profile:
+                return [resource(foundation)]
+            profile = f"arn:aws:bedrock:{self.region}:{ACCOUNT}:inference-profile/{model_id}"
+            return [resource(profile), resource(foundation, **{"bedrock:inferenceprofilearn": [profile]})]
+        return [
+            resource(
+                model_id
+                if model_id.startswith("arn:")
+                else f"arn:aws:bedrock:{self.region}::foundation-model/{model_id}"
+            )
+        ]
+
+    def _model_arn(self, identifier: str) -> str | None:
+        job = self._job_of_model(identifier)
+        return job.model_arn if job is not None else None
 
     def _create_model_customization_job(self, params, now):
         self._create_attempts += 1
@@ -216,7 +441,6 @@ class BedrockEmulator:
             "jobArn": job.arn,
             "jobName": job.request["jobName"],
             "outputModelName": job.request["customModelName"],
-            "clientRequestToken": job.request.get("clientRequestToken", ""),
             "roleArn": job.request["roleArn"],
             "status": status,
             "creationTime": job.created,
@@ -228,6 +452,8 @@ class BedrockEmulator:
             "outputDataConfig": job.request["outputDataConfig"],
             "customizationType": job.request.get("customizationType", "FINE_TUNING"),
         }
+        if job.request.get("clientRequestToken"):
+            body["clientRequestToken"] = job.request["clientRequestToken"]
         if status == "InProgress":
             body["statusDetails"] = {"trainingDetails": {"status": "InProgress", "creationTime": job.created}}
         elif status == "Completed":
@@ -355,10 +581,33 @@ class BedrockEmulator:
             return 400, _error("ResourceNotFoundException", f"{params['resourceARN']} not found.")
         return 200, {"tags": tags}
 
+    def _list_model_customization_jobs(self, params, now):
+        summaries = []
+        for job in self.jobs.values():
+            if not _listed(job.request["jobName"], params):
+                continue
+            status = self._status(job)
+            summary = {
+                "jobArn": job.arn,
+                "baseModelArn": f"arn:aws:bedrock:{self.region}::foundation-model/{job.request['baseModelIdentifier']}",
+                "jobName": job.request["jobName"],
+                "status": status,
+                "creationTime": job.created,
+                "customModelName": job.request["customModelName"],
+                "customizationType": job.request.get("customizationType", "FINE_TUNING"),
+            }
+            if status != "InProgress":
+                summary["endTime"] = job.ended or self._end(job)
+            if status == "Completed":
+                summary["customModelArn"] = job.model_arn
+            if params.get("statusEquals") in (None, status):
+                summaries.append(summary)
+        return 200, {"modelCustomizationJobSummaries": summaries}
+
     def _list_provisioned_model_throughputs(self, params, now):
         summaries = []
         for serving in self.servings.values():
-            if serving.kind != "throughput" or serving.deleted:
+            if serving.kind != "throughput" or serving.deleted or not _listed(serving.name, params):
                 continue
             _, body = self._get_provisioned_model_throughput({"provisionedModelId": serving.arn}, now)
             summaries.append(
@@ -386,7 +635,7 @@ class BedrockEmulator:
     def _list_custom_model_deployments(self, params, now):
         summaries = []
         for serving in self.servings.values():
-            if serving.kind != "deployment" or serving.deleted:
+            if serving.kind != "deployment" or serving.deleted or not _listed(serving.name, params):
                 continue
             summaries.append(
                 {
@@ -628,6 +877,29 @@ def _base_of(custom_model_arn: str) -> str:
     """`amazon.nova-micro-v1:0:128k` from `...:custom-model/amazon.nova-micro-v1:0:128k/<id>` (as issued here)."""
     parts = custom_model_arn.split("/")
     return parts[1] if len(parts) > 2 else "unknown"
+
+
+# Operations authorized as another action (Converse is InvokeModel, Service Authorization Reference).
+_IAM_ACTIONS = {"Converse": "InvokeModel", "ConverseStream": "InvokeModelWithResponseStream"}
+
+
+def _listed(name: str, params: dict[str, Any]) -> bool:
+    """Whether a List call's nameContains filter keeps `name` (Bedrock matches a substring)."""
+    return params.get("nameContains", "") in name
+
+
+def _request_tags(params: dict[str, Any]) -> dict[str, list[str]]:
+    """aws:RequestTag/<key> and aws:TagKeys of a request that tags what it creates."""
+    tags = {
+        tag["key"]: tag["value"]
+        for field_name in ("tags", "jobTags", "customModelTags")
+        for tag in params.get(field_name) or []
+    }
+    if not tags:
+        return {}
+    context = {f"aws:requesttag/{key.lower()}": [value] for key, value in tags.items()}
+    context["aws:tagkeys"] = list(tags)
+    return context
 
 
 def _error(code: str, message: str) -> dict[str, Any]:

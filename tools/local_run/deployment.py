@@ -8,6 +8,7 @@ the cloud assembly, so a change to the CDK code changes what runs locally.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import importlib
 import json
@@ -52,6 +53,7 @@ class LocalDeployment:
         self.storage = assembly.stacks[f"{stack_prefix}-{environment}-Storage"]
         self.pipeline = assembly.stacks[f"{stack_prefix}-{environment}-Pipeline"]
         self.state_machine_arn: str | None = None
+        self.pinned_account = self.pipeline.account
         self.functions = {
             logical_id: DeployedFunction(
                 logical_id=logical_id,
@@ -89,6 +91,8 @@ class LocalDeployment:
             return f"arn:aws:kms:{self.region}:{ACCOUNT}:key/{key_id}" if attribute == "Arn" else key_id
         if kind == "AWS::IAM::Role":
             return f"arn:aws:iam::{ACCOUNT}:role/{name}"
+        if kind == "AWS::DynamoDB::Table":
+            return f"arn:aws:dynamodb:{self.region}:{ACCOUNT}:table/{name}" if attribute == "Arn" else name
         return f"arn:aws:local:{self.region}:{ACCOUNT}:{name}" if attribute == "Arn" else name
 
     def resolve(self, value: Any, stack: StackTemplate | None = None) -> Any:
@@ -96,6 +100,10 @@ class LocalDeployment:
         stack = stack or self.pipeline
         if isinstance(value, list):
             return [self.resolve(item, stack) for item in value]
+        if isinstance(value, str) and self.pinned_account:
+            # A pinned environment's template writes its account into ARNs: the emulated account
+            # stands in for it, as for the account the others deploy to.
+            return value.replace(f":{self.pinned_account}:", f":{ACCOUNT}:")
         if not isinstance(value, dict):
             return value
         if len(value) != 1:
@@ -126,6 +134,23 @@ class LocalDeployment:
             if resource["Type"] == "AWS::KMS::Key"
         }
 
+    def function_policies(self) -> dict[str, list[dict]]:
+        """Each function's identity policies as deployed, by its name: the managed and inline
+        policies of its role (what IAM evaluates when the function calls AWS)."""
+        policies: dict[str, list[dict]] = {}
+        for function in self.functions.values():
+            role_ref = self.pipeline.resources[function.logical_id]["Properties"]["Role"]
+            role_id = role_ref["Fn::GetAtt"][0]
+            attached = [
+                resource["Properties"]["PolicyDocument"]
+                for resource in self.pipeline.resources.values()
+                if resource["Type"] in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy")
+                and {"Ref": role_id} in resource["Properties"].get("Roles", [])
+            ]
+            inline = [p["PolicyDocument"] for p in self.pipeline.resources[role_id]["Properties"].get("Policies", [])]
+            policies[function.name] = [self.resolve(document) for document in (*attached, *inline)]
+        return policies
+
     def bucket(self, construct_path: str) -> str:
         logical_id, _ = self.storage.named(construct_path)
         return self._physical(self.storage, logical_id)
@@ -154,9 +179,18 @@ class LocalDeployment:
                 )
         sqs = boto3.client("sqs", region_name=self.region)
         sns = boto3.client("sns", region_name=self.region)
+        dynamodb = boto3.client("dynamodb", region_name=self.region)
         for logical_id, resource in self.pipeline.resources.items():
             name = self._physical(self.pipeline, logical_id).rsplit("/", 1)[-1].rsplit(":", 1)[-1]
-            if resource["Type"] == "AWS::SQS::Queue":
+            if resource["Type"] == "AWS::DynamoDB::Table":
+                properties = resource["Properties"]
+                dynamodb.create_table(
+                    TableName=self._physical(self.pipeline, logical_id),
+                    KeySchema=properties["KeySchema"],
+                    AttributeDefinitions=properties["AttributeDefinitions"],
+                    BillingMode=properties["BillingMode"],
+                )
+            elif resource["Type"] == "AWS::SQS::Queue":
                 sqs.create_queue(QueueName=name)
             elif resource["Type"] == "AWS::SNS::Topic":
                 topic_arn = sns.create_topic(Name=name)["TopicArn"]
@@ -185,11 +219,16 @@ class HandlerInvoker:
     """Runs a deployed function's handler in-process, as the Lambda runtime would."""
 
     def __init__(
-        self, deployment: LocalDeployment, clients: Callable[[str], Any], sleep: Callable[[float], None] | None = None
+        self,
+        deployment: LocalDeployment,
+        clients: Callable[[str, str], Any],
+        sleep: Callable[[float], None] | None = None,
+        busy: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
     ) -> None:
         self.deployment = deployment
         self.clients = clients
         self.sleep = sleep
+        self.busy = busy
         self.by_arn = {
             deployment._physical(deployment.pipeline, logical_id): function
             for logical_id, function in deployment.functions.items()
@@ -208,11 +247,14 @@ class HandlerInvoker:
         module_name, _, attribute = function.handler.rpartition(".")
         handler = getattr(importlib.import_module(module_name), attribute)
         variables = {key: str(self.deployment.resolve(value)) for key, value in function.variables.items()}
-        with self._lock:
+        with self.busy(), self._lock:
             saved = dict(os.environ)
             os.environ.update(variables, AWS_REGION=self.deployment.region, AWS_DEFAULT_REGION=self.deployment.region)
             runtime.reset()
-            original_client, runtime.client = runtime.client, self.clients
+            # Each function gets clients of its own, as each has its own role: the emulation can
+            # refuse one function what it grants another (a scenario's denied permission).
+            original_client = runtime.client
+            runtime.client = lambda service: self.clients(service, function.name)
             original_sleep = runtime.sleep
             if self.sleep is not None:
                 runtime.sleep = self.sleep
@@ -237,5 +279,7 @@ class HandlerInvoker:
         result, error = self.call(function, json.loads(body or "{}"))
         if error is not None:
             response_headers["x-amz-function-error"] = "Unhandled"
-            return json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)}).encode()
+            # Lambda's own failures (a timeout) have names no Python class can have.
+            error_type = getattr(error, "error_type", type(error).__name__)
+            return json.dumps({"errorType": error_type, "errorMessage": str(error)}).encode()
         return json.dumps(result).encode()

@@ -13,6 +13,8 @@ def render(report: RunReport) -> str:
         lines.append(f"execution {execution['name']}: {execution['status']}")
         if execution.get("error"):
             lines.append(f"  error: {execution['error']}: {first_line_of_cause(execution.get('cause'))}")
+        if execution.get("jobStartedAfter"):
+            lines.append(f"  job started {execution['jobStartedAfter']} after the upload")
         if execution.get("customModelArn"):
             lines.append(f"  custom model: {execution['customModelArn']}")
         if execution.get("servingArn"):
@@ -30,13 +32,25 @@ def render(report: RunReport) -> str:
         lines += _evaluation(execution, report.saved_reports)
     calls = ", ".join(f"{name} x{count}" for name, count in sorted(report.bedrock_calls.items())) or "none"
     lines.append(f"bedrock calls: {calls}")
-    lines.append(f"jobs created: {report.jobs_created}")
+    lines.append(f"jobs created: {report.jobs_created} (at most {report.max_concurrent_jobs} training at once)")
+    if len(report.executions) > 1:
+        training = [(e.get("cost") or {}).get("trainingUsd") for e in report.executions]
+        known = [usd for usd in training if usd is not None]
+        lines.append(
+            f"estimated training, all runs: ${sum(known):,.2f} over {len(known)} runs; state transitions: "
+            f"{sum(e['stateTransitions'] for e in report.executions)}"
+        )
     for notification in report.notifications:
         lines.append(f"notification: {notification['subject']}")
     if not report.notifications:
         lines.append("notification: none")
     lines.append(f"left running: {', '.join(report.left_running) or 'nothing'}")
     lines.append(f"left billing: {', '.join(report.left_billed) or 'nothing'}")
+    for arn in report.kept_serving:
+        how = "bills every hour until deleted" if ":provisioned-model/" in arn else "bills per token when invoked"
+        lines.append(f"kept on purpose: {arn} (the promoted serving; {how})")
+    if report.kept_models:
+        lines.append(f"custom models kept: {len(report.kept_models)} (each bills storage monthly until deleted)")
     return "\n".join(lines)
 
 

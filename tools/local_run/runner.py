@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import logging
 import tempfile
@@ -17,6 +18,7 @@ import boto3
 import moto.stepfunctions.parser.asl.component.common.retry.retrier_decl as retrier_decl
 from moto import mock_aws
 from moto.awslambda_simple.models import lambda_simple_backends
+from moto.dynamodb.models import DynamoDBBackend
 from moto.events.models import EventPattern
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
@@ -25,6 +27,7 @@ from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 from customization.catalog import BEDROCK_CONVERSATION, CLAUDE_MESSAGES, PROMPT_COMPLETION, load_catalog
 from customization.evaluation.cases import to_case
 from customization.naming import PROJECT
+from customization.run_state import serving_deleted
 from stacks.config import cdk_json_context
 from tools.assembly import CloudAssembly
 from tools.local_run.bedrock import ACCOUNT, BedrockEmulator, SimulatedClock
@@ -75,6 +78,10 @@ class RunReport:
     jobs_created: int = 0
     left_running: list[str] = field(default_factory=list)
     left_billed: list[str] = field(default_factory=list)
+    # What the runs hand over on purpose, and what it costs while it exists.
+    kept_serving: list[str] = field(default_factory=list)
+    kept_models: list[str] = field(default_factory=list)
+    max_concurrent_jobs: int = 0  # the most jobs training at one time (limits.maxConcurrentRuns caps it)
     report_objects: list[str] = field(default_factory=list)
     # Seconds between a job's end and the poll that saw it, per job that ended.
     detection_delays: list[float] = field(default_factory=list)
@@ -96,6 +103,9 @@ class RunReport:
             "notifications": self.notifications,
             "leftRunning": self.left_running,
             "leftBilled": self.left_billed,
+            "keptServing": self.kept_serving,
+            "keptModels": self.kept_models,
+            "maxConcurrentJobs": self.max_concurrent_jobs,
             "reports": self.report_objects,
             "detectionDelaysSeconds": self.detection_delays,
             "savedReports": self.saved_reports,
@@ -168,6 +178,8 @@ def run(
             base_models=frozenset(model.invocation.model_id for model in load_catalog().models.values()),
             key_policies=deployment.key_policies(),
             today=START.date(),
+            # Each function may do in Bedrock what its deployed policy allows, and no more.
+            policies_of=deployment.function_policies().get,
         )
         # Status reads while waiting are summed up by the step's folded line, and the
         # evaluation's questions by its result line: neither is listed one by one.
@@ -185,8 +197,10 @@ def run(
         data_bucket = deployment.bucket("DataBucket")
         name = source.name
         uploads = 2 if scenario.upload_twice else 1
-        for _ in range(uploads):
-            _upload(s3, data_bucket, source, name, broken=scenario.broken_dataset, timeline=timeline)
+        names = [f"{name}-{n}" for n in range(1, scenario.burst_uploads + 1)] if scenario.burst_uploads else [name]
+        for dataset_name in names:
+            for _ in range(uploads):
+                _upload(s3, data_bucket, source, dataset_name, broken=scenario.broken_dataset, timeline=timeline)
         events = _captured_upload_events(deployment)
         pattern = EventPattern.load(json.dumps(deployment.rule_pattern("TrainingFileUploaded")))
         starter = invoker.function("StartRun")
@@ -206,11 +220,19 @@ def run(
         _abort_guard(deployment, invoker, executions, timeline)
         timeline.finish()
         report.executions = [_with_evaluation_report(s3, _execution_summary(sfn, arn)) for arn in executions]
+        for execution in report.executions:
+            job = emulator.jobs.get(execution.get("jobName") or "")
+            # How long the run waited (for a run slot, a quota) before its job started.
+            execution["jobStartedAfter"] = _duration(job.created - START) if job else None
         report.timeline = timeline.entries
         report.bedrock_calls = emulator.counts()
         report.jobs_created = len(emulator.jobs)
         report.left_running = emulator.running_jobs()
-        report.left_billed = [arn for arn in emulator.billed_servings() if not _intended_serving(report, arn)]
+        billed = emulator.billed_servings()
+        report.left_billed = [arn for arn in billed if not _intended_serving(report, arn)]
+        report.kept_serving = [arn for arn in billed if _intended_serving(report, arn)]
+        report.kept_models = emulator.kept_models()
+        report.max_concurrent_jobs = emulator.max_concurrent_jobs()
         report.notifications = _notifications(deployment)
         report.detection_delays = _detection_delays(emulator)
         report.report_objects = [
@@ -226,12 +248,14 @@ def run(
 
 
 class _interpreter_patches:
-    """Two adjustments to moto's Step Functions interpreter, for the duration of a run.
+    """Adjustments to moto, for the duration of a run, where it is looser than AWS.
 
     - Retry intervals advance the simulated clock instead of sleeping (time compression);
       the intervals themselves are the deployed ones.
     - An aborted execution stays aborted: moto lets a task failure that lands after
       StopExecution overwrite ABORTED with FAILED, which AWS does not do.
+    - A DynamoDB update is atomic, its condition included, as in AWS: moto's backend takes no
+      lock, so two executions taking the last run slot at once could both get it.
     """
 
     def __init__(self, clock: SimulatedClock) -> None:
@@ -262,10 +286,20 @@ class _interpreter_patches:
 
         self._saved = retrier_decl.time
         retrier_decl.time = _Time()
+        self._original_update_item = DynamoDBBackend.update_item
+        lock = threading.Lock()
+        original_update_item = self._original_update_item
+
+        def update_item(backend, *args, **kwargs):
+            with lock:
+                return original_update_item(backend, *args, **kwargs)
+
+        DynamoDBBackend.update_item = update_item
         return self
 
     def __exit__(self, *exc):
         retrier_decl.time = self._saved
+        DynamoDBBackend.update_item = self._original_update_item
         Environment.set_error = self._original_set_error
         logging.getLogger("moto").setLevel(self._moto_log_level)
 
@@ -273,19 +307,26 @@ class _interpreter_patches:
 def _invoker(deployment: LocalDeployment, emulator: BedrockEmulator, clock: SimulatedClock, timeline: _Timeline):
     from tools.local_run.deployment import HandlerInvoker
 
-    clients: dict[str, Any] = {"bedrock": emulator.client(), "bedrock-runtime": emulator.client("bedrock-runtime")}
+    clients: dict[tuple[str, str], Any] = {}
 
-    def client(service: str):
-        if service not in clients:
-            clients[service] = boto3.client(service, region_name=REGION)
-        return clients[service]
+    def client(service: str, caller: str):
+        """The client `caller` (a function) gets: Bedrock's answered by the emulation, which
+        knows the caller; the other services' by moto."""
+        if (service, caller) not in clients:
+            if service in ("bedrock", "bedrock-runtime"):
+                clients[service, caller] = emulator.client(service, caller=caller)
+            else:
+                clients[service, caller] = boto3.client(service, region_name=REGION)
+        return clients[service, caller]
 
     # Waits between the evaluation's retries advance the simulated clock, like the Retry intervals.
-    invoker = HandlerInvoker(deployment, client, sleep=clock.sleep)
+    invoker = HandlerInvoker(deployment, client, sleep=clock.advance, busy=clock.busy)
     original = invoker.call
 
     def call(function, event):
         result, error = original(function, event)
+        if error is None:
+            error = emulator.behaviour.fault_after(function.name)
         step = function.name if function.name != "Notify" else f"Notify ({event.get('outcome')})"
         if error is None:
             timeline.add("step", f"{step}: {_result_text(function.name, result)}")
@@ -389,9 +430,9 @@ def _follow(sfn, deployment: LocalDeployment, scenario: Scenario, clock: Simulat
 
 
 def _abort_guard(deployment: LocalDeployment, invoker, executions: list[str], timeline: _Timeline) -> None:
-    """What the deployed RunAbortedOrTimedOut rule does: its pattern decides, StopJob acts."""
+    """What the deployed RunEndedUnfinished rule does: its pattern decides, StopJob acts."""
     sfn = boto3.client("stepfunctions", region_name=REGION)
-    pattern = EventPattern.load(json.dumps(deployment.rule_pattern("RunAbortedOrTimedOut")))
+    pattern = EventPattern.load(json.dumps(deployment.rule_pattern("RunEndedUnfinished")))
     for arn in executions:
         execution = sfn.describe_execution(executionArn=arn)
         event = {
@@ -413,6 +454,7 @@ def _abort_guard(deployment: LocalDeployment, invoker, executions: list[str], ti
         }
         if pattern.matches_event(event):
             timeline.add("event", f"execution {execution['status']}: the abort guard rule matches")
+            # FAILED runs compensated already: the guard finds nothing left to do there.
             invoker.call(invoker.function("StopJob"), event)
 
 
@@ -426,8 +468,16 @@ def _execution_summary(sfn, arn: str) -> dict[str, Any]:
     ]
     entered = [e for e in history if e["type"].endswith("StateEntered")]
     scheduled = sum(1 for e in history if e["type"] == "LambdaFunctionScheduled")
-    tasks = sum(1 for e in history if e["type"] == "TaskStateEntered")
-    output = json.loads(execution.get("output") or "{}")
+    # Lambda tasks entered (a DynamoDB task is entered but schedules no function): each retry
+    # of a Lambda task schedules it again without entering the state again.
+    tasks = sum(
+        1
+        for event, following in itertools.pairwise(history)
+        if event["type"] == "TaskStateEntered" and following["type"] == "LambdaFunctionScheduled"
+    )
+    # A failed execution has no output: its state as it entered its last state tells the same.
+    last_input = (entered[-1].get("stateEnteredEventDetails") or {}).get("input") if entered else None
+    output = json.loads(execution.get("output") or last_input or "{}")
     return {
         "name": execution["name"],
         "status": execution["status"],
@@ -441,7 +491,9 @@ def _execution_summary(sfn, arn: str) -> dict[str, Any]:
         "servingArn": (output.get("serving") or {}).get("arn"),
         "cost": (output.get("validation") or {}).get("cost"),
         "evaluation": output.get("evaluation"),
-        "servingDeleted": bool((output.get("retired") or {}).get("deleted")),
+        "servingDeleted": serving_deleted(output),
+        "servingMode": (output.get("serving") or {}).get("mode"),
+        "jobName": (output.get("job") or {}).get("jobName"),
     }
 
 
@@ -495,8 +547,14 @@ def _detection_delays(emulator: BedrockEmulator) -> list[float]:
 
 
 def _intended_serving(report: RunReport, arn: str) -> bool:
-    """The serving a successful run hands over is the product, not a leak."""
-    return any(e["status"] == "SUCCEEDED" and e.get("servingArn") == arn for e in report.executions)
+    """The serving a successful run hands over is the product, not a leak: also when only its
+    success notification failed (the run ends in NotificationFailed, its serving promoted)."""
+    return any(
+        (e["status"] == "SUCCEEDED" or e.get("error") == "NotificationFailed")
+        and e.get("servingArn") == arn
+        and not e.get("servingDeleted")
+        for e in report.executions
+    )
 
 
 def _notifications(deployment: LocalDeployment) -> list[dict[str, str]]:

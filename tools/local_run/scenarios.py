@@ -24,6 +24,7 @@ class Scenario:
     duplicate_event: bool = False
     upload_twice: bool = False
     abort_after_hours: float | None = None
+    burst_uploads: int = 0  # upload the dataset under this many names at once
     expected_status: str = "SUCCEEDED"
 
 
@@ -117,6 +118,47 @@ SCENARIOS = [
         "what to enable, and the serving of the model that was not shown to be better is deleted",
         behaviour=Behaviour(base_model_access_denied=True),
         expected_status="FAILED",
+    ),
+    Scenario(
+        "poll-access-denied",
+        "the PollJob role loses bedrock:GetModelCustomizationJob mid-training: the run fails, and Compensate "
+        "stops the job, which would otherwise train (and bill) on alone",
+        behaviour=Behaviour(denied=frozenset({("PollJob", "GetModelCustomizationJob")})),
+        expected_status="FAILED",
+    ),
+    Scenario(
+        "poll-throttled-long",
+        "Bedrock throttles the job's status for three hours: polling rides out about two hours, then the run "
+        "fails and Compensate stops the job",
+        behaviour=Behaviour(throttled=("PollJob", "GetModelCustomizationJob", 1.0, 3.0)),
+        expected_status="FAILED",
+    ),
+    Scenario(
+        "start-timeout-after-accept",
+        "StartCustomizationJob times out after Bedrock accepted the job, every time: the run fails and "
+        "Compensate stops the job it never heard of",
+        behaviour=Behaviour(faults={"StartCustomizationJob": "Sandbox.Timedout"}),
+        expected_status="FAILED",
+    ),
+    Scenario(
+        "abort-during-serving",
+        "someone aborts the execution while the on-demand deployment is being created; the abort guard "
+        "deletes it, gives back the run slot and tells people",
+        abort_after_hours=6.2,
+        expected_status="ABORTED",
+    ),
+    Scenario(
+        "abort-during-serving-provisioned",
+        "the same with provisioned throughput, which bills by the hour: the abort guard deletes it",
+        abort_after_hours=6.2,
+        settings={"serving": {"mode": "provisioned", "modelUnits": 1, "commitment": "none"}},
+        expected_status="ABORTED",
+    ),
+    Scenario(
+        "burst",
+        "five datasets uploaded at once in an environment that trains at most two runs at a time "
+        "(limits.maxConcurrentRuns): three wait for a slot, none is lost, all five succeed",
+        burst_uploads=5,
     ),
     Scenario(
         "aborted",

@@ -63,10 +63,12 @@ def select_cases(lines: Iterable[bytes], data_format: str, size: int) -> CaseSel
     def usable(numbered: tuple[int, bytes]) -> Case | None:
         number, line = numbered
         try:
-            return to_case(json.loads(line), data_format, line=number)
+            return _checked(to_case(json.loads(line), data_format, line=number))
         except _Unusable as unusable:
             reason = unusable.reason
-        except (ValueError, KeyError, TypeError, AttributeError, IndexError):
+        # ValueError covers JSON errors and integers longer than Python reads (4,300 digits);
+        # RecursionError, nesting deeper than it reads.
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError, RecursionError):
             # Validation passed this file, so this is rare: say where, and go on.
             first = malformed.setdefault("line", number)
             reason = f"not a record of the run's data format (the first at line {first})"
@@ -98,6 +100,21 @@ def to_case(record: dict, data_format: str, line: int) -> Case:
     *asked, (_, reference) = turns
     messages = tuple({"role": role, "content": [{"text": text}]} for role, text in asked)
     return Case(line, system, messages, reference)
+
+
+def _checked(case: Case) -> Case:
+    """`case`, if every text in it is a string Bedrock can read (the run's validation passed
+    the file, but this step reads it on its own)."""
+    texts = [*case.system, *(m["content"][0]["text"] for m in case.messages), case.reference]
+    if not all(isinstance(text, str) for text in texts):
+        raise TypeError("a text is not a string")
+    for text in texts:
+        if not text.isascii():
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _Unusable("a lone surrogate escape (such as \\ud800) in the text, which is not Unicode") from None
+    return case
 
 
 def _text_of(content: list[dict]) -> str:

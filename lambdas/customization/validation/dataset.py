@@ -20,7 +20,7 @@ from customization.validation.hyperparameters import check_hyperparameters
 from customization.validation.jobspec import JobSettings
 from customization.validation.prepare import SplitPlan, plan_split, text_to_input_records, write_lines, write_split
 from customization.validation.problems import ProblemLog
-from customization.validation.scanner import DatasetScanner, FileScan, iter_lines, read_chunks
+from customization.validation.scanner import DatasetScanner, FileScan, iter_lines, max_line_bytes, read_chunks
 
 R_MODEL = "base-model"
 R_LIFECYCLE = "model-lifecycle"
@@ -130,6 +130,11 @@ def check_dataset(
 ) -> DatasetCheck:
     log = log or ProblemLog()
     result = DatasetCheck(settings=settings, log=log)
+    for key, value in (("baseModel", settings.base_model), ("customizationType", settings.customization_type)):
+        if not isinstance(value, str):
+            # From a job.json: the catalog's look-ups take strings only.
+            log.error(settings_origin, None, R_MODEL if key == "baseModel" else R_TYPE, f"{key} must be a string")
+            return result
     try:
         model = (catalog or load_catalog()).model(settings.base_model)
     except UnknownModelError as error:
@@ -186,7 +191,8 @@ def check_dataset(
     if validation is not None:
         if not model.validation_supported:
             log.error(validation.name, None, R_VALIDATION, f"{model.name} takes no validation data: drop this file")
-        result.validation = scanner.scan(validation.name, iter_lines(validation.chunks()), is_validation=True)
+        lines = iter_lines(validation.chunks(), scanner.max_line_bytes)
+        result.validation = scanner.scan(validation.name, lines, is_validation=True)
         _check_size(log, result.validation, model.validation_file_bytes, "validation")
     elif settings.validation_split:
         if model.validation_supported:
@@ -202,8 +208,12 @@ def check_dataset(
 
 
 def training_lines(train: Source, result: DatasetCheck) -> Iterator[tuple[int, bytes]]:
-    """The training records as Bedrock will get them (plain text converted to records)."""
-    lines = iter_lines(train.chunks())
+    """The training records as Bedrock will get them (plain text converted to records).
+
+    Lines are read with a bound (see `max_line_bytes`): one too long for any record is
+    reported, never held whole, however long it is.
+    """
+    lines = iter_lines(train.chunks(), max_line_bytes(result.token_limit))
     if _is_plain_text(train.name):
         return text_to_input_records(lines, result.token_limit, log=result.log, file=train.name)
     return lines

@@ -8,6 +8,7 @@ with defaults.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -16,10 +17,15 @@ from customization.catalog import CONTINUED_PRE_TRAINING, FINE_TUNING, load_cata
 from customization.serving import NONE, ON_DEMAND, ServingPlan
 from customization.settings import SettingsError, as_json, json_value
 from customization.validation.problems import ProblemLog
+from customization.validation.records import lone_surrogate, show
+from customization.validation.scanner import json_problem
 
 JOB_FILE = "job.json"
 CUSTOMIZATION_TYPES = (FINE_TUNING, CONTINUED_PRE_TRAINING)
 MAX_VALIDATION_SPLIT = 0.5
+# Settings nest two levels ({"hyperParameters": {"epochCount": "2"}}); deeper is a mistake,
+# and refused before the checks quote it (a repr of a thousand nested lists would overflow).
+MAX_JOB_DEPTH = 8
 R_JOB = "job-settings"
 
 
@@ -93,10 +99,23 @@ def apply_job_file(defaults: JobSettings, text: str | None, log: ProblemLog, fil
     """`defaults` with the overrides of a `job.json` text; problems go to `log`."""
     if text is None:
         return check_settings(defaults, log, file="environment defaults")
+    repeated: list[str] = []
     try:
-        overrides = json.loads(text)
+        overrides = _job_decoder(repeated).decode(text.removeprefix("\ufeff"))
     except json.JSONDecodeError as error:
-        log.error(file, error.lineno, R_JOB, f"not valid JSON ({error.msg} at column {error.colno})")
+        log.error(file, error.lineno, R_JOB, f"not valid JSON ({json_problem(error)})")
+        return defaults
+    except (ValueError, RecursionError) as error:
+        log.error(file, None, R_JOB, f"not valid JSON ({json_problem(error)})")
+        return defaults
+    for key in repeated:
+        log.warning(
+            file, None, R_JOB, f"the key {show(key)} appears twice in one object: the last one is used; keep one"
+        )
+    try:
+        overrides = _usable(overrides, "", log, file)
+    except _TooDeep:
+        log.error(file, None, R_JOB, f"nested more than {MAX_JOB_DEPTH} levels deep: settings take two at most")
         return defaults
     if not isinstance(overrides, dict):
         log.error(file, 1, R_JOB, 'must be one JSON object, e.g. {"baseModel": "amazon.nova-micro-v1:0:128k"}')
@@ -104,7 +123,7 @@ def apply_job_file(defaults: JobSettings, text: str | None, log: ProblemLog, fil
     changes = {}
     for key, value in overrides.items():
         if key not in _KEYS:
-            log.error(file, None, R_JOB, f"unknown key {key!r}; allowed: {', '.join(_KEYS)}")
+            log.error(file, None, R_JOB, f"unknown key {show(key)}; allowed: {', '.join(_KEYS)}")
         elif key == "serving":
             changes["serving_mode"] = _serving_mode(value, defaults.serving_mode, log, file)
         else:
@@ -121,6 +140,81 @@ def apply_job_file(defaults: JobSettings, text: str | None, log: ProblemLog, fil
     return check_settings(replace(defaults, **changes), log, file=file)
 
 
+def _job_decoder(repeated: list[str]) -> json.JSONDecoder:
+    """A parser for job.json that lists the keys it finds twice in one object in `repeated`."""
+
+    def pairs(items: list[tuple[str, object]]) -> dict:
+        obj = dict(items)
+        if len(obj) != len(items):
+            seen: set[str] = set()
+            for key, _ in items:
+                if key in seen and key not in repeated:
+                    repeated.append(key)
+                seen.add(key)
+        return obj
+
+    return json.JSONDecoder(object_pairs_hook=pairs, parse_int=_int)
+
+
+def _int(text: str) -> int | float:
+    # int() refuses more than 4,300 digits, and float() of an int beyond a double's range raises
+    # OverflowError in the checks; as infinity, it is refused as a number that is not finite.
+    if len(text) > 300 and math.isinf(value := float(text)):
+        return value
+    return int(text)
+
+
+class _TooDeep(Exception):
+    pass
+
+
+_DROP = object()
+
+
+def _usable(value: object, path: str, log: ProblemLog, file: str, depth: int = 0) -> object:
+    """`value` without the settings no check could read right, each reported at its path: a
+    lone surrogate (not Unicode text), a number that is not finite (NaN, Infinity, 1e400)."""
+    if depth > MAX_JOB_DEPTH:
+        raise _TooDeep
+    where = path or "the file"
+    if isinstance(value, str):
+        surrogate = lone_surrogate(value)
+        if surrogate:
+            log.error(
+                file,
+                None,
+                R_JOB,
+                f"{where} holds a lone surrogate \\u{ord(surrogate):04x}, which is not valid Unicode text: "
+                "fix the escape",
+            )
+            return _DROP
+    elif isinstance(value, float) and not math.isfinite(value):
+        what = "NaN" if math.isnan(value) else "Infinity, or beyond the range of a JSON number (about 1.8e308)"
+        log.error(file, None, R_JOB, f"{where} is {what}: write a finite number")
+        return _DROP
+    elif isinstance(value, dict):
+        kept = {}
+        for key, child in value.items():
+            surrogate = lone_surrogate(key)
+            if surrogate:
+                log.error(
+                    file,
+                    None,
+                    R_JOB,
+                    f"a key of {where} holds a lone surrogate \\u{ord(surrogate):04x}, which is not valid "
+                    "Unicode text: fix the escape",
+                )
+                continue
+            child = _usable(child, f"{path}.{key}" if path else key, log, file, depth + 1)
+            if child is not _DROP:
+                kept[key] = child
+        return kept
+    elif isinstance(value, list):
+        items = (_usable(child, f"{path}[{index}]", log, file, depth + 1) for index, child in enumerate(value))
+        return [item for item in items if item is not _DROP]
+    return value
+
+
 def _serving_mode(value: object, environment_mode: str | None, log: ProblemLog, file: str) -> str | None:
     """A run may skip serving, or take the environment's: the mode (and its IAM, quota and
     cost) is the environment's decision, so a dataset cannot ask for another one."""
@@ -132,7 +226,7 @@ def _serving_mode(value: object, environment_mode: str | None, log: ProblemLog, 
             None,
             R_JOB,
             f'serving must be {{"mode": ...}} with mode {" or ".join(map(repr, allowed))} '
-            f"(this environment serves with {environment_mode!r}), got {value!r}",
+            f"(this environment serves with {environment_mode!r}), got {show(value)}",
         )
         return environment_mode
     return mode
@@ -140,13 +234,13 @@ def _serving_mode(value: object, environment_mode: str | None, log: ProblemLog, 
 
 def check_settings(settings: JobSettings, log: ProblemLog, *, file: str) -> JobSettings:
     if not isinstance(settings.base_model, str) or not settings.base_model:
-        log.error(file, None, R_JOB, f"baseModel must be a model ID string, got {settings.base_model!r}")
+        log.error(file, None, R_JOB, f"baseModel must be a model ID string, got {show(settings.base_model)}")
     if settings.customization_type not in CUSTOMIZATION_TYPES:
         log.error(
             file,
             None,
             R_JOB,
-            f"customizationType {settings.customization_type!r} is not one of {', '.join(CUSTOMIZATION_TYPES)}",
+            f"customizationType {show(settings.customization_type)} is not one of {', '.join(CUSTOMIZATION_TYPES)}",
         )
     split = settings.validation_split
     if split is not None and (
@@ -157,7 +251,7 @@ def check_settings(settings: JobSettings, log: ProblemLog, *, file: str) -> JobS
             None,
             R_JOB,
             f"validationSplit must be a number above 0 and at most {MAX_VALIDATION_SPLIT} "
-            f"(0.1 to 0.2 is usual), got {split!r}",
+            f"(0.1 to 0.2 is usual), got {show(split)}",
         )
         settings = replace(settings, validation_split=None)
     return settings
@@ -195,7 +289,7 @@ def resolve_run(
             origin,
             None,
             "base-model",
-            f"baseModel {settings.base_model!r} is not allowed in this environment (allowed: "
+            f"baseModel {show(settings.base_model)} is not allowed in this environment (allowed: "
             f"{', '.join(allowed)}): add it to customization.otherBaseModels in cdk.json",
         )
     model = load_catalog().models.get(settings.base_model) if isinstance(settings.base_model, str) else None

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from customization.validation.problems import ProblemLog
-from customization.validation.scanner import R_ENCODING, split_key
-from customization.validation.tokens import estimate_tokens
+from customization.validation.scanner import R_ENCODING, R_LINE, LongLine, max_line_bytes, split_key, wide_encoding
+from customization.validation.tokens import BYTES_PER_TOKEN, estimate_tokens
 
 # Chunks stay this far under the model's limit: the estimate is conservative, but the cost
 # of a record that is too long is a job that fails hours in.
@@ -67,12 +67,14 @@ def text_to_input_records(
 
     Paragraphs (separated by blank lines) are packed together; a paragraph too long for one
     record is cut at sentence ends, then at spaces. Each record is numbered with the text
-    line it starts at, so problems point into the `.txt` file.
+    line it starts at, so problems point into the `.txt` file. Memory stays bounded: a
+    paragraph is handed on in parts of at most `max_line_bytes(token_limit)` (cut at line
+    ends), and a single line longer than that is reported, not converted.
     """
     budget = max(1, int(token_limit * CHUNK_SAFETY_MARGIN))
     chunk: list[str] = []
     chunk_tokens, chunk_line = 0, 0
-    for start, paragraph in _paragraphs(lines, log, file):
+    for start, paragraph in _paragraphs(lines, log, file, max_line_bytes(token_limit)):
         for piece in _pieces(paragraph, budget):
             tokens = estimate_tokens(piece) + 1
             if chunk and chunk_tokens + tokens > budget:
@@ -90,24 +92,54 @@ def _record(text: str) -> bytes:
     return json.dumps({"input": text}, ensure_ascii=False).encode("utf-8")
 
 
-def _paragraphs(lines: Iterable[tuple[int, bytes]], log: ProblemLog, file: str) -> Iterator[tuple[int, str]]:
+def _paragraphs(
+    lines: Iterable[tuple[int, bytes]], log: ProblemLog, file: str, max_bytes: int
+) -> Iterator[tuple[int, str]]:
+    """(first line, text) of each paragraph; one longer than `max_bytes` comes in parts."""
     current: list[str] = []
-    start = 0
+    start = size = 0
     for number, raw in lines:
-        try:
-            text = raw.decode("utf-8").removeprefix("\ufeff").rstrip()
-        except UnicodeDecodeError as error:
+        if number == 1 and (encoding := wide_encoding(raw)):
+            # Every line of it would fail: say it once, and convert nothing.
+            log.error(file, 1, R_ENCODING, f"the file is {encoding}, not UTF-8: save it as UTF-8")
+            return
+        if type(raw) is LongLine:
             log.error(
-                file, number, R_ENCODING, f"not UTF-8 (byte {error.start + 1} of the line): save the file as UTF-8"
+                file,
+                number,
+                R_LINE,
+                f"{raw.size:,} bytes on one line, more than {max_bytes:,}: break it into paragraphs "
+                "(a blank line between them)",
+            )
+            text = ""
+        elif b"\x00" in raw:
+            log.error(
+                file,
+                number,
+                R_ENCODING,
+                f"the line holds a NUL byte (byte {raw.index(0) + 1}): is the file binary, or text saved as "
+                "UTF-16? save it as UTF-8 text",
             )
             continue
+        else:
+            try:
+                text = raw.decode("utf-8").removeprefix("\ufeff").rstrip()
+            except UnicodeDecodeError as error:
+                log.error(
+                    file, number, R_ENCODING, f"not UTF-8 (byte {error.start + 1} of the line): save the file as UTF-8"
+                )
+                continue
         if text.strip():
             if not current:
                 start = number
             current.append(text)
+            size += len(raw)
+            if size > max_bytes:
+                yield start, "\n".join(current)
+                current, size = [], 0
         elif current:
             yield start, "\n".join(current)
-            current = []
+            current, size = [], 0
     if current:
         yield start, "\n".join(current)
 
@@ -139,10 +171,12 @@ def _pack(parts: list[str], budget: int, joiner: str) -> Iterator[str]:
 
 def _pack_words(text: str, budget: int) -> Iterator[str]:
     for group in _pack(text.split(" "), budget, " "):
-        # A "word" longer than the budget (a URL, a base64 blob): cut it by characters.
+        # A "word" longer than the budget (a URL, a base64 blob): cut it into the longest
+        # pieces under the budget, measured in bytes as the estimate is (not in characters,
+        # which for 4-byte characters would give pieces over it).
         while estimate_tokens(group) >= budget:
-            cut = max(1, budget - 1)
-            head, group = group[:cut], group[cut:]
+            head = group.encode("utf-8")[: (budget - 1) * BYTES_PER_TOKEN].decode("utf-8", "ignore") or group[0]
+            group = group[len(head) :]
             yield head
         if group:
             yield group

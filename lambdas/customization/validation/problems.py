@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 
 ERROR = "error"
 WARNING = "warning"
+# A message quotes the data at most this long: the kept problems stay small whatever the file holds.
+MAX_MESSAGE_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -37,11 +39,16 @@ class ProblemLog:
     problems: list[Problem] = field(default_factory=list)
     errors_by_rule: Counter = field(default_factory=Counter)
     warnings_by_rule: Counter = field(default_factory=Counter)
+    # (file, line or None): where the check was when an unexpected error stopped it, if it did.
+    interrupted_at: tuple[str, int | None] | None = None
 
     def add(self, file: str, line: int | None, rule: str, message: str, severity: str = ERROR) -> None:
         counter = self.errors_by_rule if severity == ERROR else self.warnings_by_rule
         counter[rule] += 1
         if len(self.problems) < self.keep:
+            if len(message) > MAX_MESSAGE_CHARS:
+                cut = len(message) - MAX_MESSAGE_CHARS
+                message = f"{message[:MAX_MESSAGE_CHARS]}... ({cut:,} more characters)"
             self.problems.append(Problem(file, line, rule, message, severity))
 
     def error(self, file: str, line: int | None, rule: str, message: str) -> None:

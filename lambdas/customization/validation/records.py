@@ -8,6 +8,7 @@ the ones a person would type to find the spot in an editor.
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -56,6 +57,53 @@ def find_reserved(text: str) -> str | None:
     return None
 
 
+# Values quoted in messages are cut short: a message must not grow with the data (a key of a
+# megabyte, a role nested a thousand lists deep, which the built-in repr would recurse into).
+_SHORT = reprlib.Repr()
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxlevel = 80, 80, 3
+
+
+def show(value: object) -> str:
+    """`value` as a message quotes it: repr() for what is short, shortened otherwise."""
+    return _SHORT.repr(value)
+
+
+def lone_surrogate(text: str) -> str | None:
+    """The first lone surrogate in `text` (JSON's `\\ud800` escape gives one), if any: such a
+    string is not Unicode text, and encoding it as UTF-8 fails."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        return text[error.start]
+    return None
+
+
+def find_lone_surrogate(value: object) -> tuple[str, str] | None:
+    """(path, surrogate) of the first string or key in a parsed JSON `value` that holds a lone
+    surrogate, in document order. Iterative: parsed JSON may be nested as deep as the parser
+    allowed, deeper than a recursive walk could go from here."""
+    stack: list[tuple[str, object]] = [("", value)]
+    while stack:
+        path, item = stack.pop()
+        if isinstance(item, str):
+            char = lone_surrogate(item)
+            if char:
+                return path or "the value", char
+        elif isinstance(item, dict):
+            children = []
+            for key, child in item.items():
+                char = lone_surrogate(key)
+                if char:
+                    return f"a key of {path or 'the record'}", char
+                children.append((f"{path}.{key}" if path else key, child))
+            stack.extend(reversed(children))
+        elif isinstance(item, list):
+            stack.extend((f"{path}[{index}]", child) for index, child in reversed(list(enumerate(item))))
+    return None
+
+
 # Rule IDs, as printed in reports (`FILE:LINE: rule: message`).
 R_UNEXPECTED = "unexpected-field"
 R_REQUIRED = "required-field"
@@ -66,6 +114,7 @@ R_SCHEMA = "schema-version"
 R_RESERVED = "reserved-string"
 R_MEDIA = "media"
 R_MEDIA_URI = "media-uri"
+R_ENCODING = "encoding"
 
 
 @dataclass
@@ -105,7 +154,7 @@ class _Record:
         if extra:
             self.error(
                 R_UNEXPECTED,
-                f"{path or 'record'} has unexpected field(s) {', '.join(sorted(map(repr, extra)))}; "
+                f"{path or 'record'} has unexpected field(s) {', '.join(sorted(map(show, extra)))}; "
                 f"allowed: {', '.join(sorted(allowed))}",
             )
 
@@ -126,12 +175,12 @@ def _roles(record: _Record, roles: list[object]) -> None:
     for index, role in enumerate(roles):
         expected = ROLES[index % 2]
         if role not in ROLES:
-            record.error(R_ROLE, f"messages[{index}].role is {role!r}: only 'user' and 'assistant' are allowed")
+            record.error(R_ROLE, f"messages[{index}].role is {show(role)}: only 'user' and 'assistant' are allowed")
             return
         if role != expected:
             record.error(
                 R_ROLE,
-                f"messages[{index}].role is {role!r} where {expected!r} was expected: roles must alternate "
+                f"messages[{index}].role is {show(role)} where {expected!r} was expected: roles must alternate "
                 "user, assistant, user, ... starting with user",
             )
             return
@@ -277,7 +326,7 @@ def _check_conversation(obj: dict, line: int, context: RecordContext) -> list[st
     record.fields(obj, _CONVERSATION_FIELDS)
     version = obj.get("schemaVersion")
     if version != SCHEMA_VERSION:
-        record.error(R_SCHEMA, f"schemaVersion must be {SCHEMA_VERSION!r}, got {version!r}")
+        record.error(R_SCHEMA, f"schemaVersion must be {SCHEMA_VERSION!r}, got {show(version)}")
     system = obj.get("system", [])
     if not isinstance(system, list):
         record.error(R_TYPE, f'system must be a list of {{"text": "..."}} blocks, got {_kind(system)}')
@@ -345,7 +394,7 @@ def _content_block(record: _Record, block: object, path: str, role: object, text
         _reasoning(record, value, path, role, texts)
         return
     if kind not in ("image", "video"):
-        record.error(R_UNEXPECTED, f'{path} has {kind!r}; a content block is "text", "image" or "video"')
+        record.error(R_UNEXPECTED, f'{path} has {show(kind)}; a content block is "text", "image" or "video"')
         return
     model = record.context.model
     supported, formats = (
@@ -369,7 +418,7 @@ def _content_block(record: _Record, block: object, path: str, role: object, text
         return
     record.fields(value, _MEDIA_FIELDS, f"{path}.{kind}")
     if value.get("format") not in formats:
-        record.error(R_MEDIA, f"{path}.{kind}.format is {value.get('format')!r}; allowed: {', '.join(formats)}")
+        record.error(R_MEDIA, f"{path}.{kind}.format is {show(value.get('format'))}; allowed: {', '.join(formats)}")
     _media_uri(record, value.get("source"), f"{path}.{kind}.source")
 
 
@@ -393,9 +442,18 @@ def _reasoning(record: _Record, value: object, path: str, role: object, texts: l
 
 
 def _media_uri(record: _Record, source: object, path: str) -> None:
-    uri = source.get("s3Location", {}).get("uri") if isinstance(source, dict) else None
+    location = source.get("s3Location") if isinstance(source, dict) else None
+    uri = location.get("uri") if isinstance(location, dict) else None
     if not isinstance(uri, str) or not uri.startswith("s3://"):
-        record.error(R_MEDIA_URI, f'{path} must be {{"s3Location": {{"uri": "s3://bucket/key"}}}}, got {source!r}')
+        record.error(R_MEDIA_URI, f'{path} must be {{"s3Location": {{"uri": "s3://bucket/key"}}}}, got {show(source)}')
+        return
+    surrogate = lone_surrogate(uri)
+    if surrogate:
+        record.error(
+            R_ENCODING,
+            f"{path}.s3Location.uri holds a lone surrogate \\u{ord(surrogate):04x}, which is not valid Unicode "
+            "text: Bedrock cannot read it; fix the escape",
+        )
         return
     bucket, _, key = uri[5:].partition("/")
     expected = record.context.dataset_bucket
@@ -418,6 +476,29 @@ CHECKERS: dict[str, Callable[[dict, int, RecordContext], list[str] | None]] = {
     CLAUDE_MESSAGES: check_claude_messages,
     PROMPT_COMPLETION: check_prompt_completion,
     INPUT_TEXT: check_input_text,
+}
+
+
+def _conversation_keys(obj: dict, texts: list[str]) -> int:
+    # The record's own keys, one a text block (system or content), role and content a message.
+    return len(obj) + len(texts) + 2 * len(obj["messages"])
+
+
+def _claude_keys(obj: dict, texts: list[str]) -> int:
+    return len(obj) + 2 * len(obj["messages"])
+
+
+def _flat_keys(obj: dict, texts: list[str]) -> int:
+    return len(obj)
+
+
+# The fewest keys a record its checker accepted can hold (exact for text-only records), for
+# the scanner's cheap test for a key written twice.
+MIN_KEYS: dict[str, Callable[[dict, list[str]], int]] = {
+    BEDROCK_CONVERSATION: _conversation_keys,
+    CLAUDE_MESSAGES: _claude_keys,
+    PROMPT_COMPLETION: _flat_keys,
+    INPUT_TEXT: _flat_keys,
 }
 
 EXAMPLES: dict[str, str] = {

@@ -13,7 +13,12 @@ BYTES_PER_TOKEN = 3
 
 
 def estimate_tokens(text: str) -> int:
-    """Tokens for `text`, rounded up: an upper estimate for the supported model families."""
+    """Tokens for `text`, rounded up: an upper estimate for the supported model families.
+
+    Raises UnicodeEncodeError when `text` is not Unicode text: a lone surrogate, which JSON's
+    `\\ud800` escape gives and no model reads. The scanner reports it at its line; text
+    decoded from UTF-8 bytes (plain text files) cannot hold one.
+    """
     if text.isascii():
         return -(-len(text) // BYTES_PER_TOKEN)
     return -(-len(text.encode("utf-8")) // BYTES_PER_TOKEN)

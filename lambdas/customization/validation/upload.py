@@ -23,6 +23,7 @@ from customization.validation.scanner import read_chunks
 
 REPORT_PROBLEMS_KEPT = 1000  # in the report object; all are counted
 MESSAGE_PROBLEMS_SHOWN = 5  # in the error the state machine routes to a notification
+FAULT_MESSAGE_CHARS = 1000  # of an unexpected error's message, in the report and the error
 
 
 class DatasetInvalidError(Exception):
@@ -30,6 +31,11 @@ class DatasetInvalidError(Exception):
 
     Step Functions sees the class name as the error name, so the state machine can route it.
     """
+
+
+class DatasetCheckFailedError(Exception):
+    """The check itself failed (a fault of this code, or of reading the upload), not a verdict
+    on the data: the report names the error and where it happened, and nothing was started."""
 
 
 @dataclass(frozen=True)
@@ -83,31 +89,36 @@ def validate_upload(
     a key built from the raw dataset name."""
     name = layout.dataset_name(upload.key)
     log = ProblemLog(keep=REPORT_PROBLEMS_KEPT)
-    job_key = layout.sibling_key(upload.key, layout.JOB_FILE)
-    run = resolve_run(
-        defaults, serving, _read(s3, upload.bucket, job_key), log, job_file=f"s3://{upload.bucket}/{job_key}"
-    )
-    settings = run.settings
-    validation = _existing(s3, upload.bucket, layout.sibling_key(upload.key, layout.VALIDATION_FILE))
-    train = S3Object(s3, upload.bucket, upload.key, upload.version_id)
-    result = check_dataset(
-        train,
-        settings,
-        log=log,
-        validation=validation,
-        settings_origin=run.origin,
-        dataset_bucket=upload.bucket,
-        serving=run.serving,
-    )
     report_key = layout.report_key(names.folder)
-    summary = {
-        "dataset": {"name": name, "bucket": upload.bucket, "key": upload.key, "versionId": upload.version_id},
-        "settings": {**settings.as_dict(), "hyperParameters": result.hyperparameters},
-        **result.summary(),
-        "reportUri": f"s3://{upload.bucket}/{report_key}",
-    }
-    if result.valid:
-        summary["prepared"] = _prepared_uris(result, train, validation, upload.bucket, names.folder, s3)
+    dataset = {"name": name, "bucket": upload.bucket, "key": upload.key, "versionId": upload.version_id}
+    try:
+        job_key = layout.sibling_key(upload.key, layout.JOB_FILE)
+        run = resolve_run(
+            defaults, serving, _read(s3, upload.bucket, job_key), log, job_file=f"s3://{upload.bucket}/{job_key}"
+        )
+        settings = run.settings
+        validation = _existing(s3, upload.bucket, layout.sibling_key(upload.key, layout.VALIDATION_FILE))
+        train = S3Object(s3, upload.bucket, upload.key, upload.version_id)
+        result = check_dataset(
+            train,
+            settings,
+            log=log,
+            validation=validation,
+            settings_origin=run.origin,
+            dataset_bucket=upload.bucket,
+            serving=run.serving,
+        )
+        summary = {
+            "dataset": dataset,
+            "settings": {**settings.as_dict(), "hyperParameters": result.hyperparameters},
+            **result.summary(),
+            "reportUri": f"s3://{upload.bucket}/{report_key}",
+        }
+        if result.valid:
+            summary["prepared"] = _prepared_uris(result, train, validation, upload.bucket, names.folder, s3)
+    except Exception as error:
+        # Whatever went wrong, the run's notification must say where to look.
+        raise _check_failed(error, s3, upload.bucket, report_key, dataset, log) from error
     _put_json(s3, upload.bucket, report_key, summary)
     if not result.valid:
         raise DatasetInvalidError(_failure_message(result, summary["reportUri"]))
@@ -150,6 +161,39 @@ def _copy_version(s3: Any, source: S3Object, key: str) -> None:
     if source.version_id:
         copy_source["VersionId"] = source.version_id
     s3.copy(copy_source, source.bucket, key)  # managed copy: multipart above 8 MB, up to 5 TB
+
+
+def _check_failed(
+    error: Exception, s3: Any, bucket: str, report_key: str, dataset: dict[str, Any], log: ProblemLog
+) -> DatasetCheckFailedError:
+    """Write a report that names the unexpected `error` (and where the check was), and return
+    the error to raise, whose message names the report."""
+    report_uri = f"s3://{bucket}/{report_key}"
+    message = str(error)
+    if len(message) > FAULT_MESSAGE_CHARS:
+        message = message[:FAULT_MESSAGE_CHARS] + "..."
+    # Readable whatever the error quoted (a lone surrogate would not encode as UTF-8).
+    message = message.encode("utf-8", "backslashreplace").decode("utf-8")
+    file, line = log.interrupted_at or (None, None)
+    where = f" at {file}:{line}" if file and line else f" in {file}" if file else ""
+    fault = {"type": type(error).__name__, "message": message, "file": file, "line": line}
+    report = {
+        "dataset": dataset,
+        "valid": False,
+        "fault": fault,
+        "errors": log.error_count,
+        "warnings": log.warning_count,
+        "problems": [problem.as_dict() for problem in log.problems],
+        "reportUri": report_uri,
+    }
+    summary = f"the dataset check failed{where} with an unexpected {fault['type']}: {message}; nothing was started"
+    try:
+        _put_json(s3, bucket, report_key, report)
+    except Exception as put_error:  # the report is the first place people look: say it is missing
+        return DatasetCheckFailedError(
+            f"{summary}. The report could not be written to {report_uri} ({type(put_error).__name__}: {put_error})"
+        )
+    return DatasetCheckFailedError(f"{summary}. Report: {report_uri}")
 
 
 def _failure_message(result: DatasetCheck, report_uri: str) -> str:

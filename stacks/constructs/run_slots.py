@@ -1,0 +1,127 @@
+"""Run slots: at most `limits.maxConcurrentRuns` runs of the environment train at once.
+
+A burst of uploads validates at once, but its jobs start one slot at a time: the state machine
+takes a slot with a DynamoDB conditional update before StartCustomizationJob, retrying while
+all are taken (up to limits.quotaWaitHours), and gives it back on every way the run ends; the
+abort guard gives back the slot of an aborted or timed-out execution (customization/slots.py).
+
+DynamoDB rather than a Lambda counting running executions: the conditional update is atomic,
+so two runs can never take the last slot together, and Step Functions calls it directly.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from customization import run_state
+from customization.slots import HOLDERS, SLOTS_KEY, SlotSettings
+from stacks.constructs.capability import Capability
+from stacks.constructs.functions import PipelineFunction
+from stacks.nag import acknowledge
+
+DYNAMODB_TRANSIENT_ERRORS = [
+    "DynamoDB.ProvisionedThroughputExceededException",
+    "DynamoDB.ThrottlingException",
+    "DynamoDB.InternalServerErrorException",
+    "DynamoDB.RequestLimitExceeded",
+]
+SLOT_TAKEN = "DynamoDB.ConditionalCheckFailedException"
+# Where the run keeps its name as a one-element list: a string set's value must be a list,
+# which Step Functions builds with States.Array in a Pass state (SlotHolder).
+HOLDER_PATH = "$.slot.holder"
+
+
+class RunSlots(Capability):
+    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey, max_runs: int) -> None:
+        super().__init__(scope, construct_id)
+        self.max_runs = max_runs
+        self.key = key
+        self.table = dynamodb.Table(
+            self,
+            "Coordination",
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute="expiresAt",
+            # Only who holds a slot right now: nothing to keep once the stack is gone.
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        acknowledge(
+            self.table,
+            "NIST.800.53.R5-DynamoDBInBackupPlan",
+            "Holds only which executions hold a run slot (and, with event-driven waits, their task "
+            "tokens): transient coordination, rebuilt by the runs themselves; point-in-time recovery is on",
+        )
+
+    @property
+    def settings(self) -> SlotSettings:
+        return SlotSettings(table_name=self.table.table_name)
+
+    def holder(self, scope: Construct, name: str) -> sfn.Pass:
+        """Write this execution's name, as a one-element list, where the slot updates read it."""
+        return sfn.Pass(
+            scope,
+            name,
+            parameters={"holder": sfn.JsonPath.array(sfn.JsonPath.execution_name)},
+            result_path=run_state.SLOT,
+        )
+
+    def acquire(self, scope: Construct, name: str) -> tasks.DynamoUpdateItem:
+        """Take a slot for this execution, or fail with SLOT_TAKEN while all are taken."""
+        return tasks.DynamoUpdateItem(
+            scope,
+            name,
+            table=self.table,
+            key={"pk": tasks.DynamoAttributeValue.from_string(SLOTS_KEY)},
+            update_expression=f"ADD {HOLDERS} :me",
+            condition_expression=(
+                f"attribute_not_exists({HOLDERS}) OR size({HOLDERS}) < :cap OR contains({HOLDERS}, :id)"
+            ),
+            expression_attribute_values={
+                ":me": tasks.DynamoAttributeValue.from_string_set(sfn.JsonPath.list_at(HOLDER_PATH)),
+                ":cap": tasks.DynamoAttributeValue.from_number(self.max_runs),
+                ":id": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.execution_name),
+            },
+            result_path=sfn.JsonPath.DISCARD,
+        )
+
+    def release(self, scope: Construct, name: str) -> tasks.DynamoUpdateItem:
+        """Give back this execution's slot (harmless when it holds none)."""
+        task = tasks.DynamoUpdateItem(
+            scope,
+            name,
+            table=self.table,
+            key={"pk": tasks.DynamoAttributeValue.from_string(SLOTS_KEY)},
+            update_expression=f"DELETE {HOLDERS} :me",
+            expression_attribute_values={
+                ":me": tasks.DynamoAttributeValue.from_string_set(sfn.JsonPath.list_at(HOLDER_PATH)),
+            },
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        task.add_retry(errors=DYNAMODB_TRANSIENT_ERRORS, interval=Duration.seconds(2), backoff_rate=2, max_attempts=6)
+        return task
+
+    def update_statements(self) -> list[iam.PolicyStatement]:
+        """What the state machine (or the abort guard) needs to take and give back slots: the
+        one action on the one table, and the key that encrypts it, through DynamoDB only."""
+        return [
+            iam.PolicyStatement(actions=["dynamodb:UpdateItem"], resources=[self.table.table_arn]),
+            iam.PolicyStatement(
+                actions=["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+                resources=[self.key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"dynamodb.{Stack.of(self).region}.amazonaws.com"}},
+            ),
+        ]
+
+    def grant_release(self, function: PipelineFunction) -> None:
+        function.grant(*self.update_statements())
