@@ -12,7 +12,7 @@ from pathlib import Path
 from customization import layout
 from customization.serving import ServingPlan
 from customization.validation.dataset import DatasetCheck, LocalFile, check_dataset
-from customization.validation.jobspec import RunDefaults, resolve_run
+from customization.validation.jobspec import RunDefaults, read_job_file, resolve_run
 from customization.validation.problems import ProblemLog
 
 # Uploaded before the training file, whose upload starts the run.
@@ -60,7 +60,7 @@ def check_with_environment(
 ) -> DatasetCheck:
     """What the pipeline's first step would say of these files in this environment."""
     log = log or ProblemLog()
-    job_bytes = job.read_bytes() if job is not None else None
+    job_bytes = _read_job(job) if job is not None else None
     run = resolve_run(defaults, serving, job_bytes, log, job_file=str(job) if job else "job.json")
     return check_dataset(
         LocalFile(training),
@@ -94,3 +94,8 @@ def render_text(result: DatasetCheck) -> str:
     verdict = "valid" if result.valid else "invalid"
     lines.append(f"{verdict}: {log.error_count:,} error(s), {log.warning_count:,} warning(s)")
     return "\n".join(lines)
+
+
+def _read_job(path: Path) -> bytes:
+    with path.open("rb") as stream:
+        return read_job_file(stream)

@@ -47,6 +47,8 @@ def run(args: argparse.Namespace, session: Any = None) -> int:
         config = environment_config(args.env)
         folder = DatasetFolder.at(args.dataset_dir)
         name = args.name or args.dataset_dir.resolve().name
+        if problem := layout.dataset_name_problem(name):
+            raise UsageError(f"{problem} (--name sets the name; the default is the folder's)")
         check = check_with_environment(
             config.customization.run_defaults(),
             config.serving.plan(),

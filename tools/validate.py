@@ -19,7 +19,7 @@ from customization import layout
 from customization.catalog import CONTINUED_PRE_TRAINING, FINE_TUNING
 from customization.serving import COMMITMENTS, NO_COMMITMENT, SERVING_MODES, ServingPlan
 from customization.validation.dataset import DatasetCheck, LocalFile, check_dataset, write_prepared
-from customization.validation.jobspec import JobSettings, RunDefaults, apply_job_file, resolve_run
+from customization.validation.jobspec import JobSettings, RunDefaults, apply_job_file, read_job_file, resolve_run
 from customization.validation.problems import ProblemLog
 from tools.datasets import render_text
 
@@ -93,7 +93,7 @@ def _check(args: argparse.Namespace, log: ProblemLog) -> DatasetCheck:
             raise _Usage(f"{path} is a folder: give the file itself, e.g. {path / 'train.jsonl'}")
         if not path.is_file():
             raise _Usage(f"cannot read {path}: no such file")
-    job = job_file.read_bytes() if job_file else None
+    job = _read_job(job_file) if job_file else None
     if not defaults.settings.base_model and not _names_a_model(job):
         raise _Usage("--base-model is required (or a --job-file with baseModel, or --env NAME)")
     resolved = resolve_run(defaults, serving, job, log, job_file=str(job_file) if job_file else "job.json")
@@ -132,7 +132,7 @@ def _names_a_model(job: bytes | None) -> bool:
         return False
     try:
         parsed = json.loads(job)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep to parse
         return True
     return not isinstance(parsed, dict) or "baseModel" in parsed
 
@@ -175,3 +175,8 @@ def _prepare(result: DatasetCheck, args: argparse.Namespace) -> None:
 def _usage(message: str) -> int:
     print(f"error: {message}", file=sys.stderr)
     return EXIT_USAGE
+
+
+def _read_job(path: Path) -> bytes:
+    with path.open("rb") as stream:
+        return read_job_file(stream)

@@ -24,6 +24,31 @@ EVALUATION_REPORT = "evaluation.json"
 EVALUATION_PAGE = "evaluation.md"
 
 
+# S3 keys are at most 1,024 bytes (UTF-8): a dataset's name leaves room for the longest file
+# beside the training file (datasets/<name>/validation.jsonl). Every key a run writes itself
+# is built from the run's slug and id (naming.RunNames.folder), so it is short whatever the name.
+S3_KEY_MAX_BYTES = 1024
+DATASET_NAME_MAX_BYTES = (
+    S3_KEY_MAX_BYTES - len(DATASETS_PREFIX) - max(len("/" + f) for f in (*TRAINING_FILES, VALIDATION_FILE, JOB_FILE))
+)
+
+
+def dataset_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a dataset folder in the bucket, or None when it can."""
+    if not name or name in (".", ".."):
+        return f"{name!r} cannot name a dataset: use letters, digits and dashes"
+    if "/" in name:
+        return f"a dataset name cannot hold '/' ({name!r}): runs start from {DATASETS_PREFIX}<name>/train.jsonl only"
+    size = len(name.encode("utf-8"))
+    if size > DATASET_NAME_MAX_BYTES:
+        return (
+            f"the dataset name is {size:,} bytes (UTF-8); at most {DATASET_NAME_MAX_BYTES:,}, so that "
+            f"{DATASETS_PREFIX}<name>/{VALIDATION_FILE} stays within S3's {S3_KEY_MAX_BYTES:,}-byte key limit: "
+            "choose a shorter name"
+        )
+    return None
+
+
 class UploadKeyError(ValueError):
     """An object key that does not follow the upload contract."""
 

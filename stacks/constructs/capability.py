@@ -32,14 +32,44 @@ _NOT_ALPHANUMERIC = re.compile(r"[^A-Za-z0-9]")
 class Capability(Construct):
     """A group of resources that serves one capability of the pipeline (see the module)."""
 
+    def __init__(self, scope: Construct, construct_id: str) -> None:
+        super().__init__(scope, construct_id)
+        # Where it sits below its stack, kept on the Python side: the stack names each of its
+        # resources from one path string instead of asking jsii about every scope (synth time).
+        if isinstance(scope, Capability) and scope.below_stack is not None:
+            self.below_stack: tuple[str, ...] | None = (*scope.below_stack, construct_id)
+            self._stack: CapabilityStack | None = scope._stack
+        elif isinstance(scope, CapabilityStack):
+            self.below_stack, self._stack = (construct_id,), scope
+        else:
+            self.below_stack, self._stack = None, None
+        if self._stack is not None and self.below_stack is not None:
+            self._stack.capabilities.add(self.below_stack)
+
 
 class CapabilityStack(Stack):
     """A stack whose capabilities do not appear in the logical IDs of their resources."""
 
+    def __init__(self, scope: Construct, construct_id: str, **kwargs) -> None:
+        # Paths (below the stack) of the capabilities; set before any construct is added.
+        self.capabilities: set[tuple[str, ...]] = set()
+        super().__init__(scope, construct_id, **kwargs)
+        self._depth = len(self.node.path.split("/"))
+        # CDK asks for an element's ID each time a reference to it is resolved: each element is
+        # named once, keyed by its jsii object reference (read without a call to Node.js).
+        self._named: dict[str, str] = {}
+
     def _allocate_logical_id(self, cfn_element: CfnElement) -> str:
-        scopes = cfn_element.node.scopes
-        below = scopes[next(i for i, scope in enumerate(scopes) if scope is self) + 1 :]
-        return logical_id([scope.node.id for scope in below if not isinstance(scope, Capability)])
+        reference = cfn_element.__jsii_ref__.ref
+        known = self._named.get(reference)
+        if known is not None:
+            return known
+        below = cfn_element.node.path.split("/")[self._depth :]
+        allocated = logical_id(
+            [component for i, component in enumerate(below) if tuple(below[: i + 1]) not in self.capabilities]
+        )
+        self._named[reference] = allocated
+        return allocated
 
 
 def logical_id(components: list[str]) -> str:

@@ -62,10 +62,10 @@ class EvaluationStep(Capability):
             ),
         )
         self.function.acknowledge_wildcards(
-            [prepared], "Reads the validation file of any run (prepared/<name>/<version>/), named per upload"
+            [prepared], "Reads the validation file of any run (prepared/<slug>/<run id>/), named per upload"
         )
         self.function.acknowledge_wildcards(
-            [reports], "Writes reports/<name>/<version>/evaluation.*, named per upload at run time"
+            [reports], "Writes reports/<slug>/<run id>/evaluation.*, named per upload at run time"
         )
         self._grant_invoke(serving, base_models, arns)
 

@@ -68,5 +68,5 @@ class ValidationStep(Capability):
         )
         self.function.acknowledge_wildcards(
             outputs,
-            "Writes reports/<name>/<version>/ and prepared/<name>/<version>/, named per upload at run time",
+            "Writes reports/<slug>/<run id>/ and prepared/<slug>/<run id>/, named per upload at run time",
         )

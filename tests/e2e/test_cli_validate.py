@@ -157,3 +157,48 @@ def test_a_job_file_that_skips_serving_drops_the_serving_cost(capsys):
     assert code == 1  # Titan is past its end of life (see above); the estimate is still given
     assert "estimated cost: training" in out
     assert "provisioned throughput" not in out
+
+
+def test_the_environments_default_split_is_left_out_for_a_model_that_takes_no_validation_data(tmp_path, capsys):
+    write_jsonl(tmp_path / "train.jsonl", [conversation(f"question {n}", f"answer {n}") for n in range(220)])
+    (tmp_path / "job.json").write_text(json.dumps({"baseModel": "amazon.nova-2-lite-v1:0:256k"}))
+
+    code, out, _ = _run(capsys, str(tmp_path / "train.jsonl"), "--env", "dev")
+
+    assert code == 0, out
+    assert (
+        "validation-data: warning: validationSplit: the environment's default (0.1) is not applied: "
+        "Amazon Nova 2 Lite takes no validation data, so every record trains"
+    ) in out
+    assert re.search(r"^records: train 220;", out, re.M)
+
+
+def test_a_split_the_job_file_asks_of_such_a_model_is_still_an_error(tmp_path, capsys):
+    write_jsonl(tmp_path / "train.jsonl", [conversation(f"question {n}", f"answer {n}") for n in range(220)])
+    settings = {"baseModel": "amazon.nova-2-lite-v1:0:256k", "validationSplit": 0.2}
+    (tmp_path / "job.json").write_text(json.dumps(settings))
+
+    code, out, _ = _run(capsys, str(tmp_path / "train.jsonl"), "--env", "dev")
+
+    assert code == 1
+    assert "validation-data: validationSplit: Amazon Nova 2 Lite takes no validation data" in out
+
+
+def test_a_job_file_nested_too_deep_to_parse_is_a_problem_not_a_traceback(tmp_path, capsys):
+    job = tmp_path / "job.json"
+    job.write_text("[" * 30_000 + "]" * 30_000)  # under the size cap, past any parser's depth
+
+    code, out, err = _run(capsys, str(EXAMPLE / "train.jsonl"), "--job-file", str(job))
+
+    assert code == 1 and "Traceback" not in err
+    assert f"{job}: job-settings: not valid JSON (nested too deeply)" in out
+
+
+def test_a_job_file_too_large_to_be_settings_is_refused_without_being_read_whole(tmp_path, capsys):
+    job = tmp_path / "job.json"
+    job.write_bytes(b"{" + b" " * 200_000 + b"}")
+
+    code, out, _ = _run(capsys, str(EXAMPLE / "train.jsonl"), "--job-file", str(job), "--base-model", NOVA_MICRO)
+
+    assert code == 1
+    assert f"{job}: job-settings: larger than 65,536 bytes" in out

@@ -173,6 +173,29 @@ def test_submit_refuses_a_folder_without_a_training_file(tmp_path, capsys):
     assert "must hold exactly one of train.jsonl, train.txt" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("team/mail", "a dataset name cannot hold '/'"),
+        ("é" * 500, "the dataset name is 1,000 bytes (UTF-8); at most 998"),
+    ],
+)
+def test_submit_refuses_a_name_the_bucket_layout_cannot_hold_before_uploading(name, message, capsys):
+    from tests.conftest import ROOT
+
+    with mock_aws():
+        deploy_outputs("dev")
+        s3 = _bucket()
+        code = submit_command(
+            _args(dataset_dir=ROOT / "examples/email-classifier", name=name, wait=False), Session(None)
+        )
+        objects = s3.list_objects_v2(Bucket="data-bucket").get("Contents", [])
+
+    assert code == 2
+    assert message in capsys.readouterr().err
+    assert objects == []
+
+
 def test_wait_follows_the_run_until_it_ends(capsys):
     with mock_aws():
         sfn, machine = state_machine(SUCCEED)

@@ -104,3 +104,24 @@ def test_the_raw_name_in_a_uri_or_a_tag_is_what_aws_refuses():
     assert any("jobTags[0].value" in problem for problem in problems)
     assert names.tags["dataset"] == "Spam Filter _donnees_"
     assert set(names.folder) <= set(string.ascii_letters + string.digits + "-/")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=DATASET_NAMES,
+    status=st.sampled_from(["ABORTED", "TIMED_OUT"]),
+    outcome=st.sampled_from(["succeeded", "failed"]),
+)
+def test_every_notification_subject_is_one_sns_accepts(name, status, outcome):
+    from customization.notifications import compose, compose_abort
+
+    upload = {"bucket": BUCKET, "key": f"{layout.DATASETS_PREFIX}{name}/train.jsonl", "versionId": "v1"}
+    messages = [
+        compose(outcome, {"upload": upload, "validation": {"dataset": {"name": name}}}, "arn:exec", "dev", "us-east-1"),
+        compose_abort({"status": status, "name": "run-1"}, upload, {"stopped": False}, "dev", "us-east-1"),
+    ]
+
+    for message in messages:
+        request = {"TopicArn": "arn:aws:sns:us-east-1:123456789012:t", "Subject": message["subject"], "Message": "m"}
+        assert validate("sns", "Publish", request) == []
+        assert message["subject"].isascii() and message["subject"].startswith("[dev] Bedrock customization")

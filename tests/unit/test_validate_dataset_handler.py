@@ -229,3 +229,18 @@ def test_job_json_may_skip_serving_but_not_pick_another_mode(s3, serving, outcom
         summary = handler.lambda_handler(_event("datasets/spam/train.jsonl", version), None, s3=s3)
         assert summary["settings"]["servingMode"] == outcome
         assert summary["cost"]["servingMode"] == outcome
+
+
+def test_a_dataset_name_too_long_for_its_siblings_keys_is_reported_with_the_maximum(s3):
+    name = "n" * 1000  # datasets/<name>/train.jsonl fits in 1,024 bytes; validation.jsonl would not
+    key = f"datasets/{name}/train.jsonl"
+    version = _put(s3, key, (ROOT / "examples/email-classifier/train.jsonl").read_bytes())
+
+    with pytest.raises(DatasetInvalidError):
+        handler.lambda_handler(_event(key, version), None, s3=s3)
+
+    report = _read_json(s3, f"reports/{_folder(key, version)}validation-report.json")
+    [problem] = [p for p in report["problems"] if p["rule"] == "dataset-name"]
+    assert "the dataset name is 1,000 bytes (UTF-8); at most 998" in problem["message"]
+    # Every key the run wrote is short: built from the slug, not the name.
+    assert all(len(o["Key"].encode()) <= 120 for o in s3.list_objects_v2(Bucket=BUCKET, Prefix="reports/")["Contents"])

@@ -103,7 +103,9 @@ class LocalDeployment:
         if isinstance(value, str) and self.pinned_account:
             # A pinned environment's template writes its account into ARNs: the emulated account
             # stands in for it, as for the account the others deploy to.
-            return value.replace(f":{self.pinned_account}:", f":{ACCOUNT}:")
+            return (
+                ACCOUNT if value == self.pinned_account else value.replace(f":{self.pinned_account}:", f":{ACCOUNT}:")
+            )
         if not isinstance(value, dict):
             return value
         if len(value) != 1:

@@ -12,6 +12,7 @@ import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from customization.catalog import CONTINUED_PRE_TRAINING, FINE_TUNING, load_catalog
 from customization.serving import NONE, ON_DEMAND, ServingPlan
@@ -266,6 +267,28 @@ class ResolvedRun:
     origin: str
 
 
+# job.json holds a handful of settings: anything larger is a mistake (a dataset saved under the
+# wrong name), refused without being read whole.
+JOB_FILE_MAX_BYTES = 65_536
+
+
+def read_job_file(stream: Any) -> bytes:
+    """At most JOB_FILE_MAX_BYTES + 1 bytes of a job.json (a file object or S3 body): enough to
+    tell a settings file from one too large to be one."""
+    return stream.read(JOB_FILE_MAX_BYTES + 1)
+
+
+def _sets(job_text: str | None, key: str) -> bool:
+    """Whether the job.json text sets `key` at its top level."""
+    if job_text is None:
+        return False
+    try:
+        document = json.loads(job_text)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(document, dict) and key in document
+
+
 def resolve_run(
     defaults: RunDefaults, serving: ServingPlan, job: bytes | None, log: ProblemLog, *, job_file: str
 ) -> ResolvedRun:
@@ -273,6 +296,15 @@ def resolve_run(
     checked the way the pipeline checks them: the same code in the ValidateDataset step,
     `tools submit` and `tools validate --env`, so what passes here passes there."""
     text = None
+    if job is not None and len(job) > JOB_FILE_MAX_BYTES:
+        log.error(
+            job_file,
+            None,
+            R_JOB,
+            f"larger than {JOB_FILE_MAX_BYTES:,} bytes: job.json holds a few settings only (is it a dataset saved "
+            "under the wrong name?)",
+        )
+        job = None
     if job is not None:
         try:
             text = job.decode("utf-8")
@@ -293,6 +325,22 @@ def resolve_run(
             f"{', '.join(allowed)}): add it to customization.otherBaseModels in cdk.json",
         )
     model = load_catalog().models.get(settings.base_model) if isinstance(settings.base_model, str) else None
+    if (
+        model is not None
+        and settings.validation_split
+        and not model.validation_supported
+        and not _sets(text, "validationSplit")
+    ):
+        # The environment's default split is for models that take validation data; asked of
+        # one that does not, it is left out, not an error the dataset cannot fix.
+        log.warning(
+            origin,
+            None,
+            "validation-data",
+            f"validationSplit: the environment's default ({settings.validation_split:g}) is not applied: "
+            f"{model.name} takes no validation data, so every record trains",
+        )
+        settings = replace(settings, validation_split=None)
     if model is not None and serving.mode == ON_DEMAND and not model.on_demand_serving:
         log.error(
             origin,

@@ -17,7 +17,7 @@ from customization import layout
 from customization.naming import RunNames
 from customization.serving import ServingPlan
 from customization.validation.dataset import DatasetCheck, check_dataset, write_prepared
-from customization.validation.jobspec import RunDefaults, resolve_run
+from customization.validation.jobspec import RunDefaults, read_job_file, resolve_run
 from customization.validation.problems import ProblemLog
 from customization.validation.scanner import read_chunks
 
@@ -91,6 +91,9 @@ def validate_upload(
     log = ProblemLog(keep=REPORT_PROBLEMS_KEPT)
     report_key = layout.report_key(names.folder)
     dataset = {"name": name, "bucket": upload.bucket, "key": upload.key, "versionId": upload.version_id}
+    name_problem = layout.dataset_name_problem(name)
+    if name_problem:
+        log.error(upload.key, None, "dataset-name", name_problem)
     try:
         job_key = layout.sibling_key(upload.key, layout.JOB_FILE)
         run = resolve_run(
@@ -206,14 +209,23 @@ def _failure_message(result: DatasetCheck, report_uri: str) -> str:
     return "\n".join(lines)
 
 
+def _fits(key: str) -> bool:
+    """A key S3 could hold: a sibling of a training file with a very long name cannot exist."""
+    return len(key.encode("utf-8")) <= layout.S3_KEY_MAX_BYTES
+
+
 def _read(s3: Any, bucket: str, key: str) -> bytes | None:
+    if not _fits(key):
+        return None
     try:
-        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        return read_job_file(s3.get_object(Bucket=bucket, Key=key)["Body"])
     except s3.exceptions.NoSuchKey:
         return None
 
 
 def _existing(s3: Any, bucket: str, key: str) -> S3Object | None:
+    if not _fits(key):
+        return None
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
     except s3.exceptions.ClientError as error:
