@@ -4,6 +4,9 @@
 import os
 import sys
 
+import stacks.node  # noqa: F401  (first: aws_cdk starts Node.js when imported)
+
+# isort: split
 from aws_cdk import App, Environment
 
 from stacks.config import ConfigError

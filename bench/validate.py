@@ -9,6 +9,12 @@ Memory: a generated file of about 1 GB is validated in a fresh subprocess, and i
 resident set size (ru_maxrss) is compared with the same subprocess that only imports the
 engine, so the figure is what validation adds on top of Python itself (target 100 MB).
 
+The command as users run it: `python -m tools validate FILE --base-model ... --json` on the same
+45 MB file, a whole process (start-up, imports, validation, the report), against a whole-process
+bare `json.loads` loop over the file, interleaved; targets: at most 3x the loop's time and a peak
+under 40 MB. And `python -m tools validate --help` under 0.3 s: the command line imports only
+the command it runs (never aws_cdk or Node.js).
+
 One long line: files of one 100 MB and one 400 MB line with no line end (kept in `.bench/`,
 written in blocks) go through the command as users type it, `python -m tools validate FILE
 --base-model ... --json`, each a whole process timed with its own peak memory. A line longer
@@ -46,6 +52,16 @@ CACHE = ROOT / ".bench"  # generated inputs kept between runs (git-ignored)
 LONG_LINE_MODEL = "amazon.nova-micro-v1:0:128k"
 LONG_LINE_BYTES = (100_000_000, 400_000_000)
 MAX_LONG_LINE_TIME_RATIO = 6.0  # for 4x the bytes: linear is 4x, quadratic 16x
+MAX_COMMAND_RATIO = 3.0  # python -m tools validate, whole process, over a whole-process json.loads loop
+MAX_COMMAND_PEAK_MB = 40.0
+MAX_HELP_SECONDS = 0.3
+
+BARE_LOOP_SCRIPT = """
+import json, sys
+with open(sys.argv[1], "rb") as stream:
+    for line in stream:
+        json.loads(line)
+"""
 
 _WORDS = [
     "invoice",
@@ -137,17 +153,20 @@ def generate_one_line(size: int) -> Path:
     return path
 
 
-def whole_process(args: list[str]) -> tuple[float, float]:
-    """(seconds, peak MB) of `python -m tools ARGS` as a fresh process: its own ru_maxrss."""
+def whole_process(args: list[str], *, command: list[str] | None = None) -> tuple[float, float]:
+    """(seconds, peak MB) of `python -m tools ARGS` (or `command`) as a fresh process: its own ru_maxrss."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, "-m", "tools", *args], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        command or [sys.executable, "-m", "tools", *args],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode not in (0, 1):  # 1: the file is invalid, as it should be
-        raise SystemExit(f"python -m tools {' '.join(args)} exited {process.returncode}")
+        raise SystemExit(f"{' '.join(command or ['python -m tools', *args])} exited {process.returncode}")
     return elapsed, usage.ru_maxrss / 1024  # Linux reports KiB
 
 
@@ -171,6 +190,20 @@ def long_line_time_ratio(runs: dict[int, tuple[float, float]]) -> float:
     start = runs[0][0]
     small, large = (max(runs[size][0] - start, 1e-3) for size in LONG_LINE_BYTES)
     return large / small
+
+
+def command_runs(path: Path, runs: int) -> dict[str, list[tuple[float, float]]]:
+    """The command and the bare loop on `path`, each a whole process, interleaved after a warm-up;
+    and `validate --help`."""
+    validate = ["validate", str(path), "--base-model", MODEL, "--json"]
+    loop = [sys.executable, "-c", BARE_LOOP_SCRIPT, str(path)]
+    whole_process(validate), whole_process([], command=loop)
+    samples: dict[str, list[tuple[float, float]]] = {"command": [], "loop": [], "help": []}
+    for _ in range(runs):
+        samples["loop"].append(whole_process([], command=loop))
+        samples["command"].append(whole_process(validate))
+        samples["help"].append(whole_process(["validate", "--help"]))
+    return samples
 
 
 def bare_json_loop(path: Path) -> None:
@@ -240,13 +273,21 @@ def main(argv: list[str] | None = None) -> int:
         sample = generate(Path(folder) / "conversations.jsonl", records=THROUGHPUT_RECORDS)
         megabytes = sample.stat().st_size / 1e6
         floor, ours = time_interleaved(sample, args.runs)
+        commands = command_runs(sample, args.runs)
         sample.unlink()
         big = generate(Path(folder) / "big.jsonl", size=args.memory_bytes)
         baseline_mb, validating_mb = peak_rss_mb(None), peak_rss_mb(big)
 
     ratio = statistics.median(ours) / statistics.median(floor)
     added_mb = validating_mb - baseline_mb
-    passed = ratio <= MAX_RATIO and added_mb <= MAX_PEAK_MB and long_line_passed
+    command_s = statistics.median(seconds for seconds, _ in commands["command"])
+    loop_s = statistics.median(seconds for seconds, _ in commands["loop"])
+    command_ratio = command_s / loop_s
+    command_peak = max(peak for _, peak in commands["command"])
+    help_s = statistics.median(seconds for seconds, _ in commands["help"])
+    command_passed = command_ratio <= MAX_COMMAND_RATIO and command_peak <= MAX_COMMAND_PEAK_MB
+    help_passed = help_s <= MAX_HELP_SECONDS
+    passed = ratio <= MAX_RATIO and added_mb <= MAX_PEAK_MB and long_line_passed and command_passed and help_passed
     results = {
         "records": THROUGHPUT_RECORDS,
         "file_mb": round(megabytes, 1),
@@ -258,6 +299,11 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_mb_imports_only": baseline_mb,
         "peak_rss_mb_validating": validating_mb,
         "peak_rss_mb_added": added_mb,
+        "command_median_s": command_s,
+        "bare_loop_process_median_s": loop_s,
+        "command_ratio_median": command_ratio,
+        "command_peak_rss_mb": command_peak,
+        "help_median_s": help_s,
         **long_line_results,
         "passed": passed,
     }
@@ -281,6 +327,21 @@ def main(argv: list[str] | None = None) -> int:
             f"  peak memory, {args.memory_bytes / 1e9:.1f} GB file: {validating_mb:.0f} MB "
             f"({added_mb:.0f} MB over the {baseline_mb:.0f} MB of Python and the engine's imports)   "
             f"target <= {MAX_PEAK_MB:.0f} MB   {'PASS' if added_mb <= MAX_PEAK_MB else 'FAIL'}"
+        )
+        loop_peak = max(peak for _, peak in commands["loop"])
+        print(f"  whole processes, same file: python -m tools validate FILE --base-model {MODEL} --json")
+        print(f"    bare json.loads loop   median {loop_s:.2f} s   peak {loop_peak:.0f} MB")
+        print(
+            f"    the command            median {command_s:.2f} s   peak {command_peak:.0f} MB   "
+            f"target <= {MAX_COMMAND_PEAK_MB:.0f} MB   {'PASS' if command_peak <= MAX_COMMAND_PEAK_MB else 'FAIL'}"
+        )
+        print(
+            f"    ratio (median)         {command_ratio:.2f}x   target <= {MAX_COMMAND_RATIO}x   "
+            f"{'PASS' if command_ratio <= MAX_COMMAND_RATIO else 'FAIL'}"
+        )
+        print(
+            f"    validate --help        median {help_s:.2f} s   target <= {MAX_HELP_SECONDS} s   "
+            f"{'PASS' if help_passed else 'FAIL'}"
         )
         _print_long_lines(long_lines, time_ratio, long_line_passed)
     return 0 if passed else 1

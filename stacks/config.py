@@ -103,9 +103,10 @@ class CustomizationConfig(_Settings):
             raise ValueError("; ".join(f"hyperParameters.{p.key}: {p.message}" for p in checked.problems))
         return self
 
-    def run_defaults(self, serving_mode: str | None = None) -> RunDefaults:
+    def run_defaults(self, serving_mode: str | None = None, cost_ceiling_usd: float | None = None) -> RunDefaults:
         """What every run starts from before its job.json (the pipeline and `tools validate --env`)."""
         return RunDefaults(
+            cost_ceiling_usd=cost_ceiling_usd,
             settings=JobSettings(
                 base_model=self.base_model,
                 customization_type=self.customization_type,
@@ -180,7 +181,7 @@ class LimitsConfig(_Settings):
     max_serving_setup_hours: Hours = Field(default=2, alias="maxServingSetupHours")
     quota_wait_hours: Annotated[float, Field(ge=0, le=72)] = Field(default=6, alias="quotaWaitHours")
     cost_ceiling_usd: Annotated[float, Field(gt=0)] | None = Field(default=None, alias="costCeilingUsd")
-    # Runs of this environment training at once; the others wait for a slot (quotaWaitHours at
+    # Runs of this environment training at once; the others wait for a slot (runSlotWaitHours at
     # most) before their job starts, so a burst of uploads cannot start a burst of paid jobs.
     max_concurrent_runs: Annotated[int, Field(ge=1, le=100)] = Field(default=2, alias="maxConcurrentRuns")
     # How long a run waits for a slot: long enough for the runs ahead of it to finish (a full
@@ -269,6 +270,11 @@ class EnvironmentConfig(_Settings):
     def pinned(self) -> bool:
         return self.account is not None and self.region is not None
 
+    def run_defaults(self) -> RunDefaults:
+        """What every run of the environment starts from: its customization defaults and its
+        cost ceiling (the pipeline, `tools validate --env` and `tools submit` use this one)."""
+        return self.customization.run_defaults(cost_ceiling_usd=self.limits.cost_ceiling_usd)
+
 
 def load_environments(context: Any) -> dict[str, EnvironmentConfig]:
     """Parse the `environments` context value into one config per environment name.
@@ -355,4 +361,17 @@ def stack_id(environment: str, part: str) -> str:
 
 def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
     """The context the CDK CLI would pass from `cdk.json`: feature flags and environments."""
-    return json.loads(path.read_text())["context"]
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path} not found: run the tools from a checkout of the project") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 ({error.reason} at byte {error.start})") from None
+    except json.JSONDecodeError as error:
+        raise ConfigError(
+            f"{path}:{error.lineno}:{error.colno}: not valid JSON ({error.msg}): fix it, then try again"
+        ) from None
+    context = document.get("context") if isinstance(document, dict) else None
+    if not isinstance(context, dict) or not isinstance(context.get("environments"), dict):
+        raise ConfigError(f'{path}: expected an object "context" holding an object "environments"')
+    return context

@@ -74,6 +74,8 @@ class PipelineStack(CapabilityStack):
         CfnOutput(self, "CustomizationRoleArn", value=self.customization_role.role.role_arn)
         CfnOutput(self, "StateMachineArn", value=state_machine.state_machine_arn)
         CfnOutput(self, "NotificationTopicArn", value=self.notifications.topic.topic_arn)
+        CfnOutput(self, "EscalationTopicArn", value=self.notifications.escalations.topic_arn)
+        CfnOutput(self, "RunSlotsTableName", value=self.slots.table.table_name)
         CfnOutput(self, "DeadLetterQueueUrl", value=self.notifications.dead_letters.queue_url)
         CfnOutput(self, "DashboardName", value=self.dashboard.dashboard.dashboard_name)
 
@@ -87,7 +89,7 @@ class PipelineStack(CapabilityStack):
         self.validation = ValidationStep(
             self,
             "Validation",
-            run_defaults=config.customization.run_defaults(),
+            run_defaults=config.run_defaults(),
             serving=plan,
             data_bucket=storage.data_bucket,
             data_key=storage.key,

@@ -69,6 +69,7 @@ def check_with_environment(
         validation=LocalFile(validation) if validation else None,
         settings_origin=run.origin,
         serving=run.serving,
+        cost_ceiling_usd=defaults.cost_ceiling_usd,
     )
 
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import stacks.node  # noqa: F401  (first: aws_cdk starts Node.js when imported)
+
+# isort: split
 from aws_cdk import App, Environment
 
 from stacks.config import SELECTOR_KEY, cdk_json_context

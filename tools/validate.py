@@ -110,6 +110,7 @@ def _check(args: argparse.Namespace, log: ProblemLog) -> DatasetCheck:
         validation=LocalFile(validation_file) if validation_file else None,
         settings_origin=origin,
         serving=resolved.serving,
+        cost_ceiling_usd=defaults.cost_ceiling_usd,
     )
 
 
@@ -123,7 +124,7 @@ def _environment(name: str) -> tuple[RunDefaults, ServingPlan]:
     if name not in environments:
         raise _Usage(f"unknown environment {name!r}; allowed: {', '.join(environments)} (see cdk.json)")
     config = environments[name]
-    return config.customization.run_defaults(), config.serving.plan()
+    return config.run_defaults(), config.serving.plan()
 
 
 def _names_a_model(job: bytes | None) -> bool:

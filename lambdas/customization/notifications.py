@@ -63,7 +63,7 @@ def compose(outcome: str, state: dict[str, Any], execution_arn: str, environment
     upload, validation, job = part(state, UPLOAD), part(state, VALIDATION), part(state, JOB)
     result, serving, evaluation = part(state, RESULT), part(state, SERVING), part(state, EVALUATION)
     retired = part(state, RETIRED)
-    dataset = (validation.get("dataset") or {}).get("name") or upload.get("key", "?")
+    dataset = (validation.get("dataset") or {}).get("name") or layout_dataset(upload.get("key", "?"))
     lines = [
         f"Environment: {environment}",
         f"Dataset: s3://{upload.get('bucket', '?')}/{upload.get('key', '?')} (version {upload.get('versionId')})",
@@ -96,7 +96,7 @@ def compose(outcome: str, state: dict[str, Any], execution_arn: str, environment
         failure = part(state, FAILURE)
         lines += ["", f"Failed with {failure.get('Error', 'an error')}:", cause_message(failure.get("Cause"))]
         if part(state, CLEANUP) or part(state, CLEANUP_ERROR):
-            lines += _cleanup_lines(part(state, CLEANUP), part(state, CLEANUP_ERROR), environment)
+            lines += _cleanup_lines(part(state, CLEANUP), part(state, CLEANUP_ERROR), job, environment)
         if serving.get("arn") and not serving_deleted(state):
             lines.append(
                 f"The serving above was kept and bills until deleted: python -m tools cleanup --env {environment}"
@@ -144,14 +144,16 @@ def _evaluation_lines(evaluation: dict[str, Any], serving: dict[str, Any], retir
     return lines
 
 
-def _cleanup_lines(cleanup: dict[str, Any], error: dict[str, Any], environment: str) -> list[str]:
+def _cleanup_lines(cleanup: dict[str, Any], error: dict[str, Any], job: dict[str, Any], environment: str) -> list[str]:
     """What Compensate did (stopped the job? deleted the serving?), in words; or that it could
-    not, with what to do by hand."""
+    not, with exactly what to do by hand (the abort guard also tries once more)."""
     if error:
+        job_arn = job.get("jobArn") or "<the run's job ARN>"
         return [
             f"Cleanup FAILED ({error.get('Error')}): {cause_message(error.get('Cause'))}",
-            f"The job may still train and its serving bill: python -m tools cleanup --env {environment} --yes, "
-            "and stop the job in the Bedrock console",
+            "The job may still train and its serving bill. Stop the job: aws bedrock "
+            f"stop-model-customization-job --job-identifier {job_arn}; see what bills: python -m tools cleanup "
+            f"--env {environment} (a dry run; docs/runbook.md says what to delete)",
         ]
     return [f"Cleanup: {describe_cleanup(cleanup)}"]
 

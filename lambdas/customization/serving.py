@@ -12,7 +12,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from customization.bedrock_errors import error_code, error_message, translated_error
+from customization.bedrock_errors import (
+    BedrockRequestRejected,
+    BedrockThrottled,
+    error_code,
+    error_message,
+    translated_error,
+)
 from customization.naming import RunNames
 from customization.settings import json_value
 
@@ -162,6 +168,12 @@ def poll_serving(bedrock: Any, serving: dict[str, Any]) -> dict[str, Any]:
     return {**serving, "status": status}
 
 
+def _delete_command(mode: str) -> str:
+    if mode == PROVISIONED:
+        return "delete-provisioned-model-throughput --provisioned-model-id"
+    return "delete-custom-model-deployment --custom-model-deployment-identifier"
+
+
 def find_serving(bedrock: Any, names: RunNames, mode: str) -> dict[str, Any] | None:
     """The throughput or deployment this run created, as Bedrock lists it ("arn", "status" and,
     for throughput, its commitment), or None when there is none.
@@ -222,7 +234,11 @@ def delete_serving(bedrock: Any, names: RunNames, plan: ServingPlan) -> dict[str
     except ClientError as error:
         if error_code(error) == "ResourceNotFoundException":
             return {"deleted": False, "arn": arn, "reason": "it was already deleted"}
-        raise RuntimeError(
-            f"could not delete the run's {plan.mode} serving {arn}: {error_message(error)}; delete it by hand"
+        translated = translated_error(error)
+        if isinstance(translated, BedrockThrottled):
+            raise translated from None  # retried on the step's throttling schedule
+        raise BedrockRequestRejected(
+            f"could not delete the run's {plan.mode} serving {arn}: {error_message(error)}; delete it by hand "
+            f"(aws bedrock {_delete_command(plan.mode)} {arn})"
         ) from None
     return {"deleted": True, "arn": arn}

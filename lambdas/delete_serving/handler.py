@@ -1,4 +1,5 @@
-"""DeleteServing: after a failure, delete the throughput or deployment this run created."""
+"""DeleteServing: delete the no-commitment throughput or deployment of a model that was not
+promoted (DeleteServingNotPromoted). After a failure, Compensate (StopJob) deletes it instead."""
 
 from __future__ import annotations
 

@@ -15,7 +15,8 @@ from typing import Any
 
 from customization import runtime
 from customization.inventory import SafetyNetSettings, billables, sweep
-from customization.settings import TopicSettings
+from customization.notifications import publish, subject
+from customization.settings import DeadLetterSettings, TopicSettings
 
 WARNING_HOURS = 1.0
 
@@ -46,11 +47,16 @@ def lambda_handler(event: dict[str, Any], context: Any = None, now: dt.datetime 
         lines += [f"Will be deleted within the hour: {text}" for text in outcome["warned"]]
         lines += [f"COULD NOT DELETE, still billing: {text}" for text in outcome["failed"]]
         if outcome["failed"]:
-            lines.append(f"Delete it by hand: python -m tools cleanup --env {environment} --yes")
+            lines.append(f"See what still bills, and delete it: python -m tools cleanup --env {environment}")
         failed = f", {len(result.failed)} FAILED" if result.failed else ""
-        subject = f"[{environment}] Bedrock safety net: {len(result.deleted)} deleted, {len(result.due)} due{failed}"
-        runtime.client("sns").publish(
-            TopicArn=runtime.settings(TopicSettings).topic_arn, Subject=subject[:100], Message="\n".join(lines)
+        title = f"[{environment}] Bedrock safety net: {len(result.deleted)} deleted, {len(result.due)} due{failed}"
+        # Refused by SNS, the message is kept in the dead-letter queue and the run of the sweep fails.
+        publish(
+            runtime.client("sns"),
+            runtime.settings(TopicSettings).topic_arn,
+            {"subject": subject(title), "message": "\n".join(lines)},
+            fallback=(runtime.client("sqs"), runtime.settings(DeadLetterSettings).queue_url),
+            about=f"safety net of {environment}",
         )
     runtime.log(
         "safety net",

@@ -11,7 +11,9 @@ Two callers:
   - FAILED: the run compensated and notified already; the guard only makes sure, in case its
     compensation could not finish, that the job does not train on and that the slot is free.
     It leaves serving alone: a run whose success notification failed ends FAILED with its
-    promoted serving, which is the product.
+    promoted serving, which is the product;
+  - SUCCEEDED: only the slot, in case ReleaseRunSlot could not give it back (a slot kept by an
+    ended run would make every later run wait).
 
 Everything is idempotent (a second call finds nothing left to do), and the job and serving are
 found by their deterministic names.
@@ -30,7 +32,7 @@ from customization.slots import SlotSettings, release
 from customization.training import stop_job
 
 STATUS_CHANGE = "Step Functions Execution Status Change"
-FAILED = "FAILED"
+FAILED, SUCCEEDED = "FAILED", "SUCCEEDED"
 
 
 def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
@@ -54,11 +56,14 @@ def _stop_and_delete(upload: dict[str, Any], *, trigger: str, delete: bool = Tru
 
 def _after_execution_ended(event: dict[str, Any]) -> dict[str, Any]:
     detail = event["detail"]
+    status = detail["status"]
+    slot = release(runtime.client("dynamodb"), runtime.settings(SlotSettings).table_name, detail["name"])
+    if status == SUCCEEDED:
+        runtime.log("slot given back", **slot)
+        return slot
     upload = json.loads(detail["input"])["upload"]
-    failed = detail["status"] == FAILED
-    outcome = _stop_and_delete(upload, trigger=f"execution {detail['status']}", delete=not failed)
-    release(runtime.client("dynamodb"), runtime.settings(SlotSettings).table_name, detail["name"])
-    if not failed:
+    outcome = {**_stop_and_delete(upload, trigger=f"execution {status}", delete=status != FAILED), **slot}
+    if status != FAILED:
         message = compose_abort(detail, upload, outcome, runtime.environment_name(), event.get("region", "us-east-1"))
         # What SNS refuses is kept in the dead-letter queue, and the error makes the event itself
         # a dead letter too: both raise the escalation alarm.

@@ -1,7 +1,8 @@
 """The abort guard: an execution that is aborted or times out stops its Bedrock job, deletes
 its serving, gives back its slot and tells people, since the state machine can no longer do
 any of it; a failed execution has its job stopped and its slot freed once more, in case its own
-compensation could not finish. So no way a run ends leaves anything training or billing."""
+compensation could not finish; a successful one has its slot freed once more. So no way a run
+ends leaves anything training or billing, or a slot held."""
 
 from __future__ import annotations
 
@@ -29,13 +30,14 @@ class AbortGuard(Capability):
         super().__init__(scope, construct_id)
         self.rule = events.Rule(
             self,
-            "RunEndedUnfinished",
-            description="An execution that ends unfinished stops its Bedrock job and frees its slot",
+            "RunEnded",
+            description="An execution that ends stops its Bedrock job if it trains on, and frees its slot",
             event_pattern=events.EventPattern(
                 source=["aws.states"],
                 detail_type=["Step Functions Execution Status Change"],
                 detail={
-                    "status": ["ABORTED", "TIMED_OUT", "FAILED"],
+                    # SUCCEEDED too: only its slot, in case the run could not give it back.
+                    "status": ["ABORTED", "TIMED_OUT", "FAILED", "SUCCEEDED"],
                     "stateMachineArn": [state_machine.state_machine_arn],
                 },
             ),

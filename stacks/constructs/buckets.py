@@ -120,21 +120,33 @@ class SecureBucket(s3.Bucket):
             )
 
     def deny_uploads_with_another_key(self) -> None:
-        """Refuse, at upload, an object encrypted other than with the bucket's key: an upload
-        naming another KMS key, or SSE-S3 or DSSE, would be stored and then fail the run later
-        with AccessDenied (the pipeline's roles may use this key only). An upload that names no
-        encryption gets the bucket's default, this key, and is let through.
+        """Refuse, at upload, an object encrypted other than with the bucket's key: one naming
+        another KMS key; SSE-S3 or DSSE; and `aws:kms` naming no key, for which S3 uses the AWS
+        managed key aws/s3, not the bucket's (S3 API reference, PutObject,
+        x-amz-server-side-encryption-aws-kms-key-id, read 2026-11-29). Such an object would be
+        stored, then be out of this key's control. An upload that names no encryption gets the
+        bucket's default, this key, and is let through.
 
-        The two conditions of each statement hold together: the header is present (Null false)
-        and differs. The key ID condition takes the key's ARN ("Using server-side encryption
-        with AWS KMS keys", S3 user guide, section "Requiring server-side encryption", read
-        2026-11-29); a negated operator alone would also match requests without the header.
+        Each statement's conditions hold together (a header present and different, or absent);
+        the key ID condition takes the key's ARN ("Using server-side encryption with AWS KMS
+        keys", S3 user guide, "Requiring server-side encryption", read 2026-11-29). A negated
+        operator alone would also match requests without the header.
         """
         key_id_header = "s3:x-amz-server-side-encryption-aws-kms-key-id"
         algorithm_header = "s3:x-amz-server-side-encryption"
-        for sid, header, expected in (
-            ("DenyUploadsWithAnotherKmsKey", key_id_header, self.encryption_key.key_arn),
-            ("DenyUploadsNotEncryptedWithKms", algorithm_header, "aws:kms"),
+        for sid, conditions in (
+            (
+                "DenyUploadsWithAnotherKmsKey",
+                {"Null": {key_id_header: "false"}, "StringNotEquals": {key_id_header: self.encryption_key.key_arn}},
+            ),
+            (
+                "DenyUploadsNotEncryptedWithKms",
+                {"Null": {algorithm_header: "false"}, "StringNotEquals": {algorithm_header: "aws:kms"}},
+            ),
+            (
+                "DenyKmsUploadsNamingNoKey",
+                {"StringEquals": {algorithm_header: "aws:kms"}, "Null": {key_id_header: "true"}},
+            ),
         ):
             self.add_to_resource_policy(
                 iam.PolicyStatement(
@@ -143,6 +155,6 @@ class SecureBucket(s3.Bucket):
                     principals=[iam.AnyPrincipal()],
                     actions=["s3:PutObject"],
                     resources=[self.arn_for_objects("*")],
-                    conditions={"Null": {header: "false"}, "StringNotEquals": {header: expected}},
+                    conditions=conditions,
                 )
             )

@@ -2,8 +2,9 @@
 
 A burst of uploads validates at once, but its jobs start one slot at a time: the state machine
 takes a slot with a DynamoDB conditional update before StartCustomizationJob, retrying while
-all are taken (up to limits.quotaWaitHours), and gives it back on every way the run ends; the
-abort guard gives back the slot of an aborted or timed-out execution (customization/slots.py).
+all are taken (up to limits.runSlotWaitHours), and gives it back on every way the run ends; the
+abort guard gives it back once more when the execution ends, whatever the way
+(customization/slots.py), in case the state machine could not.
 
 DynamoDB rather than a Lambda counting running executions: the conditional update is atomic,
 so two runs can never take the last slot together, and Step Functions calls it directly.
@@ -52,15 +53,14 @@ class RunSlots(Capability):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            time_to_live_attribute="expiresAt",
             # Only who holds a slot right now: nothing to keep once the stack is gone.
             removal_policy=RemovalPolicy.DESTROY,
         )
         acknowledge(
             self.table,
             "NIST.800.53.R5-DynamoDBInBackupPlan",
-            "Holds only which executions hold a run slot (and, with event-driven waits, their task "
-            "tokens): transient coordination, rebuilt by the runs themselves; point-in-time recovery is on",
+            "Holds only which executions hold a run slot: transient coordination, given back by the runs "
+            "themselves and by the abort guard; point-in-time recovery is on",
         )
 
     @property

@@ -34,7 +34,7 @@ class SafetyNet(Capability):
             handler_package="safety_net",
             description="Deletes forgotten no-commitment serving after serving.timeToLiveHours, with notifications",
             defaults=defaults,
-            settings=[settings, notifications.topic_settings],
+            settings=[settings, notifications.topic_settings, notifications.dead_letter_settings],
             timeout=Duration.minutes(5),
             asynchronous=True,
             star_resource_reason="X-Ray tracing, and Bedrock's List* actions, which take no resource-level "

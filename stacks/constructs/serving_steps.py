@@ -1,6 +1,6 @@
 """The serving steps, where the environment serves its models: CreateServing (provisioned
 throughput or an on-demand deployment), PollServing until it is ready, and DeleteServing,
-which removes what the run created when the run fails or the model is not promoted."""
+which removes it when the model is not promoted (after a failure, Compensate does)."""
 
 from __future__ import annotations
 
@@ -57,7 +57,7 @@ class ServingSteps(Capability):
             self,
             "DeleteServing",
             handler_package="delete_serving",
-            description="Deletes the run's serving after a failure",
+            description="Deletes the serving of a model that was not promoted",
             defaults=defaults,
             settings=[plan],
             star_resource_reason=LIST_REASON,

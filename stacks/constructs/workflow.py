@@ -175,8 +175,9 @@ class CustomizationWorkflow(Construct):
             self,
             "NotificationFailed",
             error="NotificationFailed",
-            cause="The run ended but its notification could not be sent: see the NotifyErrors alarm (escalation "
-            "topic) and the dead-letter queue, which holds the message",
+            cause="The run ended but its notification could not be sent (the error is in $.notificationError of "
+            "the execution's last state): the NotifyErrors alarm goes to the Escalations topic, and a message "
+            "SNS refused is kept in the dead-letter queue",
         )
         failed = sfn.Fail(
             self, "RunFailed", error_path=f"{run_state.FAILURE}.Error", cause_path=f"{run_state.FAILURE}.Cause"
@@ -286,7 +287,8 @@ class CustomizationWorkflow(Construct):
     def _acquire_slot(self, config: EnvironmentConfig) -> sfn.TaskStateBase:
         """Wait for one of the environment's run slots (limits.maxConcurrentRuns) before any spend."""
         acquire = self.slots.acquire(self, "AcquireRunSlot")
-        slot_wait_schedule(config).retry(acquire, SLOT_TAKEN)
+        if config.limits.run_slot_wait_hours > 0:  # 0: fail at once while every slot is taken
+            slot_wait_schedule(config).retry(acquire, SLOT_TAKEN)
         acquire.add_retry(
             errors=DYNAMODB_TRANSIENT_ERRORS, interval=Duration.seconds(2), backoff_rate=2, max_attempts=6
         )
@@ -302,7 +304,9 @@ class CustomizationWorkflow(Construct):
             result_path=run_state.FAILURE,
         )
         no_slot.next(self.notify_failure)
-        acquire.add_catch(no_slot, errors=["States.ALL"], result_path=run_state.FAILURE)
+        # Only "all slots taken" is NoRunSlot; any other error (access, DynamoDB) is told as itself.
+        acquire.add_catch(no_slot, errors=[SLOT_TAKEN], result_path=run_state.FAILURE)
+        acquire.add_catch(self.notify_failure, errors=["States.ALL"], result_path=run_state.FAILURE)
         return acquire
 
     def _time_limit(self, config: EnvironmentConfig) -> sfn.IChainable:

@@ -158,8 +158,22 @@ def test_invalid_dataset_fails_before_any_job_and_writes_the_report(reports):
     assert "AcquireRunSlot" not in execution["states"]
     assert any(key.endswith("validation-report.json") for key in report.report_objects)
     [notification] = report.notifications
+    assert notification["subject"] == "[dev] Bedrock customization FAILED: email-classifier"
     assert "train.jsonl:3: unexpected-field" in notification["message"]
     assert "Full report: s3://local-dev-databucket/reports/email-classifier/" in notification["message"]
+
+
+def test_the_timeline_and_the_summary_list_the_problems_validation_found(capsys):
+    assert main(["local-run", "--scenario", "invalid-dataset"]) == 1  # the run failed, as the scenario says
+    out = capsys.readouterr().out
+    step = next(line for line in out.splitlines() if "ValidateDataset: DatasetInvalidError" in line)
+    following = out.splitlines()[out.splitlines().index(step) + 1]
+
+    assert following.strip().endswith(
+        "train.jsonl:3: unexpected-field: record has unexpected field(s) 'prompt'; allowed: messages, "
+        "schemaVersion, system"
+    )
+    assert "    s3://local-dev-databucket/datasets/email-classifier/train.jsonl:7: json: not valid JSON" in out
 
 
 def test_a_failed_job_reaches_the_notification_with_bedrocks_message(reports):
@@ -252,9 +266,16 @@ def test_a_job_past_the_time_limit_is_stopped_and_the_run_fails(reports):
 def test_a_run_over_the_cost_ceiling_starts_no_job(reports):
     report = reports("cost-ceiling")
 
-    assert report.executions[0]["error"] == "CostCeilingExceeded"
+    [execution] = report.executions
+
+    # Refused with the dataset's other problems, before it waits for a slot.
+    assert execution["error"] == "DatasetInvalidError"
+    assert "AcquireRunSlot" not in execution["states"]
     assert "CreateModelCustomizationJob" not in report.bedrock_calls
-    assert "above this environment's ceiling $0.01" in report.notifications[0]["message"]
+    assert (
+        "cost-ceiling: estimated training cost $0.05 is above this environment's ceiling $0.01"
+        in report.notifications[0]["message"]
+    )
 
 
 def test_the_local_run_executes_the_synthesized_definition_not_a_copy(monkeypatch):
@@ -334,12 +355,12 @@ def test_the_reports_can_be_saved_where_people_can_read_them(tmp_path, capsys):
     assert main(["local-run", "--scenario", "custom-model-loses", "--save-reports", str(tmp_path)]) == 0
     out = capsys.readouterr().out
 
-    [evaluation_md] = tmp_path.glob("reports/email-classifier/*/evaluation.md")
+    [evaluation_md] = tmp_path.glob("email-classifier/*/evaluation.md")
     assert f"evaluation report: {evaluation_md} (copied from s3://" in out
     text = evaluation_md.read_text()
     assert text.startswith("# Evaluation: email-classifier")
     assert "**Not promoted**" in text and "## Where the custom model did worst" in text
-    assert list(tmp_path.glob("reports/email-classifier/*/validation-report.json"))
+    assert list(tmp_path.glob("email-classifier/*/validation-report.json"))
 
 
 def test_the_emulated_models_accuracy_can_be_set_to_try_the_gate(capsys):

@@ -260,7 +260,7 @@ def _data_bucket_policy(synthesized, environment: str) -> tuple[list[dict], str]
 # (what the upload sends, whether S3 stores it)
 UPLOADS = [
     ({}, True),  # no encryption header: the bucket's default, the data key
-    ({"s3:x-amz-server-side-encryption": "aws:kms"}, True),  # KMS, no key named
+    ({"s3:x-amz-server-side-encryption": "aws:kms"}, False),  # KMS naming no key: S3 would use aws/s3
     ("data key", True),  # KMS with the data key's ARN
     ({"s3:x-amz-server-side-encryption": "aws:kms", "s3:x-amz-server-side-encryption-aws-kms-key-id": "other"}, False),
     ({"s3:x-amz-server-side-encryption": "AES256"}, False),

@@ -129,13 +129,13 @@ def test_other_buckets_and_event_types_do_not(synthesized, environment):
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 @pytest.mark.parametrize(
     ("status", "matches"),
-    [("ABORTED", True), ("TIMED_OUT", True), ("FAILED", True), ("SUCCEEDED", False), ("RUNNING", False)],
+    [("ABORTED", True), ("TIMED_OUT", True), ("FAILED", True), ("SUCCEEDED", True), ("RUNNING", False)],
 )
-def test_executions_that_end_unfinished_reach_the_abort_guard(synthesized, environment, status, matches):
+def test_executions_that_end_reach_the_abort_guard(synthesized, environment, status, matches):
     event = copy.deepcopy(EXECUTION_STATUS_CHANGE)
     event["detail"]["status"] = status
 
-    assert _pattern(synthesized, environment, "RunEndedUnfinished").matches_event(event) is matches
+    assert _pattern(synthesized, environment, "RunEnded").matches_event(event) is matches
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -143,13 +143,13 @@ def test_the_abort_guard_ignores_other_state_machines(synthesized, environment):
     event = copy.deepcopy(EXECUTION_STATUS_CHANGE)
     event["detail"]["stateMachineArn"] = "arn:aws:states:us-east-1:111122223333:stateMachine:other"
 
-    assert not _pattern(synthesized, environment, "RunEndedUnfinished").matches_event(event)
+    assert not _pattern(synthesized, environment, "RunEnded").matches_event(event)
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_both_rule_targets_retry_and_keep_failed_events(synthesized, environment):
     stack = synthesized.assembly.stacks[f"BedrockCustomization-{environment}-Pipeline"]
-    for rule in ("TrainingFileUploaded", "RunEndedUnfinished"):
+    for rule in ("TrainingFileUploaded", "RunEnded"):
         _, resource = stack.named(rule)
         [target] = resource["Properties"]["Targets"]
         assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 21600, "MaximumRetryAttempts": 8}

@@ -263,3 +263,25 @@ def test_evaluation_mistakes_are_named(key, value, allowed):
 
     assert f"environments.prod.evaluation.{key}: got {value!r}" in message
     assert allowed in message
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '{"app": "x",\n  "context": {,}\n}',
+            "cdk.json:2:15: not valid JSON (Expecting property name enclosed in double quotes)",
+        ),
+        ('{"app": "x"}', 'cdk.json: expected an object "context" holding an object "environments"'),
+        ('{"context": {"environments": []}}', 'expected an object "context" holding an object "environments"'),
+    ],
+)
+def test_a_broken_cdk_json_is_named_with_the_position_not_a_traceback(tmp_path, text, message):
+    from stacks.config import ConfigError, cdk_json_context
+
+    path = tmp_path / "cdk.json"
+    path.write_text(text)
+
+    with pytest.raises(ConfigError) as raised:
+        cdk_json_context(path)
+    assert message in str(raised.value)

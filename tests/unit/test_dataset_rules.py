@@ -254,3 +254,19 @@ def test_problems_are_capped_but_counted(tmp_path):
     assert len(log.problems) == 200
     assert log.errors_by_rule["unexpected-field"] == 500
     assert log.truncated > 0
+
+
+def test_a_dataset_over_the_environments_cost_ceiling_is_refused_with_the_estimate(tmp_path):
+    from customization.validation.dataset import LocalFile, check_dataset
+    from customization.validation.jobspec import JobSettings
+
+    path = write_jsonl(tmp_path / "train.jsonl", [conversation(f"question {n} " * 200, "answer") for n in range(300)])
+    settings = JobSettings(NOVA_MICRO, hyperparameters={"epochCount": "5"})
+
+    over = check_dataset(LocalFile(path), settings, cost_ceiling_usd=0.01)
+    under = check_dataset(LocalFile(path), settings, cost_ceiling_usd=1000)
+
+    [problem] = [p for p in over.log.problems if p.rule == "cost-ceiling"]
+    assert problem.message.startswith(f"estimated training cost ${over.cost.training_usd:,.2f} is above")
+    assert "ceiling $0.01: reduce records or epochs, or raise limits.costCeilingUsd in cdk.json" in problem.message
+    assert not over.valid and under.valid

@@ -626,7 +626,7 @@ def test_the_failure_notification_says_what_failed_and_where_to_look(clients):
     from customization.notifications import compose
 
     text = compose("failed", state, "arn:exec:1", "dev", "us-east-1")
-    assert outcome["subject"] == "[dev] Bedrock customization FAILED: datasets/email-classifier/train.jsonl"
+    assert outcome["subject"] == "[dev] Bedrock customization FAILED: email-classifier"
     assert "Failed with JobFailed:\njob failed: bad data on line 3" in text["message"]
     assert f"Customization job: {JOB_ARN}" in text["message"]
     assert "Validation report: s3://data-bucket/reports/x" in text["message"]

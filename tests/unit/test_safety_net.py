@@ -20,7 +20,8 @@ def environment(monkeypatch):
     for name, value in {
         "ENVIRONMENT": "dev",
         "SERVING_TTL_HOURS": "24",
-        "TOPIC_ARN": "arn:aws:sns:us-east-1:1:t",
+        "TOPIC_ARN": "arn:aws:sns:us-east-1:111122223333:t",
+        "DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/111122223333/dead-letters",
         "AWS_DEFAULT_REGION": REGION,
     }.items():
         monkeypatch.setenv(name, value)
@@ -37,7 +38,8 @@ def _run(monkeypatch, bedrock, now):
     stubber = Stubber(sns)
     stubber.add_response("publish", {"MessageId": "1"})
     stubber.activate()
-    monkeypatch.setattr(runtime, "client", lambda service: {"bedrock": bedrock, "sns": sns}[service])
+    sqs = boto3.client("sqs", region_name=REGION)
+    monkeypatch.setattr(runtime, "client", lambda service: {"bedrock": bedrock, "sns": sns, "sqs": sqs}[service])
     original = sns.publish
     monkeypatch.setattr(sns, "publish", lambda **kwargs: published.append(kwargs) or original(**kwargs))
     return handler.lambda_handler({}, None, now=now), published

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from customization.evaluation.scorecard import table
-from customization.notifications import first_line_of_cause
+from customization.notifications import cause_message, first_line_of_cause
 from tools.local_run.runner import RunReport
 
 
@@ -13,6 +13,9 @@ def render(report: RunReport) -> str:
         lines.append(f"execution {execution['name']}: {execution['status']}")
         if execution.get("error"):
             lines.append(f"  error: {execution['error']}: {first_line_of_cause(execution.get('cause'))}")
+            # What the first line announces (a dataset's problems), as the notification lists them.
+            listed = cause_message(execution.get("cause")).splitlines()[1:11]
+            lines += [f"    {line}" for line in listed if line.strip()]
         if execution.get("jobStartedAfter"):
             lines.append(f"  job started {execution['jobStartedAfter']} after the upload")
         if execution.get("customModelArn"):
@@ -32,7 +35,8 @@ def render(report: RunReport) -> str:
         lines += _evaluation(execution, report.saved_reports)
     calls = ", ".join(f"{name} x{count}" for name, count in sorted(report.bedrock_calls.items())) or "none"
     lines.append(f"bedrock calls: {calls}")
-    lines.append(f"jobs created: {report.jobs_created} (at most {report.max_concurrent_jobs} training at once)")
+    at_once = f" (at most {report.max_concurrent_jobs} training at once)" if report.jobs_created > 1 else ""
+    lines.append(f"jobs created: {report.jobs_created}{at_once}")
     if len(report.executions) > 1:
         training = [(e.get("cost") or {}).get("trainingUsd") for e in report.executions]
         known = [usd for usd in training if usd is not None]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import json
 import logging
 import tempfile
@@ -24,6 +23,7 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
+from customization import layout
 from customization.catalog import BEDROCK_CONVERSATION, CLAUDE_MESSAGES, PROMPT_COMPLETION, load_catalog
 from customization.evaluation.cases import to_case
 from customization.naming import PROJECT
@@ -146,7 +146,8 @@ class _Timeline:
     def _record(self, entry: TimelineEntry) -> None:
         self.entries.append(entry)
         if self.emit:
-            self.emit(f"  +{_duration(entry.time - START):>9}  {entry.source:<8} {entry.text}")
+            prefix = f"  +{_duration(entry.time - START):>9}  {entry.source:<8} "
+            self.emit(prefix + entry.text.replace("\n", "\n" + " " * len(prefix) + "  "))
 
 
 def run(
@@ -240,7 +241,8 @@ def run(
         ]
         if reports_dir is not None:
             for key in report.report_objects:
-                target = reports_dir / key
+                # DIR/<slug>/<run id>/...: the run's folder, without the bucket's reports/ prefix.
+                target = reports_dir / key.removeprefix(layout.REPORTS_PREFIX)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(s3.get_object(Bucket=data_bucket, Key=key)["Body"].read())
                 report.saved_reports[f"s3://{data_bucket}/{key}"] = str(target)
@@ -331,7 +333,9 @@ def _invoker(deployment: LocalDeployment, emulator: BedrockEmulator, clock: Simu
         if error is None:
             timeline.add("step", f"{step}: {_result_text(function.name, result)}")
         else:
-            message = str(error).splitlines()[0][:150]
+            # The first line, then what it lists (a dataset's problems, FILE:LINE: rule: message).
+            lines = str(error).splitlines() or [""]
+            message = "\n".join([lines[0][:150], *(line[:200] for line in lines[1:11])])
             fold = (
                 f"{step} -> {type(error).__name__}"
                 if type(error).__name__ in ("JobStillRunning", "ServingNotReady", "CustomModelNotReady")
@@ -430,9 +434,9 @@ def _follow(sfn, deployment: LocalDeployment, scenario: Scenario, clock: Simulat
 
 
 def _abort_guard(deployment: LocalDeployment, invoker, executions: list[str], timeline: _Timeline) -> None:
-    """What the deployed RunEndedUnfinished rule does: its pattern decides, StopJob acts."""
+    """What the deployed RunEnded rule does: its pattern decides, StopJob acts."""
     sfn = boto3.client("stepfunctions", region_name=REGION)
-    pattern = EventPattern.load(json.dumps(deployment.rule_pattern("RunEndedUnfinished")))
+    pattern = EventPattern.load(json.dumps(deployment.rule_pattern("RunEnded")))
     for arn in executions:
         execution = sfn.describe_execution(executionArn=arn)
         event = {
@@ -468,13 +472,10 @@ def _execution_summary(sfn, arn: str) -> dict[str, Any]:
     ]
     entered = [e for e in history if e["type"].endswith("StateEntered")]
     scheduled = sum(1 for e in history if e["type"] == "LambdaFunctionScheduled")
-    # Lambda tasks entered (a DynamoDB task is entered but schedules no function): each retry
-    # of a Lambda task schedules it again without entering the state again.
-    tasks = sum(
-        1
-        for event, following in itertools.pairwise(history)
-        if event["type"] == "TaskStateEntered" and following["type"] == "LambdaFunctionScheduled"
-    )
+    # Every attempt of a task is scheduled (a Lambda function, or a service call such as the
+    # run slot's DynamoDB update); a retry schedules it again without entering the state again.
+    attempts = scheduled + sum(1 for e in history if e["type"] == "TaskScheduled")
+    tasks = sum(1 for e in history if e["type"] == "TaskStateEntered")
     # A failed execution has no output: its state as it entered its last state tells the same.
     last_input = (entered[-1].get("stateEnteredEventDetails") or {}).get("input") if entered else None
     output = json.loads(execution.get("output") or last_input or "{}")
@@ -485,7 +486,7 @@ def _execution_summary(sfn, arn: str) -> dict[str, Any]:
         "cause": execution.get("cause"),
         "states": [e["stateEnteredEventDetails"]["name"] for e in entered],
         # Billed transitions: every state entered, plus every retry of a task.
-        "stateTransitions": len(entered) + max(scheduled - tasks, 0),
+        "stateTransitions": len(entered) + max(attempts - tasks, 0),
         "lambdaInvocations": scheduled,
         "customModelArn": (output.get("result") or {}).get("customModelArn"),
         "servingArn": (output.get("serving") or {}).get("arn"),

@@ -174,7 +174,8 @@ SCENARIOS = [
     ),
     Scenario(
         "cost-ceiling",
-        "the estimated training cost is above limits.costCeilingUsd; no job is started",
+        "the estimated training cost is above limits.costCeilingUsd: refused at validation, before the run "
+        "waits for a slot; no job is started",
         settings={"limits": {"costCeilingUsd": 0.01}},
         expected_status="FAILED",
     ),

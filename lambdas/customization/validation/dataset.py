@@ -30,6 +30,7 @@ R_RECORDS = "record-count"
 R_SIZE = "file-size"
 R_VALIDATION = "validation-data"
 R_PLAIN_TEXT = "plain-text"
+R_COST = "cost-ceiling"
 
 
 class Source(Protocol):
@@ -127,6 +128,7 @@ def check_dataset(
     serving: ServingPlan | None = None,
     catalog: Catalog | None = None,
     today: dt.date | None = None,
+    cost_ceiling_usd: float | None = None,
 ) -> DatasetCheck:
     log = log or ProblemLog()
     result = DatasetCheck(settings=settings, log=log)
@@ -204,6 +206,15 @@ def check_dataset(
     epochs = checked.number("epochCount", accepted.get("epochCount")) or 1
     share = result.train_records / result.train.records if result.train.records else 0
     result.cost = estimate_cost(model, round(result.train.tokens * share), epochs, serving or ServingPlan())
+    training_usd = result.cost.training_usd
+    if cost_ceiling_usd is not None and training_usd is not None and training_usd > cost_ceiling_usd:
+        log.error(
+            settings_origin,
+            None,
+            R_COST,
+            f"estimated training cost ${training_usd:,.2f} is above this environment's ceiling "
+            f"${cost_ceiling_usd:,.2f}: reduce records or epochs, or raise limits.costCeilingUsd in cdk.json",
+        )
     return result
 
 

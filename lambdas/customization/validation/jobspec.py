@@ -57,10 +57,15 @@ class RunDefaults:
 
     settings: JobSettings
     allowed_base_models: tuple[str, ...]
+    # limits.costCeilingUsd: a dataset whose training estimate is higher is refused at
+    # validation, before it waits for a slot (and again before its job starts).
+    cost_ceiling_usd: float | None = None
 
     def to_environment(self) -> dict[str, str]:
         settings = self.settings
+        ceiling = {} if self.cost_ceiling_usd is None else {"COST_CEILING_USD": str(self.cost_ceiling_usd)}
         return {
+            **ceiling,
             "DEFAULT_JOB_SETTINGS": as_json(
                 {
                     "baseModel": settings.base_model,
@@ -84,7 +89,12 @@ class RunDefaults:
             )
         except (KeyError, TypeError, AttributeError) as error:
             raise SettingsError(f"DEFAULT_JOB_SETTINGS is malformed ({error!r}): redeploy the stack") from None
-        return cls(settings=settings, allowed_base_models=tuple(json_value(environ, "ALLOWED_BASE_MODELS", [])))
+        ceiling = environ.get("COST_CEILING_USD")
+        return cls(
+            settings=settings,
+            allowed_base_models=tuple(json_value(environ, "ALLOWED_BASE_MODELS", [])),
+            cost_ceiling_usd=float(ceiling) if ceiling else None,
+        )
 
 
 _KEYS = {

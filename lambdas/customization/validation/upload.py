@@ -110,6 +110,7 @@ def validate_upload(
             settings_origin=run.origin,
             dataset_bucket=upload.bucket,
             serving=run.serving,
+            cost_ceiling_usd=defaults.cost_ceiling_usd,
         )
         summary = {
             "dataset": dataset,
