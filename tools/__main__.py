@@ -17,6 +17,7 @@ import sys
 # name -> (module, one line for --help), in the order --help lists them
 COMMANDS = {
     "validate": ("tools.validate", "check a dataset as the pipeline will, before any upload"),
+    "convert": ("tools.convert", "convert Claude, OpenAI chat or prompt/completion records to a model's format"),
     "local-run": ("tools.local_run", "run the synthesized pipeline offline against emulated AWS"),
     "preflight": ("tools.preflight", "check an AWS account can run an environment, before the first run"),
     "submit": ("tools.submit", "validate a dataset folder, upload it (which starts a run)"),

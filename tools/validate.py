@@ -96,7 +96,14 @@ def _check(args: argparse.Namespace, log: ProblemLog) -> DatasetCheck:
     job = _read_job(job_file) if job_file else None
     if not defaults.settings.base_model and not _names_a_model(job):
         raise _Usage("--base-model is required (or a --job-file with baseModel, or --env NAME)")
-    resolved = resolve_run(defaults, serving, job, log, job_file=str(job_file) if job_file else "job.json")
+    resolved = resolve_run(
+        defaults,
+        serving,
+        job,
+        log,
+        job_file=str(job_file) if job_file else "job.json",
+        defaults_origin="environment defaults" if args.env else "command line",
+    )
     settings, origin = resolved.settings, resolved.origin
     overrides = _flag_overrides(args)
     if overrides:

@@ -193,7 +193,8 @@ def test_a_model_the_environment_cannot_serve_is_refused_before_training(s3, mon
     version = _put(s3, "datasets/spam/train.jsonl", _jsonl(records))
 
     with pytest.raises(
-        DatasetInvalidError, match=re.escape("serves models on demand, which Meta Llama 3.1 8B Instruct")
+        DatasetInvalidError,
+        match=re.escape("serving on demand was asked for, which Meta Llama 3.1 8B Instruct does not support"),
     ):
         handler.lambda_handler(_event("datasets/spam/train.jsonl", version), None, s3=s3)
 

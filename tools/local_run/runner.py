@@ -363,6 +363,8 @@ def _result_text(step: str, result: dict[str, Any] | None) -> str:
     if step in ("CreateServing", "PollServing"):
         return f"{result.get('mode')} {result.get('arn')} {result.get('status', 'requested')}"
     if step == "StopJob":
+        if "stopped" not in result:  # after a successful run: only the slot
+            return f"slot of {result.get('released')} given back"
         stopped = "job stopped" if result.get("stopped") else f"job not stopped ({result.get('reason')})"
         serving = (result.get("serving") or {}).get("reason") or (
             "serving deleted" if (result.get("serving") or {}).get("deleted") else ""

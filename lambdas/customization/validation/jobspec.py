@@ -300,7 +300,13 @@ def _sets(job_text: str | None, key: str) -> bool:
 
 
 def resolve_run(
-    defaults: RunDefaults, serving: ServingPlan, job: bytes | None, log: ProblemLog, *, job_file: str
+    defaults: RunDefaults,
+    serving: ServingPlan,
+    job: bytes | None,
+    log: ProblemLog,
+    *,
+    job_file: str,
+    defaults_origin: str = "environment defaults",
 ) -> ResolvedRun:
     """The environment's defaults with a dataset's job.json (`job`, its bytes, or None) applied,
     checked the way the pipeline checks them: the same code in the ValidateDataset step,
@@ -324,7 +330,7 @@ def resolve_run(
     settings = apply_job_file(base, text, log, file=job_file)
     if settings.serving_mode == NONE:
         serving = replace(serving, mode=NONE)
-    origin = job_file if text is not None else "environment defaults"
+    origin = job_file if text is not None else defaults_origin
     allowed = defaults.allowed_base_models
     if allowed and settings.base_model not in allowed:
         log.error(
@@ -356,7 +362,8 @@ def resolve_run(
             origin,
             None,
             "serving",
-            f"this environment serves models on demand, which {model.name} does not support: pick a "
-            "model that does (Amazon Nova), or deploy the environment with serving.mode provisioned or none",
+            f"serving on demand was asked for, which {model.name} does not support: pick a model that does "
+            "(Amazon Nova), or serve with provisioned throughput or none (serving.mode in cdk.json, "
+            "--serving on the command line)",
         )
     return ResolvedRun(settings=settings, serving=serving, origin=origin)

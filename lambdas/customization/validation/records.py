@@ -18,6 +18,10 @@ from customization.validation.problems import ProblemLog
 
 SCHEMA_VERSION = "bedrock-conversation-2024"
 ROLES = ("user", "assistant")
+# Not a Bedrock format: the chat records other services' tutorials produce, recognised so
+# that a file of them gets one problem naming its conversion instead of one a record.
+OPENAI_CHAT = "openai-chat"
+SYSTEM_ROLES = ("system", "developer")  # OpenAI's roles for the system prompt, inside messages
 
 # Strings that make an Amazon Nova customization job fail when they appear in any text.
 NOVA_RESERVED = (
@@ -499,6 +503,55 @@ MIN_KEYS: dict[str, Callable[[dict, list[str]], int]] = {
     CLAUDE_MESSAGES: _claude_keys,
     PROMPT_COMPLETION: _flat_keys,
     INPUT_TEXT: _flat_keys,
+}
+
+
+def record_format(record: dict) -> str | None:
+    """The data format a parsed record is written in, judged by its shape alone (whether it is
+    valid in that format is its checker's business), or None when it looks like none of them.
+
+    Chat records are told apart by their messages' content: a list of blocks is Bedrock's
+    conversation format, a plain string Claude's, or OpenAI's chat format when a system
+    message sits among the messages. Never raises, whatever the record holds.
+    """
+    if "schemaVersion" in record:
+        return BEDROCK_CONVERSATION
+    if "messages" in record:
+        return _chat_format(record)
+    if "prompt" in record and "completion" in record:
+        return PROMPT_COMPLETION
+    if "input" in record:
+        return INPUT_TEXT
+    return None
+
+
+def _chat_format(record: dict) -> str | None:
+    messages = record["messages"]
+    if not isinstance(messages, list):
+        return None
+    if isinstance(record.get("system"), list):
+        return BEDROCK_CONVERSATION
+    strings = system_message = False
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        content = message.get("content")
+        if isinstance(content, list):
+            return BEDROCK_CONVERSATION
+        strings = strings or isinstance(content, str)
+        system_message = system_message or message.get("role") in SYSTEM_ROLES
+    if not strings:
+        return None
+    return OPENAI_CHAT if system_message else CLAUDE_MESSAGES
+
+
+# What each format is called in messages, with the shape that tells it.
+FORMAT_NAMES: dict[str, str] = {
+    BEDROCK_CONVERSATION: "Bedrock conversation records",
+    CLAUDE_MESSAGES: "Claude messages (content a plain string)",
+    OPENAI_CHAT: "OpenAI chat records (a system role inside messages)",
+    PROMPT_COMPLETION: "prompt/completion records",
+    INPUT_TEXT: "continued pre-training text",
 }
 
 EXAMPLES: dict[str, str] = {

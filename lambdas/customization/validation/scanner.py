@@ -14,6 +14,7 @@ import math
 import sys
 import zlib
 from array import array
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
@@ -27,6 +28,7 @@ from customization.validation.records import (
     R_ENCODING,
     RecordContext,
     find_lone_surrogate,
+    record_format,
     show,
 )
 from customization.validation.tokens import BYTES_PER_TOKEN, estimate_tokens
@@ -39,6 +41,11 @@ DUPLICATE_TRACKING_LIMIT = 250_000
 TOKENS_PER_TEXT_OVERHEAD = 4
 # Bytes of line allowed per byte of text a record may hold (see `max_line_bytes`).
 LINE_BYTES_PER_TEXT_BYTE = 16
+# How far `peek_format` reads ahead to tell the format a file's records are in: its first
+# records, within a few lines and bytes, so the look costs nothing whatever the file holds.
+FORMAT_SAMPLE_RECORDS = 20
+FORMAT_SAMPLE_LINES = 100
+FORMAT_SAMPLE_BYTES = 1 << 20
 
 R_BOM = "byte-order-mark"
 R_BLANK = "blank-line"
@@ -50,6 +57,7 @@ R_CARRIAGE_RETURN = "carriage-return"
 R_DUPLICATE = "duplicate"
 R_DUPLICATE_KEY = "duplicate-key"
 R_OVERLAP = "train-validation-overlap"
+R_FORMAT = "data-format"
 
 
 class NonStandardJson(ValueError):
@@ -244,6 +252,43 @@ def iter_lines(chunks: Iterable[bytes], max_line_bytes: int | None = None) -> It
             yield number + 1, LongLine(pending - ends_with_cr, carriage_returns - ends_with_cr)
 
 
+def peek_format(lines: Iterable[tuple[int, bytes]]) -> tuple[str | None, Iterator[tuple[int, bytes]]]:
+    """The data format the first records of `lines` are clearly in, and the lines, from the first.
+
+    Clearly: more than half of the first FORMAT_SAMPLE_RECORDS JSON objects have that shape
+    (`record_format`), so a few broken or stray records do not hide it, and a file of records
+    broken in every way has none. Lines that are not JSON objects are passed over; their
+    problems are reported when they are checked. At most FORMAT_SAMPLE_LINES lines and about
+    FORMAT_SAMPLE_BYTES are held, and parsed again when checked: a few records' worth of time,
+    whatever the file's size.
+    """
+    lines = iter(lines)
+    held: list[tuple[int, bytes]] = []
+    formats: Counter[str | None] = Counter()
+    size = 0
+    for number, raw in lines:
+        held.append((number, raw))
+        size += len(raw)
+        record = _parse_quietly(number, raw)
+        if type(record) is dict:
+            formats[record_format(record)] += 1
+        if formats.total() >= FORMAT_SAMPLE_RECORDS or len(held) >= FORMAT_SAMPLE_LINES or size >= FORMAT_SAMPLE_BYTES:
+            break
+    objects = formats.total()
+    del formats[None]
+    found, count = formats.most_common(1)[0] if formats else (None, 0)
+    return found if count * 2 > objects else None, chain(held, lines)
+
+
+def _parse_quietly(number: int, raw: bytes) -> object:
+    """The JSON value of a line, or None when it has none (its problem is reported elsewhere)."""
+    try:
+        text = raw.decode("utf-8")
+        return RECORD_DECODER.decode(text[1:] if number == 1 and text.startswith("\ufeff") else text)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        return None
+
+
 def read_chunks(stream, size: int = CHUNK_BYTES) -> Iterator[bytes]:
     """Blocks of a binary file object or a botocore StreamingBody, until it is exhausted."""
     while chunk := stream.read(size):
@@ -319,7 +364,17 @@ class DatasetScanner:
         # Counted in locals, not on `scan`: this loop runs once a record, at JSON-parsing speed.
         number = size = records = total_tokens = largest = duplicates = 0
         try:
-            for number, raw in chain([first], lines) if first is not None else ():
+            found, lines = peek_format(chain([first], lines) if first is not None else ())
+            if found is not None and found != self.data_format:
+                # Records in another format: one problem for the file that names the conversion,
+                # rather than the same few at every line; each record is then checked as that
+                # conversion reads it, so what is left at a line is what stops the conversion.
+                from customization.validation import convert  # it builds on this module
+
+                message = convert.mismatch_message(name, found, self.data_format, self.model.name)
+                log.error(name, None, R_FORMAT, message)
+                checker, min_keys = convert.mismatch_checks(found, self.data_format)
+            for number, raw in lines:
                 size += len(raw) + 1
                 if not raw or raw.isspace():
                     if type(raw) is LongLine:
