@@ -97,3 +97,19 @@ def test_the_probe_sees_the_cdk_and_nodejs_when_a_command_loads_them(tmp_path):
     report = json.loads(completed.stderr.strip().splitlines()[-1])
     assert "aws_cdk" in report["heavy"] and "jsii" in report["heavy"]
     assert "node" in report["children"]
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly():
+    """`python -m tools local-run --list-scenarios | head -1`: no BrokenPipeError traceback."""
+    completed = subprocess.run(
+        f"{sys.executable} -m tools local-run --list-scenarios | head -1",
+        shell=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert completed.stdout.startswith("happy-path")
+    assert "Traceback" not in completed.stderr and "BrokenPipe" not in completed.stderr
