@@ -40,9 +40,9 @@ def run(args: argparse.Namespace, session: Any = None) -> int:
         if args.older_than < 0:
             raise UsageError(f"--older-than {args.older_than:g}: give a number of days, 0 or more")
         environment = DeployedEnvironment.lookup(args.env, session)
-        bedrock = session_for(environment, session).client("bedrock")
         now = dt.datetime.now(dt.UTC)
         with aws_errors(f"listing what {environment.name}'s runs left"):
+            bedrock = session_for(environment, session).client("bedrock")
             items = billables(bedrock, environment.name, now)
         with aws_errors(f"deleting what {environment.name}'s runs left"):
             result = sweep(bedrock, items, now, older_than_hours=args.older_than * 24, deleting=args.yes)
@@ -67,19 +67,29 @@ def render(items: list[Billable], now: dt.datetime, older_than_days: float, resu
     deleted = {item.arn for item in result.deleted} if result else set()
     failed = {item.arn: reason for item, reason in result.failed} if result else {}
     for item in items:
-        lines.append(f"{item.kind:<13}{cut(item.name, 29):<30}{item.age_days(now):>5.1f}d  {cut(item.cost, 27):<27}")
+        lines.append(f"{item.kind:<13}{_short(item.name, 29):<30}{item.age_days(now):>5.1f}d  {cut(item.cost, 27):<27}")
         due = item.deletable and item.age_days(now) >= older_than_days
         if item.arn in deleted:
-            verdict = "deleted"
+            verdict = "deleted"  # why it billed is no longer so
         elif item.arn in failed:
-            verdict = f"NOT DELETED ({failed[item.arn]})"
+            verdict = f"NOT DELETED ({failed[item.arn]}): {item.reason}"
         else:
-            verdict = "delete" if due else "keep"
-        lines.append(f"{'':<13}-> {verdict}: {item.reason}")
+            verdict = f"{'delete' if due else 'keep'}: {item.reason}"
+        lines.append(f"{'':<13}-> {verdict}")
     if not items:
         lines.append("nothing billable left by this environment's runs")
     elif result is None:
         lines.append("dry run: nothing was deleted; add --yes to delete the items marked delete")
-    elif failed:
-        lines.append(f"{len(failed)} item(s) could not be deleted: see NOT DELETED above")
+    else:
+        lines.append(f"deleted {len(deleted)} item(s), kept {len(items) - len(deleted) - len(failed)}")
+        if failed:
+            lines.append(f"{len(failed)} item(s) could not be deleted: see NOT DELETED above")
     return "\n".join(lines)
+
+
+def _short(name: str, width: int) -> str:
+    """The name, cut in the middle when too long: its end is the run's id, what tells two apart."""
+    if len(name) <= width:
+        return name
+    tail = 16  # a run id (customization.naming)
+    return name[: width - tail - 1] + "…" + name[-tail:]

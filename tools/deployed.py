@@ -27,6 +27,7 @@ from botocore.exceptions import (
     EndpointConnectionError,
     NoCredentialsError,
     NoRegionError,
+    ProfileNotFound,
 )
 
 from customization.bedrock_errors import error_code, error_message
@@ -56,8 +57,12 @@ def environment_config(name: str) -> EnvironmentConfig:
 
 
 def new_session(region: str | None) -> Any:
-    """The boto3 session every command talks to AWS through (tests give it emulated clients)."""
-    return boto3.Session(region_name=region)
+    """The boto3 session every command talks to AWS through: the SDK's own configuration
+    (AWS_PROFILE, credentials, AWS_ENDPOINT_URL_*, AWS_MAX_ATTEMPTS, ...), in `region`."""
+    try:
+        return boto3.Session(region_name=region)
+    except ProfileNotFound as error:
+        raise UsageError(_profile_not_found(error)) from None
 
 
 def region_of(config: EnvironmentConfig) -> str | None:
@@ -66,6 +71,19 @@ def region_of(config: EnvironmentConfig) -> str | None:
     if config.region:
         return config.region
     return next((os.environ[name] for name in REGION_VARIABLES if os.environ.get(name)), None)
+
+
+# What to do about an AWS error code (the query APIs such as CloudFormation's and the JSON
+# ones such as Bedrock's name the same errors differently).
+_ADVICE = {
+    "AccessDenied": "your identity lacks a permission this needs",
+    "AccessDeniedException": "your identity lacks a permission this needs",
+    "ExpiredToken": "the credentials have expired: sign in again",
+    "ExpiredTokenException": "the credentials have expired: sign in again",
+    "InvalidClientTokenId": "the credentials are not valid: check AWS_PROFILE, or sign in again",
+    "UnrecognizedClientException": "the credentials are not valid: check AWS_PROFILE, or sign in again",
+}
+_THROTTLED = ("Throttling", "ThrottlingException", "TooManyRequestsException", "RequestLimitExceeded")
 
 
 @contextlib.contextmanager
@@ -77,19 +95,44 @@ def aws_errors(doing: str) -> Iterator[None]:
         raise UsageError("no AWS credentials: set AWS_PROFILE or run aws sso login / aws configure") from None
     except NoRegionError:
         raise UsageError("no AWS region: set AWS_REGION (or pin region in cdk.json)") from None
+    except ProfileNotFound as error:
+        raise UsageError(_profile_not_found(error)) from None
     except EndpointConnectionError as error:
-        raise UsageError(f"cannot reach AWS while {doing}: {error}; check the network and the region") from None
+        raise UsageError(
+            f"cannot reach AWS while {doing}: {one_line(error)}; "
+            "check the network, the region and any AWS_ENDPOINT_URL setting"
+        ) from None
     except ClientError as error:
-        code = error_code(error)
-        advice = {
-            "AccessDeniedException": "the caller lacks the permission named above",
-            "AccessDenied": "the caller lacks the permission named above",
-            "ThrottlingException": "AWS is throttling the account's requests; try again in a minute",
-            "ExpiredTokenException": "the credentials have expired: sign in again",
-        }.get(code, "see the message above")
-        raise UsageError(f"AWS refused {doing}: {code}: {error_message(error)} ({advice})") from None
+        raise UsageError(_client_error(doing, error)) from None
     except BotoCoreError as error:
-        raise UsageError(f"AWS call failed while {doing}: {error}") from None
+        raise UsageError(f"AWS call failed while {doing}: {one_line(error)}") from None
+
+
+def _client_error(doing: str, error: ClientError) -> str:
+    """What AWS answered, its code and message, and what to do, on one line."""
+    code = error_code(error)
+    metadata = error.response.get("ResponseMetadata", {})
+    message = one_line(error_message(error))
+    if metadata.get("HTTPStatusCode", 0) >= 500:
+        return f"AWS failed while {doing}: {code}: {message} (an error on AWS's side: try again in a few minutes)"
+    if code in _THROTTLED:
+        attempts = metadata.get("RetryAttempts", 0) + 1
+        advice = (
+            f"AWS is throttling the account's requests, still after {attempts} attempt(s): try again in a few minutes"
+        )
+    else:
+        advice = _ADVICE.get(code)
+    return f"AWS refused {doing}: {code}: {message}" + (f" ({advice})" if advice else "")
+
+
+def one_line(text: object) -> str:
+    """Whatever AWS, the SDK or a credential process wrote, on one line."""
+    return " ".join(str(text).split())
+
+
+def _profile_not_found(error: ProfileNotFound) -> str:
+    profile = error.kwargs.get("profile")
+    return f"the AWS profile {profile!r} (AWS_PROFILE) does not exist: fix AWS_PROFILE, or aws configure --profile {profile}"
 
 
 @dataclass(frozen=True)
@@ -104,8 +147,12 @@ class DeployedEnvironment:
         config = environment_config(name)
         session = session or new_session(region_of(config))
         if session.region_name is None:
-            raise UsageError(f"no region for {name}: pin one in cdk.json or set AWS_REGION")
-        cfn = session.client("cloudformation")
+            raise UsageError(
+                f"no AWS region for {name}: set AWS_REGION (for example export AWS_REGION=us-east-1) "
+                "or pin region in cdk.json"
+            )
+        with aws_errors("connecting to CloudFormation"):  # resolving the credentials can fail here
+            cfn = session.client("cloudformation")
         outputs: dict[str, str] = {}
         for part in ("Storage", "Pipeline"):
             stack = stack_id(name, part)
@@ -164,3 +211,8 @@ def environment_arguments(parser: argparse.ArgumentParser) -> None:
 
 def cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def usd(amount: float) -> str:
+    """An estimate in dollars as the notifications write it (customization.notifications): ~$1,234.50."""
+    return f"~${amount:,.2f}"

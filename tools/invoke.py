@@ -100,7 +100,7 @@ def served_model_of_run(session, environment: DeployedEnvironment, run: str) -> 
         execution = sfn.describe_execution(executionArn=execution_arn(machine, run))
     except ClientError as error:
         if error_code(error) != "ExecutionDoesNotExist":
-            raise UsageError(f"cannot read run {run!r}: {error}") from None
+            raise  # AWS's answer: aws_errors says it in one line
         raise UsageError(
             f"no run {run!r} in {environment.name}: see python -m tools status --env {environment.name}"
         ) from None
@@ -116,7 +116,7 @@ def served_model_of_run(session, environment: DeployedEnvironment, run: str) -> 
         arn, found = serving_of_run(bedrock, names, mode)
     except ClientError as error:
         if error_code(error) not in ("ResourceNotFoundException", "ValidationException"):
-            raise UsageError(f"cannot read run {run}'s serving: {error}") from None
+            raise
         raise UsageError(f"run {run} has no served model: {_why_not_served(execution)}") from None
     _require_ready(arn, found["status"], READY[mode])
     return arn
@@ -136,7 +136,7 @@ def ready_model(bedrock, model: str) -> str:
     except ClientError as error:
         if error_code(error) in ("ResourceNotFoundException", "ValidationException"):
             raise UsageError(f"{model} does not exist in this account and region (deleted?)") from None
-        raise UsageError(f"cannot read {model}: {error}") from None
+        raise
     return model
 
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError, NoCredentialsError
 
 from customization.bedrock_errors import error_code, error_message
 from customization.catalog import load_catalog
@@ -33,6 +33,7 @@ from tools.deployed import (
     UsageError,
     environment_config,
     new_session,
+    one_line,
     region_of,
 )
 
@@ -68,10 +69,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         config = environment_config(args.env)
+        session = new_session(region_of(config))
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    session = new_session(region_of(config))
     checks = list(checks_of(config, session))
     if args.json:
         print(json.dumps([asdict(check) for check in checks], indent=2))
@@ -113,14 +114,18 @@ def _guarded(name: str, check: Callable[[], list[Check]]) -> Iterator[Check]:
     try:
         yield from check()
     except ClientError as error:
-        yield Check(name, FAIL, f"AWS refused: {error_code(error)}: {error_message(error)}", _permission_fix(error))
+        server_side = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500
+        answer = f"{error_code(error)}: {one_line(error_message(error))}"
+        yield Check(name, FAIL, f"AWS {'failed' if server_side else 'refused'}: {answer}", _fix(error, server_side))
     except BotoCoreError as error:
-        yield Check(name, FAIL, f"AWS call failed: {error}", "check the network and the region")
+        yield Check(name, FAIL, f"AWS call failed: {one_line(error)}", "check the network and the region")
 
 
-def _permission_fix(error: ClientError) -> str:
+def _fix(error: ClientError, server_side: bool) -> str:
     if "AccessDenied" in error_code(error):
         return "run preflight with credentials that may read this (e.g. ReadOnlyAccess)"
+    if server_side or "Throttl" in error_code(error):
+        return "an error on AWS's side: try again in a few minutes"
     return "see the message"
 
 
@@ -131,8 +136,15 @@ def _credentials(config, session) -> Check:
         account = session.client("sts").get_caller_identity()["Account"]
     except NoCredentialsError:
         return Check("credentials", FAIL, "no AWS credentials", "set AWS_PROFILE or run aws sso login")
+    except EndpointConnectionError as error:
+        return Check(
+            "credentials",
+            FAIL,
+            f"cannot reach AWS: {one_line(error)}",
+            "check the network, the region and any AWS_ENDPOINT_URL",
+        )
     except (ClientError, BotoCoreError) as error:
-        return Check("credentials", FAIL, f"the credentials do not work: {error}", "sign in again")
+        return Check("credentials", FAIL, f"the credentials do not work: {one_line(error)}", "sign in again")
     if config.account and account != config.account:
         return Check(
             "credentials",

@@ -19,12 +19,14 @@ from tools.deployed import (
     UsageError,
     aws_errors,
     bedrock_job,
-    cut,
     environment_arguments,
     execution_arn,
     names_of_execution,
     session_for,
+    usd,
 )
+
+RUN_WIDTH = 33  # a run's name is its dataset's slug and 17 characters: email-classifier-38f4b4ba2e8f4a27
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -130,6 +132,8 @@ def render_detail(detail: dict[str, Any]) -> str:
             lines.append(f"  training loss {job['trainingLoss']:.4f}")
         if job.get("failureMessage"):
             lines.append(f"  Bedrock: {job['failureMessage']}")
+    if detail.get("cost") is not None:
+        lines.append(f"estimated cost: training {usd(detail['cost'])}")
     if detail.get("evaluation"):
         lines.append(f"evaluation: {detail['evaluation']}")
     if detail.get("serving"):
@@ -144,14 +148,26 @@ def render_detail(detail: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def render_runs(rows: list[dict[str, Any]]) -> str:
-    lines = [f"{'DATASET':<26}{'STARTED':<17}{'STATE':<10}{'JOB':<11}{'SERVING':<9}{'COST':>6}", "-" * (WIDTH - 1)]
+def render_runs(rows: list[dict[str, Any]], now: dt.datetime | None = None) -> str:
+    """One line a run, its name first and whole (what `status RUN` and `invoke --run` take):
+    80 columns for run names up to 33 characters (a dataset name of 16), wider beyond."""
+    now = now or dt.datetime.now(dt.UTC)
+    width = max([RUN_WIDTH, *(len(row["run"]) for row in rows)])
+    lines = [f"{'RUN':<{width}} {'AGE':>4}  {'STATE':<10}{'JOB':<11}{'SERVING':<8}{'COST':>9}", "-" * (WIDTH - 1)]
     for row in rows:
+        age = (now - dt.datetime.fromisoformat(row["started"])).total_seconds()
         lines.append(
-            f"{cut(row['dataset'], 25):<26}{row['started'][:16].replace('T', ' '):<17}{row['state']:<10}"
-            f"{(row['job'] or '-'):<11}{('yes' if row['serving'] else '-'):<9}"
-            f"{('$' + format(row['cost'], '.2f')) if row['cost'] is not None else '-':>6}"
+            f"{row['run']:<{width}} {_age(age):>4}  {row['state']:<10}{(row['job'] or '-'):<11}"
+            f"{('yes' if row['serving'] else '-'):<8}{usd(row['cost']) if row['cost'] is not None else '-':>9}"
         )
     if not rows:
         lines.append("no runs yet: python -m tools submit DATASET_DIR --env NAME starts one")
     return "\n".join(lines)
+
+
+def _age(seconds: float) -> str:
+    if seconds < 3600:
+        return f"{max(seconds, 0) // 60:.0f}m"
+    if seconds < 2 * 86400:
+        return f"{seconds // 3600:.0f}h"
+    return f"{seconds // 86400:.0f}d"

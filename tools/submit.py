@@ -50,15 +50,18 @@ def run(args: argparse.Namespace, session: Any = None) -> int:
         if problem := layout.dataset_name_problem(name):
             raise UsageError(f"{problem} (--name sets the name; the default is the folder's)")
         check = check_with_environment(
-            config.customization.run_defaults(),
+            config.run_defaults(),
             config.serving.plan(),
             folder.training,
             validation=folder.validation,
             job=folder.job,
         )
         if not check.valid:
-            print(render_text(check))
-            print("nothing was uploaded: fix the problems above and submit again")
+            if args.json:  # the report `validate --json` prints; nothing was uploaded
+                print(json.dumps(check.summary(), indent=2))
+            else:
+                print(render_text(check))
+                print("nothing was uploaded: fix the problems above and submit again")
             return EXIT_FAILED
         environment = DeployedEnvironment.lookup(args.env, session)
         session = session_for(environment, session)

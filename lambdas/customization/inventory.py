@@ -170,8 +170,12 @@ def _tag_filter(bedrock: Any, environment: str):
     def ours(arn: str) -> bool:
         try:
             tags = {t["key"]: t["value"] for t in bedrock.list_tags_for_resource(resourceARN=arn)["tags"]}
-        except ClientError:
-            return False
+        except ClientError as error:
+            # Gone between the list and this call: not ours to count. Any other error (access
+            # denied, throttled) must not pass for "nothing billable left".
+            if error.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return False
+            raise
         return tags.get("project") == PROJECT and tags.get("environment") == environment
 
     return ours
