@@ -191,17 +191,24 @@ class LimitsConfig(_Settings):
 
 
 class PollingConfig(_Settings):
-    """The job poll backs off from `firstPollMinutes` to at most `maxPollMinutes` apart."""
+    """How the pipeline learns that things ended. A job's end comes from Bedrock's own event;
+    an hourly backstop reads the status of every job still waited for, in case an event was
+    lost. Serving (throughput, deployments) has no such event: it is polled, from
+    `servingFirstPollSeconds` backing off to `servingMaxPollSeconds` apart."""
 
-    first_poll_minutes: Annotated[float, Field(ge=1, le=60)] = Field(default=5, alias="firstPollMinutes")
-    max_poll_minutes: Annotated[float, Field(ge=1, le=60)] = Field(default=15, alias="maxPollMinutes")
-    backoff_rate: Annotated[float, Field(ge=1, le=5)] = Field(default=1.5, alias="backoffRate")
+    backstop_minutes: Annotated[int, Field(ge=5, le=180)] = Field(default=60, alias="backstopMinutes")
+    serving_first_poll_seconds: Annotated[int, Field(ge=10, le=3600)] = Field(
+        default=60, alias="servingFirstPollSeconds"
+    )
+    serving_max_poll_seconds: Annotated[int, Field(ge=10, le=3600)] = Field(default=300, alias="servingMaxPollSeconds")
+    serving_backoff_rate: Annotated[float, Field(ge=1, le=5)] = Field(default=1.5, alias="servingBackoffRate")
 
     @model_validator(mode="after")
     def _first_is_not_above_max(self) -> PollingConfig:
-        if self.first_poll_minutes > self.max_poll_minutes:
+        if self.serving_first_poll_seconds > self.serving_max_poll_seconds:
             raise ValueError(
-                f"firstPollMinutes ({self.first_poll_minutes:g}) is above maxPollMinutes ({self.max_poll_minutes:g})"
+                f"servingFirstPollSeconds ({self.serving_first_poll_seconds}) is above servingMaxPollSeconds "
+                f"({self.serving_max_poll_seconds})"
             )
         return self
 
@@ -221,6 +228,41 @@ class JobVpcConfig(_Settings):
     )
 
 
+class DeliveryConfig(_Settings):
+    """Deploys from GitHub Actions without stored keys (optional): the `Delivery` stack holds a role
+    that only jobs of `githubEnvironment` in `githubRepository` can assume, through GitHub's OIDC
+    provider, and that may do nothing but assume this account's CDK bootstrap roles.
+
+    `oidcProvider`: `create` makes the account's GitHub OIDC provider; `import` uses the one that
+    exists (IAM holds one provider per URL and account, so only one stack may create it).
+    """
+
+    github_repository: str = Field(alias="githubRepository")
+    github_environment: str = Field(alias="githubEnvironment")
+    oidc_provider: Literal["create", "import"] = Field(alias="oidcProvider")
+
+    @model_validator(mode="after")
+    def _names_as_github_puts_them_in_the_token(self) -> DeliveryConfig:
+        # Owner: letters, digits, single hyphens, at most 39; repository: letters, digits, '.', '_',
+        # '-'. Repositories created or renamed since 2026-07-15 carry immutable IDs in the OIDC
+        # subject, owner@123456/repo@456789 (GitHub docs, "Immutable subject claims", changelog
+        # 2026-04-23, checked 2026-11-29). Both go into a StringEquals: no ':' and no wildcard.
+        if not re.fullmatch(
+            r"[A-Za-z0-9](?:-?[A-Za-z0-9]){0,38}(@\d+)?/[A-Za-z0-9._-]{1,100}(@\d+)?", self.github_repository
+        ):
+            raise ValueError(
+                f"githubRepository is {self.github_repository!r}; allowed: OWNER/REPOSITORY as GitHub spells it, "
+                "e.g. octo-org/bedrock-customization (OWNER@ID/REPOSITORY@ID for a repository whose OIDC "
+                "subject carries immutable IDs)"
+            )
+        if not re.fullmatch(r"[A-Za-z0-9._-]{1,255}", self.github_environment):
+            raise ValueError(
+                f"githubEnvironment is {self.github_environment!r}; allowed: the GitHub environment's name, "
+                "letters, digits, '.', '_' and '-' (it is matched exactly in the role's trust policy)"
+            )
+        return self
+
+
 class EnvironmentConfig(_Settings):
     """Everything that differs between two deployments of the pipeline."""
 
@@ -236,6 +278,7 @@ class EnvironmentConfig(_Settings):
     polling: PollingConfig = Field(default_factory=PollingConfig)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     job_vpc: JobVpcConfig | None = Field(default=None, alias="jobVpc")
+    delivery: DeliveryConfig | None = None
 
     @model_validator(mode="after")
     def _protected_environments_are_pinned(self) -> EnvironmentConfig:

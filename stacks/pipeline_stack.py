@@ -7,10 +7,11 @@ nag acknowledgments; this stack hands each one what it needs from the others, th
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput
+from aws_cdk import CfnOutput, Duration
 from constructs import Construct
 
 from customization.inventory import SafetyNetSettings
+from customization.job_watch import WatchSettings
 from customization.training import JobEnvironment
 from stacks.config import EnvironmentConfig
 from stacks.constructs.abort_guard import AbortGuard
@@ -107,26 +108,14 @@ class PipelineStack(CapabilityStack):
             notifications=notifications,
             arns=arns,
             defaults=defaults,
+            watch=WatchSettings(config.limits.max_job_hours),
+            backstop=Duration.minutes(config.polling.backstop_minutes),
         )
-        self.serving = self.evaluation = None
-        if plan.serves:
-            self.serving = ServingSteps(self, "Serving", plan=plan, data_key=storage.key, arns=arns, defaults=defaults)
-            self.serving.grant_delete(self.training.stop_job)
-            self.evaluation = EvaluationStep(
-                self,
-                "Evaluation",
-                settings=config.evaluation.settings(),
-                serving=plan,
-                base_models=base_models,
-                data_bucket=storage.data_bucket,
-                data_key=storage.key,
-                arns=arns,
-                defaults=defaults,
-            )
+        self._serving_and_evaluation(config, storage, plan, arns, defaults)
         functions = WorkflowFunctions(
             validate=self.validation.function,
             start_job=self.training.start_job,
-            poll_job=self.training.poll_job,
+            watch_job=self.training.watch_job,
             stop_job=self.training.stop_job,
             create_serving=self.serving.create if self.serving else None,
             poll_serving=self.serving.poll if self.serving else None,
@@ -137,6 +126,34 @@ class PipelineStack(CapabilityStack):
         return CustomizationWorkflow(
             self, "Workflow", config=config, functions=functions, defaults=defaults, slots=self.slots
         )
+
+    def _serving_and_evaluation(
+        self, config: EnvironmentConfig, storage: StorageStack, plan, arns: BedrockArns, defaults
+    ) -> None:
+        """Where the environment serves its models: the serving steps and the evaluation."""
+        self.serving = self.evaluation = None
+        if plan.serves:
+            self.serving = ServingSteps(
+                self,
+                "Serving",
+                plan=plan,
+                data_key=storage.key,
+                arns=arns,
+                defaults=defaults,
+                delete_when_not_promoted=config.evaluation.delete_serving_when_not_promoted,
+            )
+            self.serving.grant_delete(self.training.stop_job)
+            self.evaluation = EvaluationStep(
+                self,
+                "Evaluation",
+                settings=config.evaluation.settings(),
+                serving=plan,
+                base_models=config.customization.allowed_base_models,
+                data_bucket=storage.data_bucket,
+                data_key=storage.key,
+                arns=arns,
+                defaults=defaults,
+            )
 
     def _job_environment(self, config: EnvironmentConfig, storage: StorageStack) -> JobEnvironment:
         vpc = config.job_vpc
@@ -152,8 +169,9 @@ class PipelineStack(CapabilityStack):
 
     def _observability(self, config: EnvironmentConfig, state_machine) -> None:
         """Alarms that page people, and the dashboard that shows how runs go."""
-        faults = [self.trigger.starter, self.training.stop_job, self.notifications.notify]
-        faults += [self.serving.delete] if self.serving else []
+        # WatchJob too: if it cannot tell runs how their jobs ended, they wait until their time limit.
+        faults = [self.trigger.starter, self.training.watch_job, self.training.stop_job, self.notifications.notify]
+        faults += [self.serving.delete] if self.serving and self.serving.delete else []
         faults += [self.safety_net] if self.safety_net else []
         Alarms(
             self,
@@ -172,7 +190,7 @@ class PipelineStack(CapabilityStack):
             environment=config.name,
             state_machine=state_machine,
             dead_letters=self.notifications.dead_letters,
-            poll_job_logs=self.training.poll_job.log_group,
+            job_logs=self.training.watch_job.log_group,
             validate_logs=self.validation.function.log_group,
             notify_logs=self.notifications.notify.log_group,
             evaluate_logs=self.evaluation.function.log_group if self.evaluation else None,

@@ -17,7 +17,7 @@ class LogEvent:
     fields: tuple[str, ...]  # JSON fields every such line carries (null where unknown)
 
 
-# PollJob: a job ended well; the dashboard graphs its duration.
+# WatchJob: a job ended well; the dashboard graphs its duration.
 JOB_COMPLETED = LogEvent("customization job completed", ("jobArn", "customModelArn", "trainingHours"))
 # Notify: a run ended and people were told; the dashboard sums the estimated training spend.
 NOTIFICATION_SENT = LogEvent("notification sent", ("outcome", "estimatedTrainingUsd"))

@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from customization.naming import run_names
 from customization.run_state import (
     CLEANUP,
     CLEANUP_ERROR,
@@ -96,7 +97,9 @@ def compose(outcome: str, state: dict[str, Any], execution_arn: str, environment
         failure = part(state, FAILURE)
         lines += ["", f"Failed with {failure.get('Error', 'an error')}:", cause_message(failure.get("Cause"))]
         if part(state, CLEANUP) or part(state, CLEANUP_ERROR):
-            lines += _cleanup_lines(part(state, CLEANUP), part(state, CLEANUP_ERROR), job, environment)
+            # The stop command takes the job's name too, which the run fixes whatever step failed.
+            job_name = _job_name(upload, environment)
+            lines += _cleanup_lines(part(state, CLEANUP), part(state, CLEANUP_ERROR), job, job_name, environment)
         if serving.get("arn") and not serving_deleted(state):
             lines.append(
                 f"The serving above was kept and bills until deleted: python -m tools cleanup --env {environment}"
@@ -144,11 +147,13 @@ def _evaluation_lines(evaluation: dict[str, Any], serving: dict[str, Any], retir
     return lines
 
 
-def _cleanup_lines(cleanup: dict[str, Any], error: dict[str, Any], job: dict[str, Any], environment: str) -> list[str]:
+def _cleanup_lines(
+    cleanup: dict[str, Any], error: dict[str, Any], job: dict[str, Any], job_name: str, environment: str
+) -> list[str]:
     """What Compensate did (stopped the job? deleted the serving?), in words; or that it could
     not, with exactly what to do by hand (the abort guard also tries once more)."""
     if error:
-        job_arn = job.get("jobArn") or "<the run's job ARN>"
+        job_arn = job.get("jobArn") or job_name
         return [
             f"Cleanup FAILED ({error.get('Error')}): {cause_message(error.get('Cause'))}",
             "The job may still train and its serving bill. Stop the job: aws bedrock "
@@ -156,6 +161,13 @@ def _cleanup_lines(cleanup: dict[str, Any], error: dict[str, Any], job: dict[str
             f"--env {environment} (a dry run; docs/runbook.md says what to delete)",
         ]
     return [f"Cleanup: {describe_cleanup(cleanup)}"]
+
+
+def _job_name(upload: dict[str, Any], environment: str) -> str:
+    try:
+        return run_names(environment, upload["bucket"], upload["key"], upload.get("versionId")).job_name
+    except (KeyError, ValueError):
+        return "<the run's job name>"
 
 
 def describe_cleanup(cleanup: dict[str, Any]) -> str:

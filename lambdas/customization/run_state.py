@@ -18,7 +18,7 @@ from typing import Any, NotRequired, TypedDict
 UPLOAD = "$.upload"  # the execution's input: which object version started the run
 VALIDATION = "$.validation"  # ValidateDataset
 JOB = "$.job"  # StartCustomizationJob
-RESULT = "$.result"  # PollJob: the trained model
+RESULT = "$.result"  # WaitForJob (WatchJob settles it): the trained model
 SERVING = "$.serving"  # CreateServing, then PollServing
 EVALUATION = "$.evaluation"  # EvaluateModel
 RETIRED = "$.retired"  # DeleteServingNotPromoted

@@ -25,6 +25,7 @@ import json
 from typing import Any
 
 from customization import runtime
+from customization.job_watch import forget
 from customization.notifications import compose_abort, publish
 from customization.serving import ServingPlan, delete_serving
 from customization.settings import DeadLetterSettings, TopicSettings
@@ -48,6 +49,8 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
 def _stop_and_delete(upload: dict[str, Any], *, trigger: str, delete: bool = True) -> dict[str, Any]:
     names = runtime.names_of(upload)
     bedrock = runtime.client("bedrock")
+    # Nobody waits for this job any more: its late events and the backstop leave it alone.
+    forget(runtime.client("dynamodb"), runtime.settings(SlotSettings).table_name, names.job_name)
     outcome = {**stop_job(bedrock, names.job_name), "trigger": trigger}
     if delete:
         outcome["serving"] = delete_serving(bedrock, names, runtime.settings(ServingPlan))
@@ -57,12 +60,16 @@ def _stop_and_delete(upload: dict[str, Any], *, trigger: str, delete: bool = Tru
 def _after_execution_ended(event: dict[str, Any]) -> dict[str, Any]:
     detail = event["detail"]
     status = detail["status"]
-    slot = release(runtime.client("dynamodb"), runtime.settings(SlotSettings).table_name, detail["name"])
+    table = runtime.settings(SlotSettings).table_name
     if status == SUCCEEDED:
+        slot = release(runtime.client("dynamodb"), table, detail["name"])
         runtime.log("slot given back", **slot)
         return slot
     upload = json.loads(detail["input"])["upload"]
-    outcome = {**_stop_and_delete(upload, trigger=f"execution {status}", delete=status != FAILED), **slot}
+    # Stop the job and delete the serving first: a slot that cannot be given back must not
+    # keep anything training or billing.
+    outcome = _stop_and_delete(upload, trigger=f"execution {status}", delete=status != FAILED)
+    outcome.update(release(runtime.client("dynamodb"), table, detail["name"]))
     if status != FAILED:
         message = compose_abort(detail, upload, outcome, runtime.environment_name(), event.get("region", "us-east-1"))
         # What SNS refuses is kept in the dead-letter queue, and the error makes the event itself

@@ -25,7 +25,7 @@ class PipelineDashboard(Construct):
         environment: str,
         state_machine: sfn.StateMachine,
         dead_letters: sqs.IQueue,
-        poll_job_logs: logs.ILogGroup,
+        job_logs: logs.ILogGroup,
         validate_logs: logs.ILogGroup,
         notify_logs: logs.ILogGroup,
         evaluate_logs: logs.ILogGroup | None = None,
@@ -33,9 +33,7 @@ class PipelineDashboard(Construct):
         super().__init__(scope, construct_id)
         namespace = f"BedrockCustomization/{environment}"
         # Figures the functions already log as JSON fields, turned into metrics.
-        job_hours = self._metric_from_logs(
-            "JobHours", poll_job_logs, namespace, JOB_COMPLETED, "trainingHours", "Maximum"
-        )
+        job_hours = self._metric_from_logs("JobHours", job_logs, namespace, JOB_COMPLETED, "trainingHours", "Maximum")
         spend = self._metric_from_logs(
             "EstimatedTrainingUsd", notify_logs, namespace, NOTIFICATION_SENT, "estimatedTrainingUsd", "Sum"
         )

@@ -53,14 +53,17 @@ class RunSlots(Capability):
             point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
+            # The task tokens of runs waiting for their job expire with DynamoDB's TTL.
+            time_to_live_attribute="expiresAt",
             # Only who holds a slot right now: nothing to keep once the stack is gone.
             removal_policy=RemovalPolicy.DESTROY,
         )
         acknowledge(
             self.table,
             "NIST.800.53.R5-DynamoDBInBackupPlan",
-            "Holds only which executions hold a run slot: transient coordination, given back by the runs "
-            "themselves and by the abort guard; point-in-time recovery is on",
+            "Holds only which executions hold a run slot and the task tokens of runs waiting for their job: "
+            "transient coordination, given back by the runs themselves and by the abort guard, tokens "
+            "expiring by TTL; point-in-time recovery is on",
         )
 
     @property
@@ -124,4 +127,18 @@ class RunSlots(Capability):
         ]
 
     def grant_release(self, function: PipelineFunction) -> None:
-        function.grant(*self.update_statements())
+        """Give back a slot, and drop a task token nobody waits on any more (the abort guard)."""
+        function.grant(
+            *self.update_statements(),
+            iam.PolicyStatement(actions=["dynamodb:DeleteItem"], resources=[self.table.table_arn]),
+        )
+
+    def grant_tokens(self, function: PipelineFunction) -> None:
+        """Keep, read, list and drop the task tokens of runs waiting for their job."""
+        function.grant(
+            iam.PolicyStatement(
+                actions=["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:Scan"],
+                resources=[self.table.table_arn],
+            ),
+            *self.update_statements()[1:],
+        )

@@ -25,6 +25,7 @@ class ServingSteps(Capability):
         data_key: kms.IKey,
         arns: BedrockArns,
         defaults: FunctionDefaults,
+        delete_when_not_promoted: bool,
     ) -> None:
         super().__init__(scope, construct_id)
         self.plan = plan
@@ -53,17 +54,20 @@ class ServingSteps(Capability):
             iam.PolicyStatement(actions=[f"bedrock:Get{kind}"], resources=[self.resource], conditions=arns.owned)
         )
         self.poll.acknowledge_wildcards([self.resource], BEDROCK_IDS_REASON)
-        self.delete = PipelineFunction(
-            self,
-            "DeleteServing",
-            handler_package="delete_serving",
-            description="Deletes the serving of a model that was not promoted",
-            defaults=defaults,
-            settings=[plan],
-            star_resource_reason=LIST_REASON,
-        )
         self._arns = arns
-        self.grant_delete(self.delete)
+        # Only where a model that is not promoted loses its serving (after a failure, Compensate deletes).
+        self.delete: PipelineFunction | None = None
+        if delete_when_not_promoted:
+            self.delete = PipelineFunction(
+                self,
+                "DeleteServing",
+                handler_package="delete_serving",
+                description="Deletes the serving of a model that was not promoted",
+                defaults=defaults,
+                settings=[plan],
+                star_resource_reason=LIST_REASON,
+            )
+            self.grant_delete(self.delete)
 
     def _grant_create(self, kind: str, data_key: kms.IKey, arns: BedrockArns) -> None:
         via_bedrock = {"kms:ViaService": f"bedrock.{Stack.of(self).region}.amazonaws.com"}

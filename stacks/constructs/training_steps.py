@@ -1,13 +1,18 @@
-"""The training steps: StartCustomizationJob (the cost guard, then the job), PollJob, and
-StopJob, which the time limit and the abort guard call so that no job trains on alone."""
+"""The training steps: StartCustomizationJob (the cost guard, then the job); WatchJob, which
+learns how the job ended from Bedrock's event (the rule JobStateChanged) or from an hourly
+backstop (JobWatchBackstop) and tells the run waiting on its task token; and StopJob, which
+compensation and the abort guard call so that no job trains on alone."""
 
 from __future__ import annotations
 
-from aws_cdk import Stack
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from customization.job_watch import WatchSettings
 from customization.serving import ServingPlan
 from customization.training import JobEnvironment
 from stacks.constructs.bedrock_arns import BEDROCK_IDS_REASON, LIST_REASON, BedrockArns
@@ -15,6 +20,14 @@ from stacks.constructs.capability import Capability
 from stacks.constructs.functions import FunctionDefaults, PipelineFunction
 from stacks.constructs.notifications import Notifications
 from stacks.constructs.run_slots import RunSlots
+
+# Why WatchJob may send task results on "*": what confines it.
+SEND_TASK_REASON = (
+    "X-Ray tracing, and states:SendTaskSuccess/SendTaskFailure, which take no resource types or condition "
+    "keys (Service Authorization Reference, Step Functions): the function only answers tokens it reads from "
+    "this environment's Coordination table, which only this state machine's WaitForJob task writes, and a "
+    "token names one waiting task of one execution"
+)
 
 
 class TrainingSteps(Capability):
@@ -32,6 +45,8 @@ class TrainingSteps(Capability):
         notifications: Notifications,
         arns: BedrockArns,
         defaults: FunctionDefaults,
+        watch: WatchSettings,
+        backstop: Duration,
     ) -> None:
         super().__init__(scope, construct_id)
         self.start_job = PipelineFunction(
@@ -43,21 +58,66 @@ class TrainingSteps(Capability):
             settings=[job_environment],
         )
         self._grant_start(base_models, role, data_key, arns)
-        self.poll_job = PipelineFunction(
+        self.watch_job = self._watch_job(role, slots, arns, defaults, watch, backstop)
+        self.stop_job = self._stop_job(serving, slots, notifications, arns, defaults)
+        for step in (self.start_job, self.watch_job, self.stop_job):
+            step.acknowledge_wildcards([arns.jobs], BEDROCK_IDS_REASON)
+
+    def _watch_job(
+        self,
+        role: iam.IRole,
+        slots: RunSlots,
+        arns: BedrockArns,
+        defaults: FunctionDefaults,
+        watch: WatchSettings,
+        backstop: Duration,
+    ) -> PipelineFunction:
+        watch_job = PipelineFunction(
             self,
-            "PollJob",
-            handler_package="poll_job",
-            description="Reports the customization job's status and metrics",
+            "WatchJob",
+            handler_package="watch_job",
+            description="Tells the waiting run how its customization job ended: from Bedrock's event, or the backstop",
             defaults=defaults,
+            settings=[slots.settings, watch],
+            # Invoked by EventBridge too: events it fails on are kept for a person.
+            asynchronous=True,
+            star_resource_reason=SEND_TASK_REASON,
         )
-        self.poll_job.grant(
+        watch_job.grant(
             iam.PolicyStatement(
                 actions=["bedrock:GetModelCustomizationJob"], resources=[arns.jobs], conditions=arns.owned
-            )
+            ),
+            # No resource types for these actions (Service Authorization Reference, Step Functions).
+            iam.PolicyStatement(actions=["states:SendTaskSuccess", "states:SendTaskFailure"], resources=["*"]),
         )
-        self.stop_job = self._stop_job(serving, slots, notifications, arns, defaults)
-        for step in (self.start_job, self.poll_job, self.stop_job):
-            step.acknowledge_wildcards([arns.jobs], BEDROCK_IDS_REASON)
+        slots.grant_tokens(watch_job)
+        # Bedrock's event for this environment's jobs: the customization role is this environment's.
+        self.job_events = events.Rule(
+            self,
+            "JobStateChanged",
+            description="A customization job of this environment ended: tell the run that waits",
+            event_pattern=events.EventPattern(
+                source=["aws.bedrock"],
+                detail_type=["Model Customization Job State Change"],
+                detail={"jobStatus": ["Completed", "Failed", "Stopped"], "roleArn": [role.role_arn]},
+            ),
+        )
+        self.backstop = events.Rule(
+            self,
+            "JobWatchBackstop",
+            description="In case a job's event was lost: read the status of every job a run waits for",
+            schedule=events.Schedule.rate(backstop),
+        )
+        for rule in (self.job_events, self.backstop):
+            rule.add_target(
+                targets.LambdaFunction(
+                    watch_job.function,
+                    dead_letter_queue=defaults.dead_letters,
+                    retry_attempts=8,
+                    max_event_age=Duration.hours(6),
+                )
+            )
+        return watch_job
 
     def _stop_job(
         self,

@@ -1,13 +1,14 @@
 """The customization workflow as a Step Functions state machine (Standard).
 
-ValidateDataset -> AcquireRunSlot -> StartCustomizationJob -> PollJob -> [CreateServing ->
+ValidateDataset -> AcquireRunSlot -> StartCustomizationJob -> WaitForJob -> [CreateServing ->
 PollServing -> EvaluateModel -> (DeleteServingNotPromoted)] -> ReleaseRunSlot -> NotifySuccess.
 
-Waiting is done by Retry on a named error (JobStillRunning, ServingNotReady,
-CustomModelNotReady, CapacityUnavailable, a taken run slot) rather than a Wait/Task/Choice
-loop: each poll then costs one state transition instead of three, which is how a 12-hour job
-stays under 60 transitions while completion is still noticed within the poll ceiling (see
-`poll_schedule` and `make bench`).
+The job is not polled: WaitForJob waits on a task token that WatchJob completes when Bedrock's
+"Model Customization Job State Change" event arrives (seconds after the job ends), or at the
+next hourly backstop if the event was lost; one state transition, however long the job trains.
+Other waits are done by Retry on a named error (ServingNotReady, CustomModelNotReady,
+CapacityUnavailable, a taken run slot) rather than a Wait/Task/Choice loop: each poll then
+costs one state transition instead of three (see `PollSchedule` and `make bench`).
 
 Nothing is left running or billing on any path: every failure once a job may exist (a start
 that timed out after Bedrock accepted it included) goes through Compensate, which stops the
@@ -106,18 +107,15 @@ class PollSchedule:
         return [min(first * self.backoff_rate**n, largest) for n in range(self.attempts)]
 
 
-def job_poll_schedule(config: EnvironmentConfig) -> PollSchedule:
+def serving_poll_schedule(config: EnvironmentConfig) -> PollSchedule:
+    """Serving has no state-change event: it is polled (polling.serving*, cdk.json)."""
     polling = config.polling
     return PollSchedule.covering(
-        config.limits.max_job_hours * 3600,
-        polling.first_poll_minutes * 60,
-        polling.max_poll_minutes * 60,
-        polling.backoff_rate,
+        config.limits.max_serving_setup_hours * 3600,
+        polling.serving_first_poll_seconds,
+        polling.serving_max_poll_seconds,
+        polling.serving_backoff_rate,
     )
-
-
-def serving_poll_schedule(config: EnvironmentConfig) -> PollSchedule:
-    return PollSchedule.covering(config.limits.max_serving_setup_hours * 3600, 60, 300, 1.5)
 
 
 def slot_wait_schedule(config: EnvironmentConfig) -> PollSchedule:
@@ -127,6 +125,20 @@ def slot_wait_schedule(config: EnvironmentConfig) -> PollSchedule:
 
 def capacity_wait_schedule(config: EnvironmentConfig) -> PollSchedule:
     return PollSchedule.covering(config.limits.quota_wait_hours * 3600, 300, 1800, 1.5)
+
+
+def _no_slot_cause(config: EnvironmentConfig) -> str:
+    limits = config.limits
+    held = f"All {limits.max_concurrent_runs} run slots of {config.name} (limits.maxConcurrentRuns) were held by other runs"
+    waited = (
+        "and limits.runSlotWaitHours is 0"
+        if limits.run_slot_wait_hours == 0
+        else f"for all of limits.runSlotWaitHours ({limits.run_slot_wait_hours:g} h)"
+    )
+    return (
+        f"{held} {waited}: no job was started. Upload the training file again later, or raise "
+        "limits.maxConcurrentRuns in cdk.json."
+    )
 
 
 def execution_timeout(config: EnvironmentConfig) -> Duration:
@@ -149,7 +161,7 @@ def execution_timeout(config: EnvironmentConfig) -> Duration:
 class WorkflowFunctions:
     validate: PipelineFunction
     start_job: PipelineFunction
-    poll_job: PipelineFunction
+    watch_job: PipelineFunction
     stop_job: PipelineFunction
     create_serving: PipelineFunction | None
     poll_serving: PipelineFunction | None
@@ -246,7 +258,7 @@ class CustomizationWorkflow(Construct):
         return compensate
 
     def _training(self, config: EnvironmentConfig, functions: WorkflowFunctions) -> sfn.Chain:
-        """ValidateDataset -> AcquireRunSlot -> StartCustomizationJob -> PollJob, with the job's time limit."""
+        """ValidateDataset -> AcquireRunSlot -> StartCustomizationJob -> WaitForJob, with the job's time limit."""
         validate = self._task(
             "ValidateDataset",
             functions.validate,
@@ -271,18 +283,35 @@ class CustomizationWorkflow(Construct):
         # after Bedrock accepted the job, is tried again and finds that job.
         start_job.add_retry(errors=LAMBDA_TIMEOUTS, interval=Duration.seconds(5), backoff_rate=2, max_attempts=2)
         start_job.add_catch(self.compensate, errors=["States.ALL"], result_path=run_state.FAILURE)
-        poll_job = self._task(
-            "PollJob",
-            functions.poll_job,
-            {"jobName": sfn.JsonPath.string_at(f"{run_state.JOB}.jobName")},
-            result_path=run_state.RESULT,
-            throttled=PERSISTENT_THROTTLING,
-        )
-        job_poll_schedule(config).retry(poll_job, "JobStillRunning")
-        poll_job.add_catch(self._time_limit(config), errors=["JobStillRunning"], result_path=run_state.FAILURE)
-        poll_job.add_catch(self.compensate, errors=["States.ALL"], result_path=run_state.FAILURE)
+        wait_for_job = self._wait_for_job(config, functions)
         holder = self.slots.holder(self, "SlotHolder")
-        return validate.next(holder).next(self._acquire_slot(config)).next(start_job).next(poll_job)
+        return validate.next(holder).next(self._acquire_slot(config)).next(start_job).next(wait_for_job)
+
+    def _wait_for_job(self, config: EnvironmentConfig, functions: WorkflowFunctions) -> sfn.TaskStateBase:
+        """Wait, on a task token, until WatchJob says how the job ended: from Bedrock's event in
+        seconds, or from the hourly backstop if the event was lost. A job still training at
+        limits.maxJobHours times the task out, and the run stops it (Compensate)."""
+        wait = tasks.LambdaInvoke(
+            self,
+            "WaitForJob",
+            lambda_function=functions.watch_job.function,
+            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
+            payload=sfn.TaskInput.from_object(
+                {
+                    "taskToken": sfn.JsonPath.task_token,
+                    "executionArn": sfn.JsonPath.execution_id,
+                    "jobName": sfn.JsonPath.string_at(f"{run_state.JOB}.jobName"),
+                }
+            ),
+            result_path=run_state.RESULT,
+            retry_on_service_exceptions=False,
+            task_timeout=sfn.Timeout.duration(Duration.minutes(round(config.limits.max_job_hours * 60))),
+        )
+        # Keeping the token is idempotent (a retry replaces it): Lambda's own errors are retried.
+        wait.add_retry(errors=LAMBDA_TRANSIENT_ERRORS, interval=Duration.seconds(2), backoff_rate=2, max_attempts=6)
+        wait.add_catch(self._time_limit(config), errors=["States.Timeout"], result_path=run_state.FAILURE)
+        wait.add_catch(self.compensate, errors=["States.ALL"], result_path=run_state.FAILURE)
+        return wait
 
     def _acquire_slot(self, config: EnvironmentConfig) -> sfn.TaskStateBase:
         """Wait for one of the environment's run slots (limits.maxConcurrentRuns) before any spend."""
@@ -297,9 +326,7 @@ class CustomizationWorkflow(Construct):
             "NoRunSlot",
             parameters={
                 "Error": "NoRunSlot",
-                "Cause": f"{config.limits.max_concurrent_runs} runs of {config.name} were training for all of "
-                f"limits.runSlotWaitHours ({config.limits.run_slot_wait_hours:g} h): no job was started. Upload "
-                "again later, or raise limits.maxConcurrentRuns in cdk.json.",
+                "Cause": _no_slot_cause(config),
             },
             result_path=run_state.FAILURE,
         )
@@ -310,7 +337,7 @@ class CustomizationWorkflow(Construct):
         return acquire
 
     def _time_limit(self, config: EnvironmentConfig) -> sfn.IChainable:
-        """A job still running when the poll schedule (limits.maxJobHours) runs out is stopped."""
+        """A job still training at limits.maxJobHours (WaitForJob times out) is stopped."""
         time_limit = sfn.Pass(
             self,
             "JobTimeLimitExceeded",

@@ -30,7 +30,9 @@ def _happy_path_functions(environment: str) -> list[str]:
     }
     [execution] = run(BY_NAME["happy-path"], environment=environment).executions
     entered = [states[name] for name in execution["states"] if states[name]["Type"] == "Task"]
-    return [by_arn[state["Resource"]] for state in entered if state["Resource"] in by_arn]
+    # A Lambda task names its function as its resource, or (waiting for a task token) in FunctionName.
+    invoked = [state.get("Parameters", {}).get("FunctionName", state["Resource"]) for state in entered]
+    return [by_arn[arn] for arn in invoked if arn in by_arn]
 
 
 def _cases() -> list[tuple[str, str, str]]:
@@ -50,7 +52,7 @@ def test_the_happy_path_runs_through_every_step_the_faults_are_injected_at():
     assert functions == {
         "ValidateDataset",
         "StartCustomizationJob",
-        "PollJob",
+        "WatchJob",
         "CreateServing",
         "PollServing",
         "EvaluateModel",

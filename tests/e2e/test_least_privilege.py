@@ -74,9 +74,9 @@ def _refused(call) -> str:
     return raised.value.response["Error"]["Message"]
 
 
-def test_polling_reads_this_environments_job_and_not_anothers(emulator):
+def test_watching_reads_this_environments_job_and_not_anothers(emulator):
     ours, theirs = _job_of(emulator, ENVIRONMENT), _job_of(emulator, "prod")
-    poll = emulator.client(caller="PollJob")
+    poll = emulator.client(caller="WatchJob")
 
     assert poll.get_model_customization_job(jobIdentifier=ours)["jobArn"] == ours
     message = _refused(lambda: poll.get_model_customization_job(jobIdentifier=theirs))
@@ -177,5 +177,5 @@ def test_the_safety_net_deletes_this_environments_serving_and_not_anothers(emula
 def test_a_function_without_a_grant_is_refused_what_it_never_needed(emulator):
     ours = _job_of(emulator, ENVIRONMENT)
 
-    _refused(lambda: emulator.client(caller="PollJob").stop_model_customization_job(jobIdentifier=ours))
+    _refused(lambda: emulator.client(caller="WatchJob").stop_model_customization_job(jobIdentifier=ours))
     _refused(lambda: emulator.client(caller="Notify").get_model_customization_job(jobIdentifier=ours))

@@ -4,13 +4,14 @@ should, and leave nothing running or billing."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
 
 from tests.conftest import ROOT
 from tools.__main__ import main
-from tools.local_run.runner import run
+from tools.local_run.runner import START, run
 from tools.local_run.scenarios import BY_NAME, SCENARIOS
 
 
@@ -53,7 +54,7 @@ def test_happy_path(reports):
         "SlotHolder",
         "AcquireRunSlot",
         "StartCustomizationJob",
-        "PollJob",
+        "WaitForJob",
         "ServeThisRun",
         "CreateServing",
         "PollServing",
@@ -402,7 +403,7 @@ def _cleanup_line(report) -> str:
     return next(line for line in notification["message"].splitlines() if line.startswith("Cleanup"))
 
 
-def test_a_poll_refused_by_iam_stops_the_job_through_compensation(reports):
+def test_a_job_status_refused_by_iam_stops_the_job_through_compensation(reports):
     report = reports("poll-access-denied")
     [execution] = report.executions
 
@@ -414,16 +415,83 @@ def test_a_poll_refused_by_iam_stops_the_job_through_compensation(reports):
     _nothing_left(report)
 
 
-def test_hours_of_throttling_are_ridden_out_for_about_two_hours_then_the_job_is_stopped(reports):
+def test_hours_of_throttling_at_the_jobs_end_are_ridden_out_by_the_backstop(reports):
     report = reports("poll-throttled-long")
     [execution] = report.executions
-    throttled = [c for c in report.timeline if "ThrottlingException" in c.text]
+    throttled = [e for e in report.timeline if "WatchJob: BedrockThrottled" in e.text]
+    settled = next(e for e in report.timeline if "succeeded" in e.text and e.text.startswith("WatchJob"))
+    outage_ends = START + dt.timedelta(hours=5.5 + 3.0)
 
-    assert execution["error"] == "BedrockThrottled" and execution["states"][-4:] == COMPENSATED
-    assert report.bedrock_calls["StopModelCustomizationJob"] == 1
-    # Tolerated for longer than a blip, not forever: the run ended inside the three-hour outage.
-    assert len(throttled) >= 1
-    assert "stopped" in _cleanup_line(report)
+    assert execution["status"] == "SUCCEEDED"
+    # The event and its retries, then the backstop, met the throttling; the first backstop after
+    # it ended told the run, within the hour.
+    assert len(throttled) >= 3
+    assert outage_ends <= settled.time <= outage_ends + dt.timedelta(hours=1)
+    _nothing_left(report)
+
+
+def _job_events(report) -> list[str]:
+    return [e.text for e in report.timeline if e.text.startswith("Bedrock: job ")]
+
+
+def _watch_lines(report) -> list[str]:
+    return [e.text for e in report.timeline if e.text.startswith("WatchJob: job ")]
+
+
+def test_a_jobs_end_reaches_the_run_through_bedrocks_event_within_seconds(reports):
+    report = reports("happy-path")
+
+    [event] = _job_events(report)
+    assert event.endswith("Completed -> rule JobStateChanged")
+    assert report.detection_delays and report.detection_delays[0] < 60
+    [execution] = report.executions
+    assert execution["stateTransitions"] <= 20  # the whole run, serving and evaluation included
+
+
+def test_a_lost_event_is_made_up_for_by_the_backstop_within_the_hour(reports):
+    report = reports("event-lost")
+
+    assert _job_events(report) == []
+    assert report.statuses == ["SUCCEEDED"]
+    assert 0 < report.detection_delays[0] <= 3600
+    assert any("backstop" in e.text and "succeeded" in e.text for e in report.timeline)
+    _nothing_left(report)
+
+
+def test_a_duplicated_event_tells_the_run_once_and_the_copy_finds_nobody_waiting(reports):
+    report = reports("event-duplicated")
+
+    assert len(_job_events(report)) == 2
+    assert [line.rsplit(": ", 1)[-1].split(",")[0] for line in _watch_lines(report)][-2:] == [
+        "succeeded",
+        "nobody waits",
+    ]
+    assert report.statuses == ["SUCCEEDED"] and report.jobs_created == 1
+    _nothing_left(report)
+
+
+def test_an_event_that_arrives_after_an_abort_restarts_nothing(reports):
+    report = reports("event-late-after-abort")
+    [execution] = report.executions
+    [stopped] = [e for e in report.timeline if e.text.startswith("Bedrock: job ") and "Stopped" in e.text]
+    guard = next(e for e in report.timeline if "abort guard rule matches" in e.text)
+
+    assert execution["status"] == "ABORTED"
+    assert stopped.time - guard.time >= dt.timedelta(minutes=44)
+    assert _watch_lines(report)[-1].endswith("nobody waits")
+    assert report.jobs_created == 1 and report.bedrock_calls["StopModelCustomizationJob"] == 1
+    _nothing_left(report)
+
+
+def test_a_failed_jobs_event_fails_the_run_with_bedrocks_message(reports):
+    report = reports("job-fails-event")
+    [execution] = report.executions
+    [notification] = report.notifications
+
+    assert execution["error"] == "JobFailed"
+    assert "record 412 exceeds the token limit" in execution["cause"]
+    assert "record 412 exceeds the token limit" in notification["message"]
+    assert report.detection_delays[0] < 60
     _nothing_left(report)
 
 

@@ -24,7 +24,11 @@ PINNED_PIPELINE_IDS = {
     "WorkflowExecutionLogsE67184FE": "AWS::Logs::LogGroup",
     "ValidateDatasetLogs6855977A": "AWS::Logs::LogGroup",
     "StartCustomizationJobLogsE20EBDA6": "AWS::Logs::LogGroup",
-    "PollJobLogsAE1CDDC2": "AWS::Logs::LogGroup",
+    # PollJob's log group left with the function when runs began to wait for Bedrock's job
+    # event (WatchJob); in prod it is retained, not deleted.
+    "WatchJobLogs7720746C": "AWS::Logs::LogGroup",
+    # Who holds a run slot, and the task tokens of runs waiting for their job.
+    "Coordination735ED56D": "AWS::DynamoDB::Table",
     "StopJobLogs8033C802": "AWS::Logs::LogGroup",
     "CreateServingLogs20504476": "AWS::Logs::LogGroup",
     "PollServingLogs7DF195C2": "AWS::Logs::LogGroup",

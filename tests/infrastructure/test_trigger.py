@@ -72,6 +72,8 @@ def _pattern(synthesized, environment: str, rule: str) -> EventPattern:
         pattern["detail"]["bucket"]["name"] = [BUCKET]
     if "stateMachineArn" in pattern.get("detail", {}):
         pattern["detail"]["stateMachineArn"] = [STATE_MACHINE]
+    if "roleArn" in pattern.get("detail", {}):
+        pattern["detail"]["roleArn"] = [CUSTOMIZATION_ROLE]
     return EventPattern.load(json.dumps(pattern))
 
 
@@ -147,10 +149,58 @@ def test_the_abort_guard_ignores_other_state_machines(synthesized, environment):
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_both_rule_targets_retry_and_keep_failed_events(synthesized, environment):
+def test_every_rule_target_retries_and_keeps_failed_events(synthesized, environment):
     stack = synthesized.assembly.stacks[f"BedrockCustomization-{environment}-Pipeline"]
-    for rule in ("TrainingFileUploaded", "RunEnded"):
+    for rule in ("TrainingFileUploaded", "RunEnded", "JobStateChanged", "JobWatchBackstop"):
         _, resource = stack.named(rule)
         [target] = resource["Properties"]["Targets"]
         assert target["RetryPolicy"] == {"MaximumEventAgeInSeconds": 21600, "MaximumRetryAttempts": 8}
         assert stack.construct_path(target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]).endswith("/DeadLetters")
+
+
+CUSTOMIZATION_ROLE = "arn:aws:iam::111122223333:role/BedrockCustomization-dev-Pipeline-CustomizationServiceRole"
+JOB_STATE_CHANGE = {
+    "version": "0",
+    "id": "e1",
+    "detail-type": "Model Customization Job State Change",
+    "source": "aws.bedrock",
+    "account": "111122223333",
+    "time": "2026-11-29T12:34:56Z",
+    "region": "us-east-1",
+    "resources": ["arn:aws:bedrock:us-east-1:111122223333:model-customization-job/amazon.nova-micro-v1:0:128k/abc"],
+    "detail": {"jobName": "mail-dev-job-0123456789abcdef", "jobStatus": "Completed", "roleArn": CUSTOMIZATION_ROLE},
+}
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+@pytest.mark.parametrize(
+    ("status", "role", "matches"),
+    [
+        ("Completed", CUSTOMIZATION_ROLE, True),
+        ("Failed", CUSTOMIZATION_ROLE, True),
+        ("Stopped", CUSTOMIZATION_ROLE, True),
+        ("InProgress", CUSTOMIZATION_ROLE, False),
+        ("Completed", "arn:aws:iam::111122223333:role/another-environments-role", False),
+    ],
+)
+def test_the_end_of_this_environments_jobs_reaches_watch_job(synthesized, environment, status, role, matches):
+    """This environment's jobs are the ones its customization role runs: another environment's,
+    in the same account, never reach this WatchJob."""
+    event = copy.deepcopy(JOB_STATE_CHANGE)
+    event["detail"].update(jobStatus=status, roleArn=role)
+
+    assert _pattern(synthesized, environment, "JobStateChanged").matches_event(event) is matches
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_the_rule_matches_the_customization_role_and_the_backstop_runs_on_the_configured_rate(synthesized, environment):
+    stack = synthesized.assembly.stacks[f"BedrockCustomization-{environment}-Pipeline"]
+    config = synthesized.environments[environment].config
+    _, rule = stack.named("JobStateChanged")
+    _, backstop = stack.named("JobWatchBackstop")
+    [role] = rule["Properties"]["EventPattern"]["detail"]["roleArn"]
+
+    assert stack.construct_path(role["Fn::GetAtt"][0]) == "CustomizationServiceRole/Role"
+    from tools.local_run.runner import _rate_seconds
+
+    assert _rate_seconds(backstop["Properties"]["ScheduleExpression"]) == config.polling.backstop_minutes * 60

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from stacks.config import cdk_json_context, load_environments
-from stacks.constructs.workflow import PollSchedule, execution_timeout, job_poll_schedule
+from stacks.constructs.workflow import execution_timeout, serving_poll_schedule
 from tests.conftest import ENVIRONMENTS
 
 LAMBDA_ERRORS = {
@@ -78,11 +78,11 @@ def test_the_flow_is_validate_take_a_slot_start_poll_then_serve_and_notify(synth
     assert flow["ValidateDataset"]["Next"] == "SlotHolder"
     assert flow["SlotHolder"]["Next"] == "AcquireRunSlot"
     assert flow["AcquireRunSlot"]["Next"] == "StartCustomizationJob"
-    assert flow["StartCustomizationJob"]["Next"] == "PollJob"
+    assert flow["StartCustomizationJob"]["Next"] == "WaitForJob"
     if serving == "none":
-        assert flow["PollJob"]["Next"] == "ReleaseRunSlot"
+        assert flow["WaitForJob"]["Next"] == "ReleaseRunSlot"
     else:
-        assert flow["PollJob"]["Next"] == "ServeThisRun"
+        assert flow["WaitForJob"]["Next"] == "ServeThisRun"
         assert flow["ServeThisRun"]["Choices"] == [
             {"Variable": "$.validation.settings.servingMode", "StringEquals": "none", "Next": "ReleaseRunSlot"}
         ]
@@ -144,7 +144,7 @@ def test_every_path_after_a_job_may_exist_compensates_and_every_path_after_the_s
     the job and deletes the serving), and from the moment the slot is taken, no path ends
     without giving it back."""
     flow = states(synthesized, environment)
-    job_may_exist = ["StartCustomizationJob", "PollJob", "CreateServing", "PollServing", "EvaluateModel"]
+    job_may_exist = ["StartCustomizationJob", "WaitForJob", "CreateServing", "PollServing", "EvaluateModel"]
     job_may_exist += ["DeleteServingNotPromoted"] if "DeleteServingNotPromoted" in flow else []
     for start in job_may_exist:
         if start not in flow:
@@ -185,33 +185,28 @@ def test_the_fail_states_carry_the_error_and_cause(synthesized, environment):
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_the_job_poll_is_bounded_by_the_time_limit(synthesized, environment):
+def test_the_run_waits_for_its_job_on_a_task_token_bounded_by_the_time_limit(synthesized, environment):
     config = synthesized.environments[environment].config
-    poll = states(synthesized, environment)["PollJob"]
-    still_running = retrier(poll, "JobStillRunning")
+    flow = states(synthesized, environment)
+    wait = flow["WaitForJob"]
 
-    assert still_running["IntervalSeconds"] == config.polling.first_poll_minutes * 60
-    assert still_running["MaxDelaySeconds"] == config.polling.max_poll_minutes * 60
-    assert still_running["BackoffRate"] == config.polling.backoff_rate
-    assert still_running["JitterStrategy"] == "NONE"
-    waited = sum(job_poll_schedule(config).delays())
-    assert config.limits.max_job_hours * 3600 <= waited <= config.limits.max_job_hours * 3600 + 15 * 60
-    time_limit = [c for c in poll["Catch"] if c["ErrorEquals"] == ["JobStillRunning"]]
-    assert time_limit[0]["Next"] == "JobTimeLimitExceeded"
-    exceeded = states(synthesized, environment)["JobTimeLimitExceeded"]
+    assert wait["Resource"].endswith(":states:::lambda:invoke.waitForTaskToken")
+    assert wait["Parameters"]["Payload"] == {
+        "taskToken.$": "$$.Task.Token",
+        "executionArn.$": "$$.Execution.Id",
+        "jobName.$": "$.job.jobName",
+    }
+    assert wait["ResultPath"] == "$.result"
+    # One state, however long the job trains; it times out at the job's time limit.
+    assert wait["TimeoutSeconds"] == config.limits.max_job_hours * 3600
+    assert "HeartbeatSeconds" not in wait
+    [time_limit] = [c for c in wait["Catch"] if c["ErrorEquals"] == ["States.Timeout"]]
+    assert time_limit["Next"] == "JobTimeLimitExceeded"
+    exceeded = flow["JobTimeLimitExceeded"]
     assert exceeded["Parameters"]["Error"] == "JobTimeLimitExceeded"
     assert exceeded["Next"] == "Compensate"
-
-
-@pytest.mark.parametrize("environment", ENVIRONMENTS)
-def test_polling_rides_out_hours_of_throttling_but_not_forever(synthesized, environment):
-    throttled = retrier(states(synthesized, environment)["PollJob"], "BedrockThrottled")
-    waited = sum(
-        min(throttled["IntervalSeconds"] * throttled["BackoffRate"] ** n, throttled["MaxDelaySeconds"])
-        for n in range(throttled["MaxAttempts"])
-    )
-
-    assert 90 * 60 <= waited <= 3 * 3600
+    # Keeping the token may be retried (a retry replaces it); a job that failed may not.
+    assert {error for retry in wait["Retry"] for error in retry["ErrorEquals"]} == LAMBDA_ERRORS
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -328,32 +323,13 @@ def test_the_state_machine_is_standard_traced_and_logs_everything_encrypted(synt
     assert "KmsKeyId" in log_group and log_group["RetentionInDays"] > 0
 
 
-# The orchestration-cost targets of the workflow issue, for the default schedule.
-def _default_schedule(hours: float) -> PollSchedule:
-    return PollSchedule.covering(hours * 3600, 5 * 60, 15 * 60, 1.5)
-
-
-def _transitions_for(job_hours: float, schedule: PollSchedule) -> int:
-    """Task entries into PollJob until the job's end is seen (each retry is one transition)."""
-    waited, polls = 0.0, 1
-    for delay in schedule.delays():
-        if waited >= job_hours * 3600:
-            break
-        waited += delay
-        polls += 1
-    return polls
-
-
-def test_a_12_hour_job_costs_at_most_60_poll_transitions_and_is_seen_within_15_minutes():
-    schedule = _default_schedule(24)
-
-    assert _transitions_for(12, schedule) <= 60
-    assert max(schedule.delays()) <= 15 * 60
-
-
-def test_each_environment_schedule_meets_the_detection_target():
+def test_each_environment_polls_serving_on_its_configured_schedule():
     for config in load_environments(cdk_json_context()["environments"]).values():
-        assert max(job_poll_schedule(config).delays()) <= 15 * 60, config.name
+        schedule = serving_poll_schedule(config)
+        polling = config.polling
+        assert schedule.first.to_seconds() == polling.serving_first_poll_seconds, config.name
+        assert max(schedule.delays()) <= polling.serving_max_poll_seconds, config.name
+        assert sum(schedule.delays()) >= config.limits.max_serving_setup_hours * 3600, config.name
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -376,7 +352,7 @@ def test_no_quota_wait_means_no_capacity_retry(tmp_path):
     definition = json.dumps(Stack.of(state).resolve(state.node.default_child.definition_string))
 
     assert "CapacityUnavailable" not in definition
-    assert "JobStillRunning" in definition
+    assert "waitForTaskToken" in definition
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
@@ -389,13 +365,21 @@ def test_alarms_watch_runs_dead_letters_and_only_the_functions_whose_errors_are_
     }
     serving = synthesized.environments[environment].config.serving.mode != "none"
 
-    expected = {"RunsFailed", "RunsTimedOut", "DeadLettersWaiting", "StartRunErrors", "StopJobErrors", "NotifyErrors"}
+    expected = {
+        "RunsFailed",
+        "RunsTimedOut",
+        "DeadLettersWaiting",
+        "StartRunErrors",
+        "WatchJobErrors",
+        "StopJobErrors",
+        "NotifyErrors",
+    }
     safety_net = synthesized.environments[environment].config.serving.time_to_live_hours is not None
     assert alarms == expected | ({"DeleteServingErrors"} if serving else set()) | (
         {"SafetyNetErrors"} if safety_net else set()
     )
-    # Polling steps raise JobStillRunning on every poll: an alarm on their errors would page all night.
-    assert "PollJobErrors" not in alarms
+    # PollServing raises ServingNotReady on every poll: an alarm on its errors would page all night.
+    assert "PollServingErrors" not in alarms
 
 
 def test_the_schedule_exists_only_where_a_time_to_live_is_set(synthesized):

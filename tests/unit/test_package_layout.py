@@ -59,9 +59,10 @@ def test_each_runtime_module_exists_once_whichever_way_it_is_reached():
     from customization import bedrock_errors
     from customization.training import JobStillRunning
 
-    handler = importlib.import_module("poll_job.handler")
+    handler = importlib.import_module("watch_job.handler")
 
-    assert handler.poll_job.__module__ == "customization.training"
+    assert handler.settle.__module__ == "customization.job_watch"
+    assert sys.modules["customization.job_watch"].poll_job.__module__ == "customization.training"
     assert sys.modules["customization.training"].JobStillRunning is JobStillRunning
     assert importlib.import_module("customization.bedrock_errors") is bedrock_errors
     assert not [name for name in sys.modules if name.startswith("lambdas.")]

@@ -20,9 +20,6 @@ from customization.naming import run_names
 from customization.serving import ServingFailed, ServingNotReady
 from customization.training import (
     CostCeilingExceeded,
-    JobFailed,
-    JobStillRunning,
-    JobStopped,
 )
 
 ENVIRONMENT = {
@@ -35,6 +32,7 @@ ENVIRONMENT = {
     "TOPIC_ARN": "arn:aws:sns:us-east-1:111122223333:topic",
     "DEAD_LETTER_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/111122223333/dead-letters",
     "SLOTS_TABLE": "coordination",
+    "MAX_JOB_HOURS": "12",
     "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:111122223333:stateMachine:Workflow",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
@@ -186,56 +184,182 @@ def test_the_cost_guard_stops_the_run_before_any_bedrock_call(clients):
         handler.lambda_handler({"upload": UPLOAD, "validation": expensive})
 
 
-# -- PollJob --------------------------------------------------------------------------------
+# -- WatchJob: the job's end, from its event, the backstop or the first look ------------------
+
+TASK_TOKEN = "AQCEAAAAKgAAAAMAAAAAAAAAAf" + "x" * 40
+TABLE = ENVIRONMENT["SLOTS_TABLE"]
 
 
-def _poll(clients, job: dict):
-    from poll_job import handler
-
-    clients["bedrock"].add_response("get_model_customization_job", job, {"jobIdentifier": NAMES.job_name})
-    return handler.lambda_handler({"jobName": NAMES.job_name})
-
-
-@pytest.mark.parametrize("status", ["InProgress", "Stopping"])
-def test_a_running_job_asks_to_be_polled_again(clients, status):
-    with pytest.raises(JobStillRunning, match=status):
-        _poll(clients, _job(status, statusDetails={"trainingDetails": {"status": "InProgress"}}))
-
-
-def test_a_completed_job_returns_its_model_and_metrics(clients):
-    result = _poll(
-        clients,
-        _job(
-            "Completed",
-            outputModelArn=MODEL_ARN,
-            endTime=dt.datetime(2026, 11, 26, 16),
-            trainingMetrics={"trainingLoss": 0.12},
-            validationMetrics=[{"validationLoss": 0.2}, {"validationLoss": 0.15}],
-        ),
+def _kept(clients, token: str | None = TASK_TOKEN) -> None:
+    item = {"Item": {"pk": {"S": f"job#{NAMES.job_name}"}, "token": {"S": token}, "jobName": {"S": NAMES.job_name}}}
+    clients["dynamodb"].add_response(
+        "get_item",
+        item if token else {},
+        {"TableName": TABLE, "Key": {"pk": {"S": f"job#{NAMES.job_name}"}}, "ConsistentRead": True},
     )
 
+
+def _forgotten(clients) -> None:
+    clients["dynamodb"].add_response(
+        "delete_item",
+        {},
+        {
+            "TableName": TABLE,
+            "Key": {"pk": {"S": f"job#{NAMES.job_name}"}},
+            "ConditionExpression": "#t = :token",
+            "ExpressionAttributeNames": {"#t": "token"},
+            "ExpressionAttributeValues": {":token": {"S": TASK_TOKEN}},
+        },
+    )
+
+
+def _job_event(status: str) -> dict:
+    return {
+        "detail-type": "Model Customization Job State Change",
+        "source": "aws.bedrock",
+        "detail": {"jobName": NAMES.job_name, "jobArn": JOB_ARN, "jobStatus": status},
+    }
+
+
+def _watch(event: dict) -> dict:
+    from watch_job import handler
+
+    return handler.lambda_handler(event)
+
+
+def test_a_completed_jobs_event_hands_the_run_its_model_and_metrics(clients):
+    _kept(clients)
+    completed = _job(
+        "Completed",
+        outputModelArn=MODEL_ARN,
+        endTime=dt.datetime(2026, 11, 26, 16),
+        trainingMetrics={"trainingLoss": 0.12},
+        validationMetrics=[{"validationLoss": 0.2}, {"validationLoss": 0.15}],
+    )
+    # The status is read, not taken from the event.
+    clients["bedrock"].add_response("get_model_customization_job", completed, {"jobIdentifier": NAMES.job_name})
+    clients["stepfunctions"].add_response("send_task_success", {}, {"taskToken": TASK_TOKEN, "output": ANY})
+    _forgotten(clients)
+
+    outcome = _watch(_job_event("Completed"))
+
+    result = outcome["result"]
+    assert outcome["outcome"] == "succeeded"
     assert result["customModelArn"] == MODEL_ARN
     assert (result["trainingLoss"], result["validationLoss"]) == (0.12, 0.15)
     assert result["endTime"].startswith("2026-11-26T16:00")
     assert result["trainingHours"] == 6.0  # the dashboard's job-duration metric
 
 
-def test_a_failed_job_carries_bedrocks_reason(clients):
-    with pytest.raises(JobFailed, match="Token limit exceeded on record 12"):
-        _poll(clients, _job("Failed", failureMessage="Token limit exceeded on record 12"))
+@pytest.mark.parametrize(
+    ("job", "error", "cause"),
+    [
+        (_job("Failed", failureMessage="Token limit exceeded on record 12"), "JobFailed", "Token limit exceeded"),
+        (_job("Stopped"), "JobStopped", "was stopped before it completed"),
+    ],
+)
+def test_a_job_that_failed_or_was_stopped_fails_the_run_with_bedrocks_reason(clients, job, error, cause):
+    _kept(clients)
+    clients["bedrock"].add_response("get_model_customization_job", job, {"jobIdentifier": NAMES.job_name})
+    clients["stepfunctions"].add_response(
+        "send_task_failure", {}, {"taskToken": TASK_TOKEN, "error": error, "cause": ANY}
+    )
+    sent = []
+    clients["stepfunctions"].client.meta.events.register(
+        "provide-client-params.states.SendTaskFailure", lambda params, **_: sent.append(params)
+    )
+    _forgotten(clients)
+
+    assert _watch(_job_event(job["status"]))["outcome"] == "failed"
+    assert cause in sent[0]["cause"] and NAMES.job_name in sent[0]["cause"]
 
 
-def test_a_stopped_job_is_reported_as_stopped(clients):
-    with pytest.raises(JobStopped, match="was stopped"):
-        _poll(clients, _job("Stopped"))
+def test_an_event_for_a_job_nobody_waits_for_is_ignored(clients):
+    _kept(clients, token=None)
+
+    assert _watch(_job_event("Completed")) == {"job": NAMES.job_name, "outcome": "nobody waits"}
+
+
+def test_a_token_whose_run_is_gone_is_forgotten_without_an_error(clients):
+    _kept(clients)
+    clients["bedrock"].add_response(
+        "get_model_customization_job", _job("Completed", outputModelArn=MODEL_ARN), {"jobIdentifier": NAMES.job_name}
+    )
+    clients["stepfunctions"].add_client_error("send_task_success", "TaskTimedOut", "Task Timed Out")
+    _forgotten(clients)
+
+    assert _watch(_job_event("Completed"))["outcome"] == "stale"
+
+
+@pytest.mark.parametrize("status", ["InProgress", "Stopping"])
+def test_a_job_still_running_leaves_the_token_kept(clients, status):
+    _kept(clients)
+    clients["bedrock"].add_response(
+        "get_model_customization_job",
+        _job(status, statusDetails={"trainingDetails": {"status": "InProgress"}}),
+        {"jobIdentifier": NAMES.job_name},
+    )
+
+    assert _watch(_job_event("Completed"))["outcome"] == "still running"
+
+
+def test_waiting_keeps_the_token_then_looks_at_the_job_once(clients, monkeypatch):
+    monkeypatch.setenv("MAX_JOB_HOURS", "12")
+    runtime.reset()
+    clients["dynamodb"].add_response(
+        "put_item",
+        {},
+        {
+            "TableName": TABLE,
+            "Item": {
+                "pk": {"S": f"job#{NAMES.job_name}"},
+                "token": {"S": TASK_TOKEN},
+                "jobName": {"S": NAMES.job_name},
+                "executionArn": {"S": "arn:exec"},
+                "expiresAt": {"N": ANY},
+            },
+        },
+    )
+    clients["bedrock"].add_response(
+        "get_model_customization_job", _job("InProgress"), {"jobIdentifier": NAMES.job_name}
+    )
+
+    outcome = _watch({"taskToken": TASK_TOKEN, "jobName": NAMES.job_name, "executionArn": "arn:exec"})
+
+    assert outcome["outcome"] == "still running"
+
+
+def test_the_backstop_settles_every_waiting_run_and_fails_only_for_the_throttled_ones(clients):
+    from customization.bedrock_errors import BedrockThrottled
+
+    clients["dynamodb"].add_response(
+        "scan",
+        {
+            "Items": [
+                {"pk": {"S": f"job#{NAMES.job_name}"}, "token": {"S": TASK_TOKEN}, "jobName": {"S": NAMES.job_name}}
+            ]
+        },
+    )
+    clients["bedrock"].add_client_error("get_model_customization_job", "ThrottlingException", "slow down")
+
+    with pytest.raises(BedrockThrottled, match=NAMES.job_name):
+        _watch({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}})
 
 
 # -- StopJob ----------------------------------------------------------------------------------
 
 
+def _token_dropped(clients) -> None:
+    """Compensation and the abort guard first drop the task token of a run that waits no more."""
+    clients["dynamodb"].add_response(
+        "delete_item", {}, {"TableName": TABLE, "Key": {"pk": {"S": f"job#{NAMES.job_name}"}}}
+    )
+
+
 def _listed_jobs(clients, *jobs: dict) -> None:
     """The run's job found by name in the list (a Get of a missing job is refused by IAM's tag
     condition, so the list is asked first)."""
+    _token_dropped(clients)
     summaries = [
         {key: job[key] for key in ("jobArn", "baseModelArn", "jobName", "status", "creationTime")} for job in jobs
     ]

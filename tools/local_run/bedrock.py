@@ -50,6 +50,11 @@ class SimulatedClock:
 
     Waits inside a running function (the evaluation's backoff, `advance`) only move time on:
     the function is the one running, and nothing else may go while it waits.
+
+    Time jumps only when every running execution is in a wait (`running_executions`, given by
+    the local run): an execution between two states is not idle, however long the machine
+    takes to move it on. Waits of things that run on their own (a scheduled rule, an event on
+    its way: `background`) do not hold time back, but time may jump to their ends.
     """
 
     QUIET_SECONDS = 0.01
@@ -63,6 +68,11 @@ class SimulatedClock:
         self._activity = 0
         self._busy = 0
         self._alarms: list[tuple[dt.datetime, Callable[[], None]]] = []
+        self._execution_waits = 0
+        self._background_waits = 0
+        self._draining = False
+        # How many executions are running (None: not known, as in tests of the clock alone).
+        self.running_executions: Callable[[], int] | None = None
 
     @contextlib.contextmanager
     def busy(self) -> Iterator[None]:
@@ -94,23 +104,101 @@ class SimulatedClock:
             self._activity += 1
             return self._start + dt.timedelta(seconds=self._elapsed())
 
-    def sleep(self, seconds: float) -> None:
+    def _idle(self) -> bool:
+        """No function runs and every running execution waits (call with the condition held).
+        With no execution running, time stands still, unless the run drains what is on its way."""
+        if self._busy:
+            return False
+        if self.running_executions is None:
+            return True
+        running = self.running_executions()
+        return self._draining if running == 0 else self._execution_waits >= running
+
+    def drain(self, real_seconds: float = 5.0) -> None:
+        """Let what is still on its way arrive (a late event) once every execution has ended:
+        time moves on to each of their ends, and stops when none is left."""
+        deadline = time.monotonic() + real_seconds
+        with self._condition:
+            self._draining = True
+            self._activity += 1
+            self._condition.notify_all()
+        try:
+            while time.monotonic() < deadline:
+                with self._condition:
+                    if self._background_waits == 0 and not self._busy:
+                        return
+                time.sleep(self.QUIET_SECONDS)
+        finally:
+            with self._condition:
+                self._draining = False
+
+    def sleep(self, seconds: float, *, background: bool = False) -> None:
         with self._condition:
             end = self._elapsed() + seconds
             heapq.heappush(self._ends, end)
+            self._execution_waits += 0 if background else 1
+            self._background_waits += 1 if background else 0
             self._activity += 1
             self._condition.notify_all()
             while self._elapsed() < end:
                 seen = self._activity
                 self._condition.wait(self.QUIET_SECONDS)
-                if self._activity == seen and not self._busy and self._elapsed() < end:
+                if self._activity == seen and self._idle() and self._elapsed() < end:
                     # Quiet: no function runs, every execution waits. Jump to the earliest end.
                     self.skipped += max(0.0, self._ends[0] - self._elapsed())
                     self._activity += 1
                     self._condition.notify_all()
+            self._execution_waits -= 0 if background else 1
+            self._background_waits -= 1 if background else 0
             self._ends.remove(end)
             heapq.heapify(self._ends)
         self._ring()
+
+    def wait_event(self, event: threading.Event, seconds: float | None, *, background: bool = False) -> bool:
+        """Wait until `event` is set or `seconds` of simulated time have passed (None: no limit);
+        True when it was set. The limit counts as a wait the clock may jump to, as `sleep`'s do."""
+        with self._condition:
+            end = self._elapsed() + seconds if seconds is not None else None
+            if end is not None:
+                heapq.heappush(self._ends, end)
+            self._execution_waits += 0 if background else 1
+            self._background_waits += 1 if background else 0
+            self._activity += 1
+            self._condition.notify_all()
+            while not event.is_set() and (end is None or self._elapsed() < end):
+                seen = self._activity
+                self._condition.wait(self.QUIET_SECONDS)
+                if event.is_set():
+                    break
+                if self._activity == seen and self._idle() and self._ends and (end is None or self._elapsed() < end):
+                    self.skipped += max(0.0, self._ends[0] - self._elapsed())
+                    self._activity += 1
+                    self._condition.notify_all()
+            self._execution_waits -= 0 if background else 1
+            self._background_waits -= 1 if background else 0
+            if end is not None:
+                self._ends.remove(end)
+                heapq.heapify(self._ends)
+        self._ring()
+        return event.is_set()
+
+    def schedule(self, when: dt.datetime, action: Callable[[], None]) -> threading.Thread:
+        """Run `action` in a thread of its own when simulated time reaches `when`: an event that
+        arrives on its own (Bedrock's job events, a scheduled rule), which time may jump to."""
+
+        def wait_then_act() -> None:
+            self.sleep(max(0.0, (when - self.now()).total_seconds()), background=True)
+            action()
+
+        thread = threading.Thread(target=wait_then_act, daemon=True, name=f"scheduled-{when.isoformat()}")
+        thread.start()
+        return thread
+
+    def notify(self) -> None:
+        """Something happened that waiters should look at (a task token was answered)."""
+        with self._condition:
+            self._activity += 1
+            self._condition.notify_all()
 
     def at_time(self, when: dt.datetime, action: Callable[[], None]) -> None:
         """Run `action` when simulated time reaches `when`, in the thread that gets there:
@@ -163,6 +251,11 @@ class Behaviour:
     # The custom model after its job completes: Creating for this long, then Active (or Failed).
     model_creating_minutes: float = 0.0
     model_outcome: str = "Active"  # or "Failed"
+    # Bedrock's "Model Customization Job State Change" events: "delivered" (once, at the end),
+    # "lost" (never: the backstop must find the end) or "duplicated" (twice).
+    job_events: str = "delivered"
+    # How long after a stop its Stopped event arrives (late: after the run was aborted).
+    stop_event_delay_minutes: float = 0.5
 
     def fault_after(self, function: str) -> EmulatedFailure | None:
         """The failure `function` meets after its handler returned, if the scenario gives it one."""
@@ -191,6 +284,7 @@ class _Job:
     status: str = "InProgress"
     ended: dt.datetime | None = None
     model_deleted: bool = False
+    announced: bool = False  # its end was published as an event
 
 
 @dataclass
@@ -222,6 +316,8 @@ class BedrockEmulator:
     # The identity policies of a caller (a function's name), or None when the caller is not held
     # to any (tests and tools that call the emulation directly).
     policies_of: Callable[[str], list[dict] | None] | None = None
+    # Where Bedrock's job events go (the default event bus): None publishes nothing.
+    publish_event: Callable[[dict[str, Any]], None] | None = None
     _create_attempts: int = 0
     _lost_response: bool = False
     _started: dt.datetime | None = None
@@ -305,6 +401,54 @@ class BedrockEmulator:
             if begins <= now < begins + dt.timedelta(hours=outage[3]):
                 return 400, _error("ThrottlingException", "Too many requests, please wait before trying again.")
         return None
+
+    # -- Bedrock's job events (EventBridge) --------------------------------------------------------
+
+    def _announce_at(self, job: _Job, when: dt.datetime) -> None:
+        if self.publish_event is not None:
+            self.clock.schedule(when, lambda: self._announce(job))
+
+    def _announce(self, job: _Job) -> None:
+        """Publish the job's end, once, as Bedrock does (best effort: a scenario may lose it)."""
+        status = self._status(job)
+        if status == "InProgress" or job.announced or self.publish_event is None:
+            return
+        job.announced = True
+        copies = {"delivered": 1, "lost": 0, "duplicated": 2}[self.behaviour.job_events]
+        for _ in range(copies):
+            self.publish_event(self._job_event(job, status))
+
+    def _job_event(self, job: _Job, status: str) -> dict[str, Any]:
+        """The event as the Bedrock user guide shows it ("Monitor Amazon Bedrock job state changes
+        using Amazon EventBridge"): the status is `jobStatus`, not `status`."""
+        now = self.clock.now()
+        detail: dict[str, Any] = {
+            "version": "0.0",
+            "jobName": job.request["jobName"],
+            "jobArn": job.arn,
+            "outputModelName": job.request["customModelName"],
+            "roleArn": job.request["roleArn"],
+            "jobStatus": status,
+            "creationTime": job.created.isoformat(),
+            "lastModifiedTime": now.isoformat(),
+            "endTime": (job.ended or self._end(job)).isoformat(),
+            "baseModelArn": f"arn:aws:bedrock:{self.region}::foundation-model/{job.request['baseModelIdentifier']}",
+        }
+        if status == "Completed":
+            detail["outputModelArn"] = job.model_arn
+        if status == "Failed":
+            detail["failureMessage"] = self.behaviour.failure_message
+        return {
+            "version": "0",
+            "id": _id(f"{job.arn}-{status}"),
+            "detail-type": "Model Customization Job State Change",
+            "source": "aws.bedrock",
+            "account": ACCOUNT,
+            "time": now.isoformat(),
+            "region": self.region,
+            "resources": [job.arn],
+            "detail": detail,
+        }
 
     # -- IAM -----------------------------------------------------------------------------------
 
@@ -426,7 +570,10 @@ class BedrockEmulator:
             return 400, _error("ConflictException", f"A custom model named {params['customModelName']} already exists.")
         arn = f"arn:aws:bedrock:{self.region}:{ACCOUNT}:model-customization-job/{params['baseModelIdentifier']}/{_id(params['jobName'])}"
         model_arn = f"arn:aws:bedrock:{self.region}:{ACCOUNT}:custom-model/{params['baseModelIdentifier']}/{_id(params['customModelName'])}"
-        self.jobs[params["jobName"]] = _Job(request=params, arn=arn, model_arn=model_arn, created=now)
+        job = self.jobs[params["jobName"]] = _Job(request=params, arn=arn, model_arn=model_arn, created=now)
+        stopped_after = self.behaviour.stopped_by_someone_after_hours
+        ends = now + dt.timedelta(hours=stopped_after if stopped_after is not None else self.behaviour.job_hours)
+        self._announce_at(job, ends)
         if self.behaviour.lose_first_create_response and len(self.jobs) == 1 and not self._lost_response:
             self._lost_response = True
             return 500, _error("InternalServerException", "The job was created but the response was lost (emulated).")
@@ -476,6 +623,7 @@ class BedrockEmulator:
         if self._status(job) != "InProgress":
             return 400, _error("ConflictException", f"Job is {self._status(job)} and cannot be stopped.")
         job.status, job.ended = "Stopped", now
+        self._announce_at(job, now + dt.timedelta(minutes=self.behaviour.stop_event_delay_minutes))
         return 200, {}
 
     def _create_provisioned_model_throughput(self, params, now):

@@ -34,8 +34,8 @@ PSEUDO = {"AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::URLSuffix": 
 @dataclass
 class DeployedFunction:
     logical_id: str
-    name: str  # the function's construct ID, e.g. "PollJob"
-    handler: str  # e.g. "poll_job.handler.lambda_handler"
+    name: str  # the function's construct ID, e.g. "WatchJob"
+    handler: str  # e.g. "watch_job.handler.lambda_handler"
     variables: dict[str, Any]  # as in the template, resolved on each call
 
     @property

@@ -17,11 +17,16 @@ import boto3
 import moto.stepfunctions.parser.asl.component.common.retry.retrier_decl as retrier_decl
 from moto import mock_aws
 from moto.awslambda_simple.models import lambda_simple_backends
+from moto.core.responses import EmptyResult
 from moto.dynamodb.models import DynamoDBBackend
 from moto.events.models import EventPattern
+from moto.stepfunctions.parser.api import ExecutionStatus
+from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+from moto.stepfunctions.responses import StepFunctionResponse
 
 from customization import layout
 from customization.catalog import BEDROCK_CONVERSATION, CLAUDE_MESSAGES, PROMPT_COMPLETION, load_catalog
@@ -140,7 +145,11 @@ class _Timeline:
         if self._fold and self._fold[1] > 1:
             key, count, since = self._fold
             span = _duration(now - since)
-            self._record(TimelineEntry(now, "step", f"{key}: {count} polls over {span} (deployed retry schedule)"))
+            if key == "WatchJob backstop":
+                text = f"WatchJob: the backstop ran {count} times over {span}; every job was still training"
+            else:
+                text = f"{key}: {count} times over {span} (deployed retry schedule)"
+            self._record(TimelineEntry(now, "step", text))
         self._fold = None
 
     def _record(self, entry: TimelineEntry) -> None:
@@ -170,6 +179,8 @@ def run(
     with strict_validation(), mock_aws(config=config), _interpreter_patches(clock):
         deployment = LocalDeployment(assembly, environment, REGION, PROJECT)
         deployment.create(capture_queue="local-capture")
+        parser_backend = stepfunctions_parser_backends[ACCOUNT][REGION]
+        clock.running_executions = lambda: len(parser_backend._get_executions(ExecutionStatus.RUNNING))
         source = dataset or (ROOT / scenario.dataset)
         emulator = BedrockEmulator(
             clock=clock,
@@ -190,6 +201,8 @@ def run(
             else (timeline.add("bedrock", call["summary"]))
         )
         invoker = _invoker(deployment, emulator, clock, timeline)
+        watcher = _JobWatcher(deployment, invoker, clock, timeline)
+        emulator.publish_event = watcher.bedrock_event
         backend = lambda_simple_backends[ACCOUNT][REGION]
         backend.invoke = lambda name, qualifier, body, headers, response_headers: invoker.lambda_invoke(
             name, body, response_headers
@@ -217,8 +230,14 @@ def run(
                 )
                 invoker.call(starter, event)
         sfn = boto3.client("stepfunctions", region_name=REGION)
-        executions = _follow(sfn, deployment, scenario, clock, timeline)
+        watcher.start_backstop()
+        try:
+            executions = _follow(sfn, deployment, scenario, clock, timeline)
+        finally:
+            watcher.stop()
         _abort_guard(deployment, invoker, executions, timeline)
+        # What is still on its way (a job's late Stopped event) arrives, and finds nobody waiting.
+        clock.drain()
         timeline.finish()
         report.executions = [_with_evaluation_report(s3, _execution_summary(sfn, arn)) for arn in executions]
         for execution in report.executions:
@@ -258,6 +277,12 @@ class _interpreter_patches:
       StopExecution overwrite ABORTED with FAILED, which AWS does not do.
     - A DynamoDB update is atomic, its condition included, as in AWS: moto's backend takes no
       lock, so two executions taking the last run slot at once could both get it.
+    - A task waiting for its task token waits in simulated time: its TimeoutSeconds (the job's
+      time limit, hours) is a wait the clock can jump to, and an answer ends it at once.
+    - StopExecution ends an execution at once, as in AWS, even one waiting for a task token:
+      moto would let the wait run on (hours) with the execution still RUNNING.
+    - SendTaskFailure keeps its cause, as in AWS: moto's request handler drops it, so a job's
+      failure message would never reach the run.
     """
 
     def __init__(self, clock: SimulatedClock) -> None:
@@ -297,9 +322,36 @@ class _interpreter_patches:
                 return original_update_item(backend, *args, **kwargs)
 
         DynamoDBBackend.update_item = update_item
+        self._original_callback_wait = CallbackEndpoint.wait
+
+        def callback_wait(endpoint, timeout: float | None = None):
+            clock.wait_event(endpoint._notify_event, timeout)
+            return endpoint._outcome
+
+        CallbackEndpoint.wait = callback_wait
+        self._original_stop = ExecutionWorker.stop
+
+        def stop(worker, stop_date, error, cause):
+            self._original_stop(worker, stop_date, error, cause)
+            for endpoint in list(worker.env.callback_pool_manager._pool.values()):
+                endpoint._notify_event.set()  # no outcome: the waiting task ends, the program stops
+
+        ExecutionWorker.stop = stop
+        self._original_send_task_failure = StepFunctionResponse.send_task_failure
+
+        def send_task_failure(response):
+            response.stepfunction_backend.send_task_failure(
+                response._get_param("taskToken"), error=response._get_param("error"), cause=response._get_param("cause")
+            )
+            return EmptyResult()
+
+        StepFunctionResponse.send_task_failure = send_task_failure
         return self
 
     def __exit__(self, *exc):
+        StepFunctionResponse.send_task_failure = self._original_send_task_failure
+        ExecutionWorker.stop = self._original_stop
+        CallbackEndpoint.wait = self._original_callback_wait
         retrier_decl.time = self._saved
         DynamoDBBackend.update_item = self._original_update_item
         Environment.set_error = self._original_set_error
@@ -331,7 +383,10 @@ def _invoker(deployment: LocalDeployment, emulator: BedrockEmulator, clock: Simu
             error = emulator.behaviour.fault_after(function.name)
         step = function.name if function.name != "Notify" else f"Notify ({event.get('outcome')})"
         if error is None:
-            timeline.add("step", f"{step}: {_result_text(function.name, result)}")
+            text = _result_text(function.name, result)
+            # The hourly backstop finding every job still training: one folded line.
+            quiet_backstop = function.name == "WatchJob" and text.startswith("backstop:") and ";" not in text
+            timeline.add("step", f"{step}: {text}", fold_key="WatchJob backstop" if quiet_backstop else None)
         else:
             # The first line, then what it lists (a dataset's problems, FILE:LINE: rule: message).
             lines = str(error).splitlines() or [""]
@@ -358,10 +413,16 @@ def _result_text(step: str, result: dict[str, Any] | None) -> str:
         )
     if step == "StartCustomizationJob":
         return f"job {result.get('jobName')} {'(already started)' if result.get('alreadyStarted') else 'started'}"
-    if step == "PollJob":
-        return f"completed, custom model {result.get('customModelArn')}"
     if step in ("CreateServing", "PollServing"):
         return f"{result.get('mode')} {result.get('arn')} {result.get('status', 'requested')}"
+    if step == "WatchJob":
+        if "outcomes" in result:
+            settled = [f"{o['job']} {o['outcome']}" for o in result["outcomes"] if o["outcome"] != "still running"]
+            return f"backstop: {len(result['outcomes'])} job(s) waited for" + (
+                f"; {', '.join(settled)}" if settled else ""
+            )
+        model = (result.get("result") or {}).get("customModelArn")
+        return f"job {result.get('job')}: {result.get('outcome')}" + (f", custom model {model}" if model else "")
     if step == "StopJob":
         if "stopped" not in result:  # after a successful run: only the slot
             return f"slot of {result.get('released')} given back"
@@ -433,6 +494,53 @@ def _follow(sfn, deployment: LocalDeployment, scenario: Scenario, clock: Simulat
             raise TimeoutError(f"executions still running after {REAL_TIMEOUT_SECONDS} s of real time")
         time.sleep(0.01)
     return arns
+
+
+class _JobWatcher:
+    """What EventBridge does for WatchJob: Bedrock's job events, through the deployed rule's
+    pattern, and the deployed backstop schedule. Both invoke the function asynchronously, as
+    Lambda does for EventBridge: a failed invocation is tried twice more, a minute and two
+    minutes later (Lambda's asynchronous retries), then dropped (the dead-letter queue)."""
+
+    RETRY_DELAYS = (60.0, 120.0)
+
+    def __init__(self, deployment: LocalDeployment, invoker, clock: SimulatedClock, timeline: _Timeline) -> None:
+        self.invoker, self.clock, self.timeline = invoker, clock, timeline
+        self.pattern = EventPattern.load(json.dumps(deployment.rule_pattern("JobStateChanged")))
+        _, rule = deployment.pipeline.named("JobWatchBackstop")
+        self.backstop_seconds = _rate_seconds(rule["Properties"]["ScheduleExpression"])
+        self.function = invoker.function("WatchJob")
+        self._stopped = threading.Event()
+
+    def bedrock_event(self, event: dict[str, Any]) -> None:
+        detail = event["detail"]
+        if not self.pattern.matches_event(event):
+            self.timeline.add("event", f"Bedrock: job {detail['jobName']} {detail['jobStatus']} (no rule matches)")
+            return
+        self.timeline.add("event", f"Bedrock: job {detail['jobName']} {detail['jobStatus']} -> rule JobStateChanged")
+        self._invoke(event, attempt=0)
+
+    def _invoke(self, event: dict[str, Any], attempt: int) -> None:
+        _, error = self.invoker.call(self.function, event)
+        if error is not None and attempt < len(self.RETRY_DELAYS):
+            when = self.clock.now() + dt.timedelta(seconds=self.RETRY_DELAYS[attempt])
+            self.clock.schedule(when, lambda: self._invoke(event, attempt + 1))
+
+    def start_backstop(self) -> None:
+        def tick() -> None:
+            while not self.clock.wait_event(self._stopped, self.backstop_seconds, background=True):
+                self._invoke({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}, attempt=0)
+
+        threading.Thread(target=tick, daemon=True, name="backstop").start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+
+def _rate_seconds(expression: str) -> float:
+    """`rate(60 minutes)` -> 3600.0 (the forms EventBridge's rate expressions take)."""
+    value, unit = expression.removeprefix("rate(").removesuffix(")").split()
+    return float(value) * {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}[unit]
 
 
 def _abort_guard(deployment: LocalDeployment, invoker, executions: list[str], timeline: _Timeline) -> None:

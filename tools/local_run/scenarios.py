@@ -121,16 +121,41 @@ SCENARIOS = [
     ),
     Scenario(
         "poll-access-denied",
-        "the PollJob role loses bedrock:GetModelCustomizationJob mid-training: the run fails, and Compensate "
-        "stops the job, which would otherwise train (and bill) on alone",
-        behaviour=Behaviour(denied=frozenset({("PollJob", "GetModelCustomizationJob")})),
+        "the WatchJob role may not read the job's status (bedrock:GetModelCustomizationJob refused): the run "
+        "fails at once, and Compensate stops the job, which would otherwise train (and bill) on alone",
+        behaviour=Behaviour(denied=frozenset({("WatchJob", "GetModelCustomizationJob")})),
         expected_status="FAILED",
     ),
     Scenario(
         "poll-throttled-long",
-        "Bedrock throttles the job's status for three hours: polling rides out about two hours, then the run "
-        "fails and Compensate stops the job",
-        behaviour=Behaviour(throttled=("PollJob", "GetModelCustomizationJob", 1.0, 3.0)),
+        "Bedrock throttles reads of the job's status for three hours around its end: the event's retries fail, "
+        "and the hourly backstop tells the run once the throttling ends; nothing is lost",
+        behaviour=Behaviour(throttled=("WatchJob", "GetModelCustomizationJob", 5.5, 3.0)),
+    ),
+    Scenario(
+        "event-lost",
+        "Bedrock's event for the job's end never arrives (events are best effort): the hourly backstop reads "
+        "the job's status and the run goes on, within the hour",
+        behaviour=Behaviour(job_events="lost"),
+    ),
+    Scenario(
+        "event-duplicated",
+        "Bedrock's event arrives twice: the first tells the run, the second finds nobody waiting and is ignored",
+        behaviour=Behaviour(job_events="duplicated"),
+    ),
+    Scenario(
+        "event-late-after-abort",
+        "someone aborts the run mid-training; the job's Stopped event arrives 45 minutes later, after the abort "
+        "guard has cleaned up: it finds nobody waiting, and nothing restarts",
+        behaviour=Behaviour(stop_event_delay_minutes=45),
+        abort_after_hours=2,
+        expected_status="ABORTED",
+    ),
+    Scenario(
+        "job-fails-event",
+        "Bedrock fails the job and says so in its event: the run fails within seconds, with Bedrock's message "
+        "in the notification",
+        behaviour=Behaviour(job_outcome="Failed", job_hours=3),
         expected_status="FAILED",
     ),
     Scenario(
