@@ -46,8 +46,8 @@ demo: synth ## Offline, no AWS account: synth + nag for every environment, then 
 	python -m tools summary
 	python -m tools local-run examples/email-classifier --env dev --scenario happy-path --save-reports cdk.out/local-run
 
-test: install ## Run the tests (what CI runs)
-	python -m pytest
+test: install ## Run the tests (what CI runs), on every core (pytest-xdist)
+	python -m pytest -n auto
 
 test-unit: install ## Only the unit tests (no synth; seconds)
 	python -m pytest -m unit
@@ -58,9 +58,13 @@ test-infrastructure: install ## Only the tests of the synthesized templates
 test-e2e: install ## Only the local runs and the commands as users type them
 	python -m pytest -m e2e
 
-lint: install ## Lint the Python code
+# zizmor runs offline: its audits that ask GitHub (impostor commits, known-vulnerable actions)
+# need a token, and lint needs no network.
+lint: install ## Lint the Python code and the GitHub workflows
 	ruff check .
 	ruff format --check .
+	actionlint $(wildcard .github/workflows/*.yml .github/workflows/*.yaml)
+	zizmor --offline --persona pedantic --no-progress .github/workflows
 
 docs: install ## Regenerate docs/iam.md and the README's cdk-nag table
 	python -m tools docs

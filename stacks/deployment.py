@@ -16,6 +16,7 @@ from stacks.config import (
     select_environments,
     stack_id,
 )
+from stacks.delivery_stack import DeliveryStack
 from stacks.pipeline_stack import PipelineStack
 from stacks.storage_stack import StorageStack
 
@@ -25,6 +26,8 @@ class EnvironmentStacks:
     config: EnvironmentConfig
     storage: StorageStack
     pipeline: PipelineStack
+    # Only where cdk.json has a `delivery` key: the role GitHub Actions deploys with.
+    delivery: DeliveryStack | None = None
 
 
 def build_environments(app: App, *, default_env: Environment | None = None) -> list[EnvironmentStacks]:
@@ -40,7 +43,8 @@ def build_environments(app: App, *, default_env: Environment | None = None) -> l
 def build_environment(
     app: App, config: EnvironmentConfig, *, default_env: Environment | None = None
 ) -> EnvironmentStacks:
-    """Both stacks of one environment, in its pinned account and region or the CLI's."""
+    """The stacks of one environment (Storage, Pipeline, and Delivery when configured), in its
+    pinned account and region or the CLI's."""
     env = Environment(account=config.account, region=config.region) if config.pinned else default_env
     storage = StorageStack(
         app,
@@ -57,10 +61,20 @@ def build_environment(
         env=env,
         description=f"Bedrock customization ({config.name}): customization role and workflow (stateless)",
     )
-    for stack in (storage, pipeline):
+    delivery = None
+    if config.delivery is not None:
+        delivery = DeliveryStack(
+            app,
+            stack_id(config.name, "Delivery"),
+            config=config,
+            delivery=config.delivery,
+            env=env,
+            description=f"Bedrock customization ({config.name}): the role GitHub Actions deploys with (OIDC, no keys)",
+        )
+    for stack in filter(None, (storage, pipeline, delivery)):
         Tags.of(stack).add("project", PROJECT)
         Tags.of(stack).add("environment", config.name)
-    return EnvironmentStacks(config=config, storage=storage, pipeline=pipeline)
+    return EnvironmentStacks(config=config, storage=storage, pipeline=pipeline, delivery=delivery)
 
 
 def compliance_packs(app: App) -> list:

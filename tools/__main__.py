@@ -27,6 +27,7 @@ COMMANDS = {
     "cleanup": ("tools.cleanup", "what a deployed environment's runs left billing; --yes deletes"),
     "summary": ("tools.summary", "what the last synth produced, per environment"),
     "docs": ("tools.docs", "regenerate docs/iam.md and the README's nag table"),
+    "review": ("tools.review", "what a change does to the infrastructure: replacements, IAM, acknowledgments"),
 }
 
 
