@@ -406,6 +406,8 @@ def deployed_world(aws: AwsOverHttp, environment: str = "dev") -> DeployedWorld:
         "CustomizationRoleArn": role,
         "StateMachineArn": machine,
         "NotificationTopicArn": topic,
+        "EscalationTopicArn": topic,
+        "RunSlotsTableName": f"BedrockCustomization-{environment}-Coordination",
         "DeadLetterQueueUrl": f"{aws.moto_url}/{MOTO_ACCOUNT}/BedrockCustomization-{environment}-DeadLetters",
         "DashboardName": f"BedrockCustomization-{environment}",
     }

@@ -45,6 +45,8 @@ STACK_OUTPUTS = (
     "CustomizationRoleArn",
     "StateMachineArn",
     "NotificationTopicArn",
+    "EscalationTopicArn",
+    "RunSlotsTableName",
     "DeadLetterQueueUrl",
 )
 
@@ -106,6 +108,10 @@ def checks_of(config, session) -> Iterator[Check]:
     yield Check("stacks", PASS, f"both stacks deployed in {environment.region}, with their outputs")
     yield from _guarded("key policy", lambda: [_key_policy(environment, session)])
     yield from _guarded("notifications", lambda: [_subscriptions(config, environment, session)])
+    yield from _guarded(
+        "escalations",
+        lambda: [_subscriptions(config, environment, session, output="EscalationTopicArn", check="escalations")],
+    )
     yield from _guarded("role permissions", lambda: list(_role_permissions(environment, session)))
 
 
@@ -252,27 +258,36 @@ def _key_policy(environment: DeployedEnvironment, session) -> Check:
     )
 
 
-def _subscriptions(config, environment: DeployedEnvironment, session) -> Check:
+def _subscriptions(
+    config,
+    environment: DeployedEnvironment,
+    session,
+    *,
+    output: str = "NotificationTopicArn",
+    check: str = "notifications",
+) -> Check:
+    """Who gets the topic's e-mails: the run notifications, or the escalations (the alarms about
+    the notification channel itself, which must reach people when the first topic cannot)."""
     sns = session.client("sns")
-    topic = environment.outputs["NotificationTopicArn"]
+    topic = environment.outputs[output]
     subscriptions = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
     pending = [s["Endpoint"] for s in subscriptions if s["SubscriptionArn"] == "PendingConfirmation"]
     confirmed = [s["Endpoint"] for s in subscriptions if s["SubscriptionArn"] != "PendingConfirmation"]
     if pending:
         return Check(
-            "notifications",
+            check,
             WARN,
             f"not confirmed yet: {', '.join(pending)} (they get no e-mails)",
             "open the AWS Notification e-mail each address received and confirm",
         )
     if not confirmed:
         return Check(
-            "notifications",
+            check,
             WARN,
             "nobody is subscribed: failures reach no one",
             f"add notifications.emails for {config.name} in cdk.json and deploy",
         )
-    return Check("notifications", PASS, f"{len(confirmed)} confirmed subscription(s)")
+    return Check(check, PASS, f"{len(confirmed)} confirmed subscription(s)")
 
 
 def _role_permissions(environment: DeployedEnvironment, session) -> Iterator[Check]:

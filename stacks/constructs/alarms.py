@@ -34,7 +34,7 @@ class Alarms(Capability):
         notify: PipelineFunction,
     ) -> None:
         """`always_faults`: functions whose every error is a fault. The polling and checking
-        steps raise named errors as control flow (JobStillRunning every poll,
+        steps raise named errors as control flow (ServingNotReady every serving poll,
         DatasetInvalidError on a bad upload): a fault there fails the run, which RunsFailed
         reports with the cause."""
         super().__init__(scope, construct_id)

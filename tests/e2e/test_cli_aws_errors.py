@@ -268,7 +268,7 @@ def test_preflight_when_bedrock_fails_is_the_failing_checks_line_and_the_rest_st
         "-> fix: an error on AWS's side: try again in a few minutes"
     ) in out.splitlines()
     assert "PASS  stacks" in out and "PASS  role permissions" in out
-    assert out.splitlines()[-1] == "7 checks: 1 failed, 1 warnings"
+    assert out.splitlines()[-1] == "8 checks: 1 failed, 2 warnings"
 
 
 def test_preflight_when_aws_cannot_be_reached(deployed, capsys, monkeypatch):

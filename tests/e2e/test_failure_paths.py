@@ -29,6 +29,7 @@ def _happy_path_functions(environment: str) -> list[str]:
         deployment._physical(deployment.pipeline, logical_id): f.name for logical_id, f in deployment.functions.items()
     }
     [execution] = run(BY_NAME["happy-path"], environment=environment).executions
+    assert execution["status"] == "SUCCEEDED", f"the happy path itself ended {execution['status']}"
     entered = [states[name] for name in execution["states"] if states[name]["Type"] == "Task"]
     # A Lambda task names its function as its resource, or (waiting for a task token) in FunctionName.
     invoked = [state.get("Parameters", {}).get("FunctionName", state["Resource"]) for state in entered]

@@ -16,6 +16,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
+# Imported before any test patches tools.deployed.new_session: a first import of tools.preflight
+# under that patch would bind the patched function, and monkeypatch would "restore" it for every
+# later test in the session (the README command tests then met this module's account).
+import tools.preflight  # noqa: F401
 from tools.__main__ import main
 from tools.local_run.account import CONCURRENT_JOBS_QUOTA, CUSTOM_MODEL_UNITS_QUOTA, AccountEmulator
 from tools.local_run.bedrock import BedrockEmulator, Behaviour, SimulatedClock
@@ -35,6 +39,7 @@ class World:
         self.deployment = deployment
         self.key_arn = next(arn for arn, policy in deployment.key_policies().items() if "Bedrock" in json.dumps(policy))
         self.topic = f"arn:aws:sns:{REGION}:{PROD_ACCOUNT}:BedrockCustomization-prod-Notifications"
+        self.escalations = f"arn:aws:sns:{REGION}:{PROD_ACCOUNT}:BedrockCustomization-prod-Escalations"
         self.outputs = {
             "Storage": {
                 "DataBucketName": deployment.bucket("DataBucket"),
@@ -45,6 +50,8 @@ class World:
                 "CustomizationRoleArn": ROLE_ARN,
                 "StateMachineArn": f"arn:aws:states:{REGION}:{PROD_ACCOUNT}:stateMachine:Workflow",
                 "NotificationTopicArn": self.topic,
+                "EscalationTopicArn": self.escalations,
+                "RunSlotsTableName": "BedrockCustomization-prod-Pipeline-Coordination",
                 "DeadLetterQueueUrl": f"https://sqs.{REGION}.amazonaws.com/{PROD_ACCOUNT}/DeadLetters",
             },
         }
@@ -53,7 +60,10 @@ class World:
             account=PROD_ACCOUNT,
             role_policies={ROLE_ARN: [self._role_policy()]},
             key_policies=deployment.key_policies(),
-            subscriptions={self.topic: [("ml-platform@example.com", True)]},
+            subscriptions={
+                self.topic: [("ml-platform@example.com", True)],
+                self.escalations: [("ml-platform@example.com", True)],
+            },
         )
         self.bedrock = BedrockEmulator(
             clock=SimulatedClock(dt.datetime(2026, 11, 26, tzinfo=dt.UTC)), region=REGION, behaviour=Behaviour()

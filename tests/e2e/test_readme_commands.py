@@ -264,12 +264,14 @@ def test_cleanup_dry_run_lists_what_costs_money_and_deletes_nothing(deployed, ca
 def test_preflight_of_the_deployed_environment(deployed, capsys):
     code, out, err = run(capsys, "preflight", *ENV)
 
-    assert (code, err) == (0, "")
+    assert (code, err) == (0, ""), out
     lines = out.splitlines()
-    assert [line.split()[0] for line in lines[:-1]] == ["PASS"] * 6 + ["WARN", "PASS"]
+    assert [line.split()[0] for line in lines[:-1]] == ["PASS"] * 6 + ["WARN", "WARN", "PASS"]
     assert lines[0] == f"PASS  credentials       account 123456789012 (region {REGION})"
-    assert "WARN  notifications     nobody is subscribed: failures reach no one" in out  # dev lists no e-mails
-    assert lines[-1] == "8 checks: 0 failed, 1 warnings; ready for a first run"
+    # dev lists no e-mails: neither the notifications nor the escalations reach anyone.
+    assert "WARN  notifications     nobody is subscribed: failures reach no one" in out
+    assert "WARN  escalations       nobody is subscribed: failures reach no one" in out
+    assert lines[-1] == "9 checks: 0 failed, 2 warnings; ready for a first run"
 
 
 def test_preflight_json(deployed, capsys):

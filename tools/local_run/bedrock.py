@@ -132,7 +132,9 @@ class SimulatedClock:
             with self._condition:
                 self._draining = False
 
-    def sleep(self, seconds: float, *, background: bool = False) -> None:
+    def sleep(self, seconds: float, *, background: bool = False, hold: bool = False) -> None:
+        """Wait `seconds` of simulated time. `hold`: come back busy (release with `release`), so
+        that nothing jumps time between the end of the wait and the work it was waiting for."""
         with self._condition:
             end = self._elapsed() + seconds
             heapq.heappush(self._ends, end)
@@ -152,9 +154,19 @@ class SimulatedClock:
             self._background_waits -= 1 if background else 0
             self._ends.remove(end)
             heapq.heapify(self._ends)
+            self._busy += 1 if hold else 0
         self._ring()
 
-    def wait_event(self, event: threading.Event, seconds: float | None, *, background: bool = False) -> bool:
+    def release(self) -> None:
+        """End the busy spell a `hold` wait began."""
+        with self._condition:
+            self._busy -= 1
+            self._activity += 1
+            self._condition.notify_all()
+
+    def wait_event(
+        self, event: threading.Event, seconds: float | None, *, background: bool = False, hold: bool = False
+    ) -> bool:
         """Wait until `event` is set or `seconds` of simulated time have passed (None: no limit);
         True when it was set. The limit counts as a wait the clock may jump to, as `sleep`'s do."""
         with self._condition:
@@ -179,6 +191,7 @@ class SimulatedClock:
             if end is not None:
                 self._ends.remove(end)
                 heapq.heapify(self._ends)
+            self._busy += 1 if hold else 0
         self._ring()
         return event.is_set()
 
@@ -187,8 +200,11 @@ class SimulatedClock:
         arrives on its own (Bedrock's job events, a scheduled rule), which time may jump to."""
 
         def wait_then_act() -> None:
-            self.sleep(max(0.0, (when - self.now()).total_seconds()), background=True)
-            action()
+            self.sleep(max(0.0, (when - self.now()).total_seconds()), background=True, hold=True)
+            try:
+                action()
+            finally:
+                self.release()
 
         thread = threading.Thread(target=wait_then_act, daemon=True, name=f"scheduled-{when.isoformat()}")
         thread.start()

@@ -528,8 +528,12 @@ class _JobWatcher:
 
     def start_backstop(self) -> None:
         def tick() -> None:
-            while not self.clock.wait_event(self._stopped, self.backstop_seconds, background=True):
-                self._invoke({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}, attempt=0)
+            while not self.clock.wait_event(self._stopped, self.backstop_seconds, background=True, hold=True):
+                try:
+                    self._invoke({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}, attempt=0)
+                finally:
+                    self.clock.release()
+            self.clock.release()
 
         threading.Thread(target=tick, daemon=True, name="backstop").start()
 
