@@ -12,8 +12,8 @@ and the moment the run learned it:
   instead of the one WaitForJob.
 
 Targets (issue "Know the moment a job ends"): a 12-hour job whose event arrives is noticed in
-under a minute, in at most 20 transitions for the whole run; a lost event within the backstop
-interval. Simulated time: the figures do not depend on how busy the machine is.
+under a minute, in at most 20 transitions for the whole run (ReadTrainingCurves included: it
+took the place of the Pass state that built the run slot's holder list); a lost event within the backstop interval. Simulated time: the figures do not depend on how busy the machine is.
 """
 
 from __future__ import annotations

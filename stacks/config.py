@@ -263,6 +263,41 @@ class DeliveryConfig(_Settings):
         return self
 
 
+GraderName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")]
+GraderModule = Annotated[str, StringConstraints(pattern=r"^graders(?:\.[a-z_][a-z0-9_]*)+$")]
+
+
+class GradersConfig(_Settings):
+    """Reward functions ("graders") for reinforcement fine-tuning (optional): each one the stack
+    deploys is its own function, role and log group, and the customization role may invoke
+    exactly these. `builtIn` picks from lambdas/graders (exact-match, json-schema, regex);
+    `modules` adds the environment's own, name -> a module under lambdas/graders (the functions'
+    code asset), e.g. {"citations": "graders.custom.citations"}."""
+
+    built_in: list[Literal["exact-match", "json-schema", "regex"]] = Field(default_factory=list, alias="builtIn")
+    modules: dict[GraderName, GraderModule] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _each_module_is_a_grader(self) -> GradersConfig:
+        # Imported at synth, as the function will import it: a typo fails `cdk synth`, not a
+        # paid job's first batch of answers.
+        from graders import UnknownGrader, load_grader
+
+        for name in self.modules:
+            try:
+                load_grader(name, self.modules)
+            except UnknownGrader as error:
+                raise ValueError(f"modules.{name}: {error}") from None
+        return self
+
+    @property
+    def deployed(self) -> dict[str, str]:
+        """name -> module of every grader the stack deploys, built-in ones first."""
+        from graders import BUILT_IN
+
+        return {**{name: BUILT_IN[name] for name in dict.fromkeys(self.built_in)}, **self.modules}
+
+
 class EnvironmentConfig(_Settings):
     """Everything that differs between two deployments of the pipeline."""
 
@@ -279,6 +314,7 @@ class EnvironmentConfig(_Settings):
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     job_vpc: JobVpcConfig | None = Field(default=None, alias="jobVpc")
     delivery: DeliveryConfig | None = None
+    graders: GradersConfig = Field(default_factory=GradersConfig)
 
     @model_validator(mode="after")
     def _protected_environments_are_pinned(self) -> EnvironmentConfig:

@@ -18,9 +18,11 @@ from stacks.constructs.abort_guard import AbortGuard
 from stacks.constructs.alarms import Alarms
 from stacks.constructs.bedrock_arns import BedrockArns
 from stacks.constructs.capability import CapabilityStack
+from stacks.constructs.curves_step import TrainingCurvesStep
 from stacks.constructs.customization_role import CustomizationServiceRole
 from stacks.constructs.dashboard import PipelineDashboard
 from stacks.constructs.evaluation_step import EvaluationStep
+from stacks.constructs.graders import Graders
 from stacks.constructs.notifications import Notifications
 from stacks.constructs.run_slots import RunSlots
 from stacks.constructs.safety_net import SafetyNet
@@ -48,6 +50,13 @@ class PipelineStack(CapabilityStack):
         )
         self.notifications = Notifications(self, "Notifications", config=config)
         self.slots = RunSlots(self, "RunSlots", key=self.notifications.key, max_runs=config.limits.max_concurrent_runs)
+        self.graders = Graders(
+            self,
+            "Graders",
+            deployed=config.graders.deployed,
+            defaults=self.notifications.function_defaults,
+            customization_policy=self.customization_role.policy,
+        )
         self.workflow = self._workflow(config, storage, self.notifications)
         state_machine = self.workflow.state_machine
         defaults = self.notifications.function_defaults
@@ -111,12 +120,21 @@ class PipelineStack(CapabilityStack):
             watch=WatchSettings(config.limits.max_job_hours),
             backstop=Duration.minutes(config.polling.backstop_minutes),
         )
+        self.curves = TrainingCurvesStep(
+            self,
+            "TrainingCurves",
+            data_bucket=storage.data_bucket,
+            output_bucket=storage.output_bucket,
+            data_key=storage.key,
+            defaults=defaults,
+        )
         self._serving_and_evaluation(config, storage, plan, arns, defaults)
         functions = WorkflowFunctions(
             validate=self.validation.function,
             start_job=self.training.start_job,
             watch_job=self.training.watch_job,
             stop_job=self.training.stop_job,
+            read_curves=self.curves.function,
             create_serving=self.serving.create if self.serving else None,
             poll_serving=self.serving.poll if self.serving else None,
             delete_serving=self.serving.delete if self.serving else None,

@@ -441,16 +441,34 @@ def _succeeded_output(names: RunNames, model_arn: str, deployment_arn: str) -> d
     return {
         "validation": {
             "valid": True,
+            "settings": {
+                "baseModel": BASE_MODEL,
+                "customizationType": "FINE_TUNING",
+                "hyperParameters": {"epochCount": "2", "learningRate": "0.00001"},
+                "validationSplit": 0.15,
+                "servingMode": "on-demand",
+            },
             "records": {"train": 133, "validation": 24},
             "cost": {"trainingUsd": 0.05, "storageUsdPerMonth": 1.95, "servingMode": "on-demand"},
             "reportUri": f"{reports}report.json",
         },
         "result": {"customModelArn": model_arn, "status": "Completed", "trainingLoss": 0.1132},
+        "curves": {
+            "verdict": "healthy",
+            "summary": "healthy: both losses fell and the validation loss ended at its minimum 0.1210",
+            "advice": "no change needed: keep epochCount=2, learningRate=0.00001",
+            "change": None,
+            "reportUri": None,
+            "chartUri": None,
+        },
         "serving": {"mode": "on-demand", "arn": deployment_arn, "deletable": True},
         "evaluation": {
             "status": "evaluated",
             "promoted": True,
             "headline": "PROMOTED: exact match 0.92 (custom) vs 0.38 (base), +0.54, gate +0.05",
+            "metric": "exactMatch",
+            "custom": {"exactMatch": 0.917, "tokenF1": 0.917},
+            "base": {"exactMatch": 0.375, "tokenF1": 0.471},
             "markdownUri": f"{reports}evaluation.md",
         },
     }
@@ -676,3 +694,18 @@ def _to_xml(shape: Shape, value: Any, tag: str) -> str:
     else:
         inner = escape(str(value))
     return f"<{tag}>{inner}</{tag}>"
+
+
+def run_tools(capsys, *argv: str) -> tuple[int, str, str]:
+    """`python -m tools ARGV` through the real parser: (exit status, stdout, stderr)."""
+    from tools.__main__ import main
+
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def one_line_error(err: str) -> str:
+    """A command's error as users see it: one line starting `error: `."""
+    assert err.startswith("error: ") and err.count("\n") == 1, err
+    return err.strip()

@@ -9,8 +9,10 @@ import json
 import sys
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from customization.notifications import console_link, first_line_of_cause
-from customization.run_state import EVALUATION, RESULT, VALIDATION, part, served_arn, training_cost_usd
+from customization.run_state import EVALUATION, RESULT, VALIDATION, curves_of, part, served_arn, training_cost_usd
 from tools.deployed import (
     EXIT_OK,
     EXIT_USAGE,
@@ -109,8 +111,13 @@ def run_detail(session: Any, environment: DeployedEnvironment, run_name: str) ->
         }
         job["trainingLoss"] = (found.get("trainingMetrics") or {}).get("trainingLoss")
     output = json.loads(execution.get("output") or "{}")
+    upload = json.loads(execution.get("input") or "{}").get("upload") or {}
     return {
         **_row(execution, names, found),
+        "settings": part(output, VALIDATION).get("settings"),
+        "datasetVersion": upload.get("versionId"),
+        "scores": _scores(part(output, EVALUATION)),
+        "curves": curves_detail(session.client("s3"), curves_of(output)) if curves_of(output) else None,
         "cause": execution.get("cause"),
         "timeline": timeline,
         "bedrockJob": {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in job.items()},
@@ -122,9 +129,58 @@ def run_detail(session: Any, environment: DeployedEnvironment, run_name: str) ->
     }
 
 
+def _scores(evaluation: dict[str, Any]) -> dict[str, Any] | None:
+    """The gate's metric for the custom and the base model, when the run was evaluated."""
+    metric = evaluation.get("metric")
+    if not metric:
+        return None
+    return {
+        "metric": metric,
+        "custom": (evaluation.get("custom") or {}).get(metric),
+        "base": (evaluation.get("base") or {}).get(metric),
+    }
+
+
+def curves_detail(s3: Any, curves: dict[str, Any]) -> dict[str, Any]:
+    """The run's curve diagnosis, with the final and best losses from its curves.json (S3)."""
+    detail = {key: curves.get(key) for key in ("verdict", "summary", "advice", "change", "reportUri", "chartUri")}
+    uri = curves.get("reportUri")
+    if not uri:
+        return detail
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    try:
+        report = json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+    except (ClientError, BotoCoreError, ValueError) as error:
+        # The diagnosis in the run's state still stands; only the numbers are missing.
+        detail["reportError"] = f"{uri} could not be read: {error}"
+        return detail
+    for name in ("training", "validation"):
+        curve = report.get(name) or {}
+        if curve:
+            detail[name] = {field: curve.get(field) for field in ("final", "best", "steps", "uri")}
+    return detail
+
+
+def _curves_lines(curves: dict[str, Any]) -> list[str]:
+    lines = [f"curves: {curves['summary']}", f"  change: {curves['advice']}"]
+    losses = [
+        f"{name} loss {curve['final']:.4f} at the end (best {curve['best']:.4f}, {curve['steps']} steps)"
+        for name in ("training", "validation")
+        if isinstance(curve := curves.get(name), dict) and curve.get("final") is not None
+    ]
+    lines += [f"  {line}" for line in losses]
+    if curves.get("chartUri"):
+        lines.append(f"  chart: {curves['chartUri']}")
+    if curves.get("reportError"):
+        lines.append(f"  ({curves['reportError']})")
+    return lines
+
+
 def render_detail(detail: dict[str, Any]) -> str:
     lines = [f"run {detail['run']}: {detail['state']} (dataset {detail['dataset']}, started {detail['started'][:16]})"]
     lines += [f"  {entry['time'][11:19]}  {entry['state']}" for entry in detail["timeline"]]
+    if detail.get("settings"):
+        lines.append(f"settings: {_settings_line(detail['settings'])}")
     job = detail["bedrockJob"]
     if job.get("jobName"):
         lines.append(f"job {job['jobName']}: {job.get('status') or 'not started'}")
@@ -134,6 +190,8 @@ def render_detail(detail: dict[str, Any]) -> str:
             lines.append(f"  Bedrock: {job['failureMessage']}")
     if detail.get("cost") is not None:
         lines.append(f"estimated cost: training {usd(detail['cost'])}")
+    if detail.get("curves"):
+        lines += _curves_lines(detail["curves"])
     if detail.get("evaluation"):
         lines.append(f"evaluation: {detail['evaluation']}")
     if detail.get("serving"):
@@ -146,6 +204,13 @@ def render_detail(detail: dict[str, Any]) -> str:
     if detail["links"].get("evaluationReport"):
         lines.append(f"evaluation report: {detail['links']['evaluationReport']}")
     return "\n".join(lines)
+
+
+def _settings_line(settings: dict[str, Any]) -> str:
+    hyperparameters = ", ".join(f"{k}={v}" for k, v in sorted((settings.get("hyperParameters") or {}).items()))
+    return f"{settings.get('baseModel')}, {settings.get('customizationType')}" + (
+        f", {hyperparameters}" if hyperparameters else ""
+    )
 
 
 def render_runs(rows: list[dict[str, Any]], now: dt.datetime | None = None) -> str:

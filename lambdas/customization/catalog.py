@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,9 @@ class Prices:
     provisioned_per_hour_per_unit: dict[str, float | None]
     on_demand_per_1k_input_tokens: float | None
     on_demand_per_1k_output_tokens: float | None
+    # What one model unit of provisioned throughput serves ("input", "output" tokens per
+    # minute); None where AWS publishes no figure (it tells account managers, not the docs).
+    provisioned_tokens_per_minute_per_unit: dict[str, int | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -267,6 +270,7 @@ def _model(model_id: str, entry: dict[str, Any]) -> ModelSpec:
             provisioned_per_hour_per_unit=dict(prices.get("provisionedPerHourPerUnit") or {}),
             on_demand_per_1k_input_tokens=prices.get("onDemandPer1kInputTokens"),
             on_demand_per_1k_output_tokens=prices.get("onDemandPer1kOutputTokens"),
+            provisioned_tokens_per_minute_per_unit=dict(prices.get("provisionedTokensPerMinutePerUnit") or {}),
         ),
         sources=dict(entry.get("sources", {})),
     )

@@ -22,6 +22,9 @@ JOB_FILE = "job.json"
 REPORT_FILE = "validation-report.json"
 EVALUATION_REPORT = "evaluation.json"
 EVALUATION_PAGE = "evaluation.md"
+# The job's training curves and their diagnosis (ReadTrainingCurves), beside the evaluation.
+CURVES_REPORT = "curves.json"
+CURVES_CHART = "curves.svg"
 
 
 # S3 keys are at most 1,024 bytes (UTF-8): a dataset's name leaves room for the longest file

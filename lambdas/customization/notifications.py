@@ -21,6 +21,7 @@ from customization.run_state import (
     SLOT_ERROR,
     UPLOAD,
     VALIDATION,
+    curves_of,
     part,
     serving_deleted,
 )
@@ -86,6 +87,7 @@ def compose(outcome: str, state: dict[str, Any], execution_arn: str, environment
         ]
         if losses:
             lines.append("Metrics: " + ", ".join(losses))
+    lines += curves_lines(curves_of(state))
     if serving.get("arn"):
         lines.append(f"Serving ({serving.get('mode')}): {serving['arn']}")
     if outcome == "succeeded":
@@ -126,6 +128,16 @@ def compose(outcome: str, state: dict[str, Any], execution_arn: str, environment
     if outcome == "succeeded" and evaluation.get("promoted") is not None:
         verb = "succeeded, model promoted" if evaluation["promoted"] else "done, model NOT promoted"
     return {"subject": subject(f"[{environment}] Bedrock customization {verb}: {dataset}"), "message": "\n".join(lines)}
+
+
+def curves_lines(curves: dict[str, Any]) -> list[str]:
+    """The training curves' diagnosis and what to change (ReadTrainingCurves), in words."""
+    if not curves:
+        return []
+    lines = [f"Training curves: {curves.get('summary')}", f"What to change: {curves.get('advice')}"]
+    if curves.get("chartUri"):
+        lines.append(f"Curves chart: {curves['chartUri']}")
+    return lines
 
 
 def _evaluation_lines(evaluation: dict[str, Any], serving: dict[str, Any], retired: dict[str, Any]) -> list[str]:

@@ -19,10 +19,10 @@ UPLOAD = "$.upload"  # the execution's input: which object version started the r
 VALIDATION = "$.validation"  # ValidateDataset
 JOB = "$.job"  # StartCustomizationJob
 RESULT = "$.result"  # WaitForJob (WatchJob settles it): the trained model
+CURVES = "$.curves"  # ReadTrainingCurves: the diagnosis of the job's loss curves (or {Error, Cause})
 SERVING = "$.serving"  # CreateServing, then PollServing
 EVALUATION = "$.evaluation"  # EvaluateModel
 RETIRED = "$.retired"  # DeleteServingNotPromoted
-SLOT = "$.slot"  # SlotHolder: {"holder": [execution name]}, what AcquireRunSlot and ReleaseRunSlot use
 CLEANUP = "$.cleanup"  # Compensate: the job stopped or not, and "serving": deleted or not
 CLEANUP_ERROR = "$.cleanupError"
 SLOT_ERROR = "$.slotError"  # ReleaseRunSlot*: the slot could not be given back
@@ -103,6 +103,24 @@ class TrainedModel(TypedDict):
     endTime: str | None
 
 
+class CurvesChange(TypedDict):
+    hyperparameter: str  # as the model's catalog entry names it (epochCount, learningRate, ...)
+    value: str  # to try, within the catalog's bounds
+    current: str
+
+
+class Curves(TypedDict):
+    """ReadTrainingCurves' diagnosis (customization.curves); the curves are at reportUri."""
+
+    verdict: str  # overfitting | unstable | underfitting | healthy | unavailable
+    summary: str  # one line; "no curve available: <why>" when unavailable
+    advice: str
+    change: CurvesChange | None
+    reportUri: str | None  # curves.json
+    chartUri: str | None  # curves.svg
+    reportError: NotRequired[str]
+
+
 class Serving(TypedDict):
     mode: str
     arn: str
@@ -141,3 +159,20 @@ def serving_deleted(state: dict[str, Any] | None) -> bool:
 def served_arn(state: dict[str, Any] | None) -> str | None:
     """The serving the run hands over: None where there is none, or it was deleted."""
     return None if serving_deleted(state) else part(state, SERVING).get("arn")
+
+
+def curves_of(state: dict[str, Any] | None) -> dict[str, Any]:
+    """The run's curve diagnosis; {} when the run did not get that far. A ReadTrainingCurves
+    that failed outright (caught as {Error, Cause}) reads as "no curve available"."""
+    curves = part(state, CURVES)
+    if not curves or curves.get("verdict"):
+        return curves
+    return {
+        "verdict": "unavailable",
+        "summary": f"no curve available: ReadTrainingCurves failed ({curves.get('Error')}: "
+        f"{str(curves.get('Cause'))[:200]})",
+        "advice": "nothing to change from the curves: see the function's log (docs/runbook.md)",
+        "change": None,
+        "reportUri": None,
+        "chartUri": None,
+    }

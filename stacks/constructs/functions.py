@@ -92,7 +92,12 @@ class PipelineFunction(Construct):
         ephemeral_storage_mib: int = 512,
         asynchronous: bool = False,
         star_resource_reason: str = XRAY_REASON,
+        handler: str | None = None,
+        caller: str | None = None,
     ) -> None:
+        """`handler`: the Lambda handler, when it is not `<handler_package>.handler.lambda_handler`
+        (a grader's is its module's `handler`). `caller`: who invokes a synchronous function and
+        bounds its concurrency, when it is not the state machine (the acknowledgments say so)."""
         super().__init__(scope, construct_id)
         dead_letter_queue = defaults.dead_letters if asynchronous else None
         self.log_group = logs.LogGroup(
@@ -117,7 +122,7 @@ class PipelineFunction(Construct):
             architecture=ARCHITECTURE,
             # requirements.txt describes the layer, not the code: an SDK bump changes the layer only.
             code=lambda_.Code.from_asset(str(LAMBDA_CODE), exclude=["**/__pycache__", "**/*.pyc", "requirements.txt"]),
-            handler=f"{handler_package}.handler.lambda_handler",
+            handler=handler or f"{handler_package}.handler.lambda_handler",
             layers=[sdk_layer(self)],
             # The function may not add to its role behind our back: the policy above is complete.
             role=self.role.without_policy_updates(),
@@ -132,7 +137,7 @@ class PipelineFunction(Construct):
             application_log_level_v2=lambda_.ApplicationLogLevel.INFO,
             system_log_level_v2=lambda_.SystemLogLevel.WARN,
         )
-        self._acknowledge_function_findings(asynchronous)
+        self._acknowledge_function_findings(asynchronous, caller)
 
     def _policy(
         self, description: str, dead_letter_queue: sqs.IQueue | None, star_resource_reason: str
@@ -168,7 +173,7 @@ class PipelineFunction(Construct):
                 )
         return policy
 
-    def _acknowledge_function_findings(self, asynchronous: bool) -> None:
+    def _acknowledge_function_findings(self, asynchronous: bool, caller: str | None) -> None:
         acknowledge(
             self.function,
             "NIST.800.53.R5-LambdaInsideVPC",
@@ -178,12 +183,21 @@ class PipelineFunction(Construct):
         acknowledge(
             self.function,
             "NIST.800.53.R5-LambdaConcurrency",
-            "Concurrency is bounded by its callers (one execution per uploaded file version and one task at a "
-            "time, or one scheduled sweep an hour); reserving concurrency would take capacity from other functions",
+            f"Concurrency is bounded by its caller ({caller}); reserving concurrency would take capacity from "
+            "other functions"
+            if caller
+            else "Concurrency is bounded by its callers (one execution per uploaded file version and one task at "
+            "a time, or one scheduled sweep an hour); reserving concurrency would take capacity from other functions",
         )
         if not asynchronous:
+            reason = (
+                f"Invoked synchronously by {caller}, which receives every error; a DLQ only applies to "
+                "asynchronous invocations"
+                if caller
+                else SYNCHRONOUS_DLQ_REASON
+            )
             for rule in ("NIST.800.53.R5-LambdaDLQ", "Serverless-LambdaDLQ"):
-                acknowledge(self.function, rule, SYNCHRONOUS_DLQ_REASON)
+                acknowledge(self.function, rule, reason)
 
     def grant(self, *statements: iam.PolicyStatement) -> None:
         self.policy.add_statements(*statements)

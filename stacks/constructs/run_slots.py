@@ -20,7 +20,6 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from customization import run_state
 from customization.slots import HOLDERS, SLOTS_KEY, SlotSettings
 from stacks.constructs.capability import Capability
 from stacks.constructs.functions import PipelineFunction
@@ -33,9 +32,10 @@ DYNAMODB_TRANSIENT_ERRORS = [
     "DynamoDB.RequestLimitExceeded",
 ]
 SLOT_TAKEN = "DynamoDB.ConditionalCheckFailedException"
-# Where the run keeps its name as a one-element list: a string set's value must be a list,
-# which Step Functions builds with States.Array in a Pass state (SlotHolder).
-HOLDER_PATH = "$.slot.holder"
+# This execution's name as a one-element list: a string set's value must be a list, which
+# States.Array builds right in the task's parameters (no Pass state, so no state transition:
+# a run's transitions are what Step Functions bills).
+HOLDER = sfn.JsonPath.list_at(sfn.JsonPath.array(sfn.JsonPath.execution_name))
 
 
 class RunSlots(Capability):
@@ -70,15 +70,6 @@ class RunSlots(Capability):
     def settings(self) -> SlotSettings:
         return SlotSettings(table_name=self.table.table_name)
 
-    def holder(self, scope: Construct, name: str) -> sfn.Pass:
-        """Write this execution's name, as a one-element list, where the slot updates read it."""
-        return sfn.Pass(
-            scope,
-            name,
-            parameters={"holder": sfn.JsonPath.array(sfn.JsonPath.execution_name)},
-            result_path=run_state.SLOT,
-        )
-
     def acquire(self, scope: Construct, name: str) -> tasks.DynamoUpdateItem:
         """Take a slot for this execution, or fail with SLOT_TAKEN while all are taken."""
         return tasks.DynamoUpdateItem(
@@ -91,7 +82,7 @@ class RunSlots(Capability):
                 f"attribute_not_exists({HOLDERS}) OR size({HOLDERS}) < :cap OR contains({HOLDERS}, :id)"
             ),
             expression_attribute_values={
-                ":me": tasks.DynamoAttributeValue.from_string_set(sfn.JsonPath.list_at(HOLDER_PATH)),
+                ":me": tasks.DynamoAttributeValue.from_string_set(HOLDER),
                 ":cap": tasks.DynamoAttributeValue.from_number(self.max_runs),
                 ":id": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.execution_name),
             },
@@ -107,7 +98,7 @@ class RunSlots(Capability):
             key={"pk": tasks.DynamoAttributeValue.from_string(SLOTS_KEY)},
             update_expression=f"DELETE {HOLDERS} :me",
             expression_attribute_values={
-                ":me": tasks.DynamoAttributeValue.from_string_set(sfn.JsonPath.list_at(HOLDER_PATH)),
+                ":me": tasks.DynamoAttributeValue.from_string_set(HOLDER),
             },
             result_path=sfn.JsonPath.DISCARD,
         )

@@ -1,7 +1,8 @@
 """The customization workflow as a Step Functions state machine (Standard).
 
-ValidateDataset -> AcquireRunSlot -> StartCustomizationJob -> WaitForJob -> [CreateServing ->
-PollServing -> EvaluateModel -> (DeleteServingNotPromoted)] -> ReleaseRunSlot -> NotifySuccess.
+ValidateDataset -> AcquireRunSlot -> StartCustomizationJob -> WaitForJob -> ReadTrainingCurves ->
+[CreateServing -> PollServing -> EvaluateModel -> (DeleteServingNotPromoted)] -> ReleaseRunSlot ->
+NotifySuccess.
 
 The job is not polled: WaitForJob waits on a task token that WatchJob completes when Bedrock's
 "Model Customization Job State Change" event arrives (seconds after the job ends), or at the
@@ -163,6 +164,7 @@ class WorkflowFunctions:
     start_job: PipelineFunction
     watch_job: PipelineFunction
     stop_job: PipelineFunction
+    read_curves: PipelineFunction
     create_serving: PipelineFunction | None
     poll_serving: PipelineFunction | None
     delete_serving: PipelineFunction | None
@@ -284,8 +286,29 @@ class CustomizationWorkflow(Construct):
         start_job.add_retry(errors=LAMBDA_TIMEOUTS, interval=Duration.seconds(5), backoff_rate=2, max_attempts=2)
         start_job.add_catch(self.compensate, errors=["States.ALL"], result_path=run_state.FAILURE)
         wait_for_job = self._wait_for_job(config, functions)
-        holder = self.slots.holder(self, "SlotHolder")
-        return validate.next(holder).next(self._acquire_slot(config)).next(start_job).next(wait_for_job)
+        chain = validate.next(self._acquire_slot(config)).next(start_job).next(wait_for_job)
+        return chain.next(self._read_curves(functions))
+
+    def _read_curves(self, functions: WorkflowFunctions) -> sfn.TaskStateBase:
+        """The completed job's curves and diagnosis, on every path that goes on (serving or not).
+        Curves are advice, never a gate: the function reports unreadable files itself, and
+        anything it cannot (a crash, a timeout) is caught into $.curves as {Error, Cause}, which
+        the readers show as "no curve available" (run_state.curves_of); the run goes on."""
+        read = self._task(
+            "ReadTrainingCurves",
+            functions.read_curves,
+            {
+                "state": {
+                    "upload": sfn.JsonPath.object_at(run_state.UPLOAD),
+                    "validation": sfn.JsonPath.object_at(run_state.VALIDATION),
+                    "job": sfn.JsonPath.object_at(run_state.JOB),
+                }
+            },
+            result_path=run_state.CURVES,
+        )
+        go_on = sfn.Pass(self, "CurvesUnavailable")
+        read.add_catch(go_on, errors=["States.ALL"], result_path=run_state.CURVES)
+        return sfn.Chain.custom(read, [read, go_on], read)
 
     def _wait_for_job(self, config: EnvironmentConfig, functions: WorkflowFunctions) -> sfn.TaskStateBase:
         """Wait, on a task token, until WatchJob says how the job ended: from Bedrock's event in
@@ -443,6 +466,7 @@ class CustomizationWorkflow(Construct):
                     "upload": sfn.JsonPath.object_at(run_state.UPLOAD),
                     "validation": sfn.JsonPath.object_at(run_state.VALIDATION),
                     "serving": sfn.JsonPath.object_at(run_state.SERVING),
+                    "curves": sfn.JsonPath.object_at(run_state.CURVES),
                 }
             },
             result_path=run_state.EVALUATION,

@@ -8,23 +8,20 @@ output is one line per check, reports it as the failing check's line."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 
 from tests.aws_world import (
     PROMPT,
     REGION,
-    AwsOverHttp,
     DeployedWorld,
-    MotoServer,
     closed_endpoint,
-    deployed_world,
     endpoint_variable,
-    http_emulator,
-    shell_for,
+    one_line_error,
 )
-from tools.__main__ import main
+from tests.aws_world import (
+    run_tools as run,
+)
 
 ENV = ["--env", "dev"]
 DENIED = "User: arn:aws:iam::123456789012:user/operator is not authorized to perform: bedrock:{}"
@@ -37,31 +34,6 @@ COMMANDS = {
     "cleanup --yes": ["cleanup", *ENV, "--older-than", "7", "--yes"],
     "submit --wait": ["submit", "examples/email-classifier", *ENV, "--wait"],
 }
-
-
-@pytest.fixture(scope="module")
-def account() -> Iterator[DeployedWorld]:
-    with MotoServer() as moto, AwsOverHttp(http_emulator(), moto) as aws, shell_for(aws):
-        yield deployed_world(aws)
-
-
-@pytest.fixture
-def deployed(account) -> Iterator[DeployedWorld]:
-    """The module's account; what a test breaks is mended after it."""
-    yield account
-    account.aws.faults.clear()
-    account.aws.s3.refusal = None
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_line_error(err: str) -> str:
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    return err.strip()
 
 
 def data_versions(deployed: DeployedWorld) -> int:

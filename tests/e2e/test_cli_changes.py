@@ -19,7 +19,11 @@ from tests.aws_world import (
     deploy_outputs,
     deployed_world,
     http_emulator,
+    one_line_error,
     shell_for,
+)
+from tests.aws_world import (
+    run_tools as run,
 )
 from tools.__main__ import main
 
@@ -46,17 +50,6 @@ def deployed(aws, capsys) -> DeployedWorld:
     world = deployed_world(aws)
     capsys.readouterr()  # what setting the account up printed is not the commands'
     return world
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_line_error(err: str) -> str:
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    return err.strip()
 
 
 # -- status ---------------------------------------------------------------------------------------

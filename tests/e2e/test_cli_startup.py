@@ -46,9 +46,13 @@ COMMANDS = [
     ["status", "--env", "dev"],
     ["status", "--env", "dev", "email-classifier-0123456789abcdef"],
     ["invoke", "--env", "dev", "--run", "email-classifier-0123456789abcdef", "hello"],
+    ["cost", "--env", "dev", "--base-model", "amazon.nova-micro-v1:0:128k", "--tokens-per-day", "2M"],
+    ["cost", "--env", "dev", "--run", "email-classifier-0123456789abcdef", "--tokens-per-day", "2M"],
+    ["compare", "--env", "dev", "email-classifier-0123456789abcdef", "email-classifier-fedcba9876543210"],
     ["cleanup", "--env", "dev"],
     ["preflight", "--env", "dev"],
     ["convert", str(EXAMPLE / "train.jsonl"), "--to", "bedrock-conversation", "--out", "-"],
+    ["grade", "--grader", "exact-match", str(ROOT / "examples" / "rft-support-triage" / "train.jsonl")],
     ["--help"],
 ]
 

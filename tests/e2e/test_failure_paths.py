@@ -54,6 +54,7 @@ def test_the_happy_path_runs_through_every_step_the_faults_are_injected_at():
         "ValidateDataset",
         "StartCustomizationJob",
         "WatchJob",
+        "ReadTrainingCurves",
         "CreateServing",
         "PollServing",
         "EvaluateModel",
@@ -77,6 +78,12 @@ def test_a_fault_at_any_step_leaves_nothing_running_or_billing(environment, func
         # The run worked; only telling people failed: the distinct end state, the serving kept.
         assert execution["error"] == "NotificationFailed"
         assert report.kept_serving == [execution["servingArn"]]
+    elif function == "ReadTrainingCurves":
+        # Curves are advice, never a gate: the run goes on and says why there is no curve.
+        assert execution["status"] == "SUCCEEDED" and "CurvesUnavailable" in execution["states"]
+        assert execution["curves"]["verdict"] == "unavailable"
+        assert execution["curves"]["summary"].startswith(f"no curve available: ReadTrainingCurves failed ({fault}:")
+        assert "Training curves: no curve available: ReadTrainingCurves failed" in report.notifications[0]["message"]
     else:
         assert execution["status"] == "FAILED" and execution["error"] == fault
         assert report.kept_serving == []

@@ -51,10 +51,10 @@ def test_happy_path(reports):
 
     assert execution["states"] == [
         "ValidateDataset",
-        "SlotHolder",
         "AcquireRunSlot",
         "StartCustomizationJob",
         "WaitForJob",
+        "ReadTrainingCurves",
         "ServeThisRun",
         "CreateServing",
         "PollServing",
@@ -95,6 +95,76 @@ def test_the_custom_model_that_beats_its_base_model_is_promoted_and_kept(reports
     reports_written = [key.rsplit("/", 1)[1] for key in report.report_objects]
     assert {"validation-report.json", "evaluation.json", "evaluation.md"} <= set(reports_written)
     assert report.left_billed == []  # the promoted model's serving is the product, handed over
+
+
+def test_the_happy_paths_curves_are_healthy_and_written_beside_the_evaluation(reports):
+    report = reports("happy-path")
+    [execution] = report.executions
+    curves, evaluation = execution["curves"], execution["evaluationReport"]
+
+    assert curves["verdict"] == "healthy" and curves["change"] is None
+    assert curves["advice"].startswith("no change needed: keep epochCount=2")
+    folder = execution["evaluation"]["reportUri"].rsplit("/", 1)[0]
+    assert (curves["reportUri"], curves["chartUri"]) == (f"{folder}/curves.json", f"{folder}/curves.svg")
+    assert evaluation["curves"]["summary"] == curves["summary"]
+    assert f"Training curves: {curves['summary']}" in report.notifications[0]["message"]
+
+
+def test_an_overfitting_job_is_diagnosed_with_k_the_epoch_and_fewer_epochs_to_try(reports, capsys):
+    report = reports("overfitting")
+    [execution] = report.executions
+    curves = execution["curves"]
+
+    assert execution["status"] == "SUCCEEDED"
+    assert curves["verdict"] == "overfitting"
+    # The emulated validation loss is lowest at step 39 (the first epoch), evaluated every 10
+    # steps over 2 epochs of 50: six evaluations after it.
+    assert "rose for 6 evaluations after its minimum" in curves["summary"]
+    assert "(step 39, epoch 1)" in curves["summary"]
+    assert curves["change"] == {"hyperparameter": "epochCount", "value": "1", "current": "2"}
+    assert "set epochCount to 1 in job.json" in curves["advice"]
+    message = report.notifications[0]["message"]
+    assert f"Training curves: {curves['summary']}" in message and f"What to change: {curves['advice']}" in message
+    assert execution["evaluationReport"]["curves"]["verdict"] == "overfitting"
+
+
+def test_a_job_without_metrics_files_still_succeeds_and_says_no_curve_is_available(reports):
+    report = reports("curves-missing")
+    [execution] = report.executions
+    curves = execution["curves"]
+
+    assert execution["status"] == "SUCCEEDED" and "ReadTrainingCurves" in execution["states"]
+    assert curves["verdict"] == "unavailable" and curves["chartUri"] is None
+    assert curves["summary"].startswith("no curve available: Bedrock wrote no step_wise_training_metrics.csv")
+    assert "s3://local-dev-outputbucket/jobs/" in curves["summary"]
+    written = [key.rsplit("/", 1)[1] for key in report.report_objects]
+    assert "curves.json" in written and "curves.svg" not in written
+    assert "Training curves: no curve available" in report.notifications[0]["message"]
+    assert execution["evaluationReport"]["curves"]["verdict"] == "unavailable"
+
+
+def test_make_demo_prints_the_diagnosis_and_saves_the_chart_beside_the_evaluation(tmp_path, capsys):
+    code = main(
+        [
+            "local-run",
+            "examples/email-classifier",
+            "--env",
+            "dev",
+            "--scenario",
+            "overfitting",
+            "--save-reports",
+            str(tmp_path),
+        ]
+    )
+    out = capsys.readouterr().out
+
+    assert code == 0
+    assert "training curves: overfitting: validation loss rose for 6 evaluations" in out
+    assert "what to change: train for fewer epochs: set epochCount to 1 in job.json" in out
+    [chart] = tmp_path.glob("email-classifier/*/curves.svg")
+    assert (chart.parent / "evaluation.md").is_file()
+    assert f"curves chart: {chart}" in out
+    assert "![Training and validation loss against step](curves.svg)" in (chart.parent / "evaluation.md").read_text()
 
 
 def test_a_custom_model_that_loses_is_not_promoted_and_its_serving_is_deleted(reports):
@@ -445,7 +515,9 @@ def test_a_jobs_end_reaches_the_run_through_bedrocks_event_within_seconds(report
     assert event.endswith("Completed -> rule JobStateChanged")
     assert report.detection_delays and report.detection_delays[0] < 60
     [execution] = report.executions
-    assert execution["stateTransitions"] <= 20  # the whole run, serving and evaluation included
+    # The whole run, serving, curves and evaluation included (issue 15's limit, kept when the
+    # curves step came: the slot tasks build their one-element list in place of a Pass state).
+    assert execution["stateTransitions"] <= 20
 
 
 def test_a_lost_event_is_made_up_for_by_the_backstop_within_the_hour(reports):

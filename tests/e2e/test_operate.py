@@ -276,6 +276,39 @@ def test_status_of_an_evaluated_run_shows_the_verdict_and_the_report(capsys):
     assert (row["promoted"], row["serving"], row["evaluation"]) == (False, None, evaluation["headline"])
 
 
+def test_status_of_a_run_shows_its_curve_diagnosis_with_the_losses_read_from_s3(capsys):
+    curves = {
+        "verdict": "overfitting",
+        "summary": "overfitting: validation loss rose for 6 evaluations after its minimum 0.3076 (step 39, epoch 1)",
+        "advice": "train for fewer epochs: set epochCount to 1 in job.json (now 2; allowed 1 to 5, default 2)",
+        "change": {"hyperparameter": "epochCount", "value": "1", "current": "2"},
+        "reportUri": "s3://data-bucket/reports/email-classifier/v1/curves.json",
+        "chartUri": "s3://data-bucket/reports/email-classifier/v1/curves.svg",
+    }
+    report = {
+        "training": {"final": 0.0512, "best": 0.0509, "steps": 100, "uri": "s3://out/t.csv"},
+        "validation": {"final": 0.3885, "best": 0.3076, "steps": 10, "uri": "s3://out/v.csv"},
+    }
+    output = {"upload": UPLOAD, "curves": curves}
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket="data-bucket")
+        s3.put_object(Bucket="data-bucket", Key="reports/email-classifier/v1/curves.json", Body=json.dumps(report))
+        finished_run({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "Result": output, "End": True}}}, "run-4")
+        _, bedrock = world()
+
+        assert status_command(_args(run_name="run-4"), Session(bedrock)) == 0
+        text = capsys.readouterr().out
+        assert status_command(_args(run_name="run-4", json=True), Session(bedrock)) == 0
+        detail = json.loads(capsys.readouterr().out)
+
+    assert f"curves: {curves['summary']}" in text
+    assert f"  change: {curves['advice']}" in text
+    assert "  validation loss 0.3885 at the end (best 0.3076, 10 steps)" in text
+    assert f"  chart: {curves['chartUri']}" in text
+    assert detail["curves"]["change"] == curves["change"] and detail["curves"]["training"]["final"] == 0.0512
+
+
 def test_following_a_run_to_its_end_prints_the_evaluation_verdict(capsys):
     headline = "PROMOTED: exact match 0.92 (custom) vs 0.38 (base)"
     output = {"upload": UPLOAD, "evaluation": {"status": "evaluated", "promoted": True, "headline": headline}}

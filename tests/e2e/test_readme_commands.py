@@ -17,7 +17,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 
@@ -28,35 +27,15 @@ from tests.aws_world import (
     PROMPT,
     REGION,
     ROOT,
-    AwsOverHttp,
-    DeployedWorld,
-    MotoServer,
-    deployed_world,
-    http_emulator,
-    shell_for,
+    one_line_error,
+)
+from tests.aws_world import (
+    run_tools as run,
 )
 from tools.__main__ import main
 from tools.status import render_runs
 
 ENV = ["--env", "dev"]
-
-
-@pytest.fixture(scope="module")
-def deployed() -> Iterator[DeployedWorld]:
-    with MotoServer() as moto, AwsOverHttp(http_emulator(), moto) as aws, shell_for(aws):
-        yield deployed_world(aws)
-    assert aws.bedrock.failures == []
-
-
-def run(capsys, *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def one_line_error(err: str) -> str:
-    assert err.startswith("error: ") and err.count("\n") == 1, err
-    return err.strip()
 
 
 # -- status ---------------------------------------------------------------------------------------

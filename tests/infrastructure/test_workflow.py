@@ -75,14 +75,18 @@ def test_the_flow_is_validate_take_a_slot_start_poll_then_serve_and_notify(synth
     serving = synthesized.environments[environment].config.serving.mode
 
     assert document["StartAt"] == "ValidateDataset"
-    assert flow["ValidateDataset"]["Next"] == "SlotHolder"
-    assert flow["SlotHolder"]["Next"] == "AcquireRunSlot"
+    assert flow["ValidateDataset"]["Next"] == "AcquireRunSlot"
     assert flow["AcquireRunSlot"]["Next"] == "StartCustomizationJob"
     assert flow["StartCustomizationJob"]["Next"] == "WaitForJob"
-    if serving == "none":
-        assert flow["WaitForJob"]["Next"] == "ReleaseRunSlot"
-    else:
-        assert flow["WaitForJob"]["Next"] == "ServeThisRun"
+    assert flow["WaitForJob"]["Next"] == "ReadTrainingCurves"
+    after_curves = "ReleaseRunSlot" if serving == "none" else "ServeThisRun"
+    # Curves never stop a run: a failed read goes on too, to the same state.
+    assert flow["ReadTrainingCurves"]["Next"] == after_curves
+    assert flow["ReadTrainingCurves"]["Catch"] == [
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.curves", "Next": "CurvesUnavailable"}
+    ]
+    assert flow["CurvesUnavailable"] == {"Type": "Pass", "Next": after_curves}
+    if serving != "none":
         assert flow["ServeThisRun"]["Choices"] == [
             {"Variable": "$.validation.settings.servingMode", "StringEquals": "none", "Next": "ReleaseRunSlot"}
         ]
@@ -130,6 +134,9 @@ def test_every_task_catches_everything_into_a_path_that_ends(synthesized, enviro
                 assert path[-1] == "NotificationFailed", (name, path)
             elif name == "ReleaseRunSlot":
                 assert path[-1] in ("RunSucceeded", "NotificationFailed"), (name, path)
+            elif name == "ReadTrainingCurves":
+                # Curves are advice: a failed read goes on as the successful one does.
+                assert path[0] == "CurvesUnavailable" and flow["CurvesUnavailable"]["Next"] == state["Next"]
             else:
                 assert path[-1] in ("RunFailed", "NotificationFailed"), (name, path)
                 assert "NotifyFailure" in path, (name, path)
@@ -256,7 +263,7 @@ def test_a_model_that_is_not_promoted_loses_its_serving_where_the_environment_as
 
     evaluate = flow["EvaluateModel"]
     assert evaluate["ResultPath"] == "$.evaluation"
-    assert set(evaluate["Parameters"]["state"]) == {"upload.$", "validation.$", "serving.$"}
+    assert set(evaluate["Parameters"]["state"]) == {"upload.$", "validation.$", "serving.$", "curves.$"}
     assert evaluate["Next"] == "PromotedOrNot"
     assert flow["PromotedOrNot"]["Choices"] == [
         {
@@ -274,6 +281,26 @@ def test_a_model_that_is_not_promoted_loses_its_serving_where_the_environment_as
     # A model that could not be evaluated is not promoted either: its serving goes, and the run fails.
     [catch_all] = [c for c in evaluate["Catch"] if "States.ALL" in c["ErrorEquals"]]
     assert catch_all["Next"] == "Compensate"
+
+
+def test_an_environment_that_serves_nothing_still_reads_the_training_curves(tmp_path):
+    from aws_cdk import Stack
+
+    from tools.synth import build_app
+
+    environments = cdk_json_context()["environments"]
+    dev = {**environments["dev"], "serving": {"mode": "none"}}
+    _app, [stacks] = build_app(
+        tmp_path, environment="dev", nag=False, context_overrides={"environments": {**environments, "dev": dev}}
+    )
+    state = stacks.pipeline.workflow.state_machine
+    flow = json.loads(json.dumps(Stack.of(state).resolve(state.node.default_child.definition_string)))
+    text = "".join(part if isinstance(part, str) else "fn" for part in flow["Fn::Join"][1])
+    document = json.loads(text)["States"]
+
+    assert document["WaitForJob"]["Next"] == "ReadTrainingCurves"
+    assert document["ReadTrainingCurves"]["Next"] == "ReleaseRunSlot"
+    assert "EvaluateModel" not in document
 
 
 def test_without_deletion_the_evaluation_goes_straight_to_the_notification(tmp_path):

@@ -34,6 +34,7 @@ from botocore.validate import validate_parameters
 
 from customization.key_policy import allows_bedrock_custom_models
 from tools.local_run.iam import decide
+from tools.local_run.metrics import metrics_files
 
 ACCOUNT = "123456789012"
 
@@ -272,6 +273,9 @@ class Behaviour:
     job_events: str = "delivered"
     # How long after a stop its Stopped event arrives (late: after the run was aborted).
     stop_event_delay_minutes: float = 0.5
+    # The loss curves a completed job writes to its output path (tools/local_run/metrics.py):
+    # healthy, overfitting, unstable, underfitting, or missing (no metrics files at all).
+    curve: str = "healthy"
 
     def fault_after(self, function: str) -> EmulatedFailure | None:
         """The failure `function` meets after its handler returned, if the scenario gives it one."""
@@ -334,6 +338,8 @@ class BedrockEmulator:
     policies_of: Callable[[str], list[dict] | None] | None = None
     # Where Bedrock's job events go (the default event bus): None publishes nothing.
     publish_event: Callable[[dict[str, Any]], None] | None = None
+    # Where a completed job's artifacts are written (s3 URI, body): None writes nothing.
+    write_output: Callable[[str, bytes], None] | None = None
     _create_attempts: int = 0
     _lost_response: bool = False
     _started: dt.datetime | None = None
@@ -986,7 +992,22 @@ class BedrockEmulator:
             return job.status
         if now >= self._end(job):
             job.status = self.behaviour.job_outcome
+            if job.status == "Completed":
+                self._write_metrics(job)
         return job.status
+
+    def _write_metrics(self, job: _Job) -> None:
+        """The metrics files Bedrock leaves in the job's output path when it completes."""
+        if self.write_output is None:
+            return
+        request = job.request
+        folder = (
+            request["outputDataConfig"]["s3Uri"].rstrip("/") + f"/model-customization-job-{job.arn.rsplit('/', 1)[-1]}/"
+        )
+        epochs = int(float((request.get("hyperParameters") or {}).get("epochCount", 2)))
+        with_validation = bool((request.get("validationDataConfig") or {}).get("validators"))
+        for path, text in metrics_files(self.behaviour.curve, epochs, with_validation).items():
+            self.write_output(folder + path, text.encode())
 
     def _serving_status(self, serving: _Serving, ready: str) -> str:
         if self.clock.now() < serving.created + dt.timedelta(minutes=self.behaviour.serving_minutes):

@@ -32,6 +32,7 @@ def render(report: RunReport) -> str:
                 f"  estimated cost: training ${cost.get('trainingUsd')}, storage "
                 f"${cost.get('storageUsdPerMonth')}/month, serving {cost.get('servingMode')}"
             )
+        lines += _curves(execution, report.saved_reports)
         lines += _evaluation(execution, report.saved_reports)
     calls = ", ".join(f"{name} x{count}" for name, count in sorted(report.bedrock_calls.items())) or "none"
     lines.append(f"bedrock calls: {calls}")
@@ -56,6 +57,20 @@ def render(report: RunReport) -> str:
     if report.kept_models:
         lines.append(f"custom models kept: {len(report.kept_models)} (each bills storage monthly until deleted)")
     return "\n".join(lines)
+
+
+def _curves(execution: dict, saved: dict[str, str]) -> list[str]:
+    """The job's training curves: the diagnosis, the change to try, where the chart is."""
+    curves = execution.get("curves") or {}
+    if not curves:
+        return []
+    lines = [f"  training curves: {curves.get('summary')}", f"    what to change: {curves.get('advice')}"]
+    uri = curves.get("chartUri")
+    if uri:
+        lines.append(
+            f"    curves chart: {saved[uri]} (copied from {uri})" if uri in saved else f"    curves chart: {uri}"
+        )
+    return lines
 
 
 def _evaluation(execution: dict, saved: dict[str, str]) -> list[str]:

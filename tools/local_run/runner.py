@@ -32,7 +32,7 @@ from customization import layout
 from customization.catalog import BEDROCK_CONVERSATION, CLAUDE_MESSAGES, PROMPT_COMPLETION, load_catalog
 from customization.evaluation.cases import to_case
 from customization.naming import PROJECT
-from customization.run_state import serving_deleted
+from customization.run_state import curves_of, serving_deleted
 from stacks.config import cdk_json_context
 from tools.assembly import CloudAssembly
 from tools.local_run.bedrock import ACCOUNT, BedrockEmulator, SimulatedClock
@@ -199,6 +199,10 @@ def run(
             None
             if call["summary"].endswith(("-> InProgress", "-> Creating")) or call["operation"] == "Converse"
             else (timeline.add("bedrock", call["summary"]))
+        )
+        # A completed job's metrics files land in the output bucket, as Bedrock writes them.
+        emulator.write_output = lambda uri, body: boto3.client("s3", region_name=REGION).put_object(
+            Bucket=uri.removeprefix("s3://").split("/", 1)[0], Key=uri.removeprefix("s3://").split("/", 1)[1], Body=body
         )
         invoker = _invoker(deployment, emulator, clock, timeline)
         watcher = _JobWatcher(deployment, invoker, clock, timeline)
@@ -437,6 +441,8 @@ def _result_text(step: str, result: dict[str, Any] | None) -> str:
         if result.get("status") != "evaluated":
             return f"skipped: {result.get('reason')}"
         return str(result.get("headline"))
+    if step == "ReadTrainingCurves":
+        return f"{result.get('summary')}"
     if step == "Notify":
         return f"sent: {result.get('subject')}"
     if step == "StartRun":
@@ -606,6 +612,7 @@ def _execution_summary(sfn, arn: str) -> dict[str, Any]:
         "servingArn": (output.get("serving") or {}).get("arn"),
         "cost": (output.get("validation") or {}).get("cost"),
         "evaluation": output.get("evaluation"),
+        "curves": curves_of(output) or None,
         "servingDeleted": serving_deleted(output),
         "servingMode": (output.get("serving") or {}).get("mode"),
         "jobName": (output.get("job") or {}).get("jobName"),

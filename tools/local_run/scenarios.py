@@ -35,6 +35,18 @@ SCENARIOS = [
         "(promoted), one job, one notification",
     ),
     Scenario(
+        "overfitting",
+        "the job's validation loss is lowest in epoch 1 and then rises: the run succeeds, and its curves, "
+        "evaluation and notification say overfitting, with epochCount=1 to try",
+        behaviour=Behaviour(curve="overfitting"),
+    ),
+    Scenario(
+        "curves-missing",
+        "the completed job wrote no metrics files: the run still succeeds, and its reports say no curve "
+        "available and why",
+        behaviour=Behaviour(curve="missing"),
+    ),
+    Scenario(
         "continued-pre-training",
         "a plain-text .txt for continued pre-training on Titan Text, which reached its end of life: refused at "
         "validation with the reason (no current Bedrock model offers continued pre-training), no job started",

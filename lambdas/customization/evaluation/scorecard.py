@@ -201,7 +201,7 @@ def markdown(evaluation: dict) -> str:
     ]
     if evaluation.get("servingAction"):
         lines += ["", f"Serving: {evaluation['servingAction']}"]
-    lines += ["", *table(custom, base), ""]
+    lines += ["", *table(custom, base), "", *curves_section(evaluation.get("curves"))]
     for title, rows in (
         ("Where the custom model gained most", evaluation["bestExamples"]),
         ("Where the custom model did worst", evaluation["worstExamples"]),
@@ -221,6 +221,21 @@ def markdown(evaluation: dict) -> str:
         lines += [f"- {count} record(s): {reason}" for reason, count in evaluation["skipped"].items()]
         lines.append("")
     return "\n".join(lines)
+
+
+def curves_section(curves: dict | None) -> list[str]:
+    """The job's training curves: the diagnosis, what to change, and the chart beside this page."""
+    if not curves:
+        return []
+    lines = ["## Training curves", "", f"**{curves['verdict'].capitalize()}**: {curves['summary']}", ""]
+    lines += [f"What to change: {curves['advice']}", ""]
+    if curves.get("chartUri"):
+        # Relative: curves.svg is written beside this page (reports/<slug>/<run id>/).
+        name = curves["chartUri"].rsplit("/", 1)[-1]
+        lines += [f"![Training and validation loss against step]({name})", ""]
+    if curves.get("reportUri"):
+        lines += [f"The curves' points: `{curves['reportUri']}`", ""]
+    return lines
 
 
 def table(custom: dict, base: dict) -> list[str]:

@@ -20,6 +20,7 @@ from customization.catalog import load_catalog
 from customization.evaluation.cases import select_cases
 from customization.evaluation.inference import InvocationRejected, OutOfTime, Request, converse_all
 from customization.evaluation.scorecard import Comparison, markdown, report, score, token_prices
+from customization.run_state import curves_of
 from customization.settings import as_json, json_value
 
 
@@ -112,6 +113,8 @@ def evaluate(
         "sampleSize": settings.sample_size,
         "skipped": selection.skipped,
         "servingAction": _serving_action(comparison.promoted, serving, settings),
+        # The job's training curves, diagnosed by ReadTrainingCurves before serving.
+        "curves": curves_of(state) or None,
     }
     evaluation = report(comparison, context, selection.cases, custom_answers, base_answers)
     report_uri, markdown_uri = _write_reports(s3, validation["reportUri"], evaluation)

@@ -1,0 +1,117 @@
+"""`python -m tools compare RUN RUN... --env NAME`, through the real parser (`main(argv)`) and as
+a subprocess, against the emulated account over HTTP (tests/aws_world.py): a run that succeeded
+(promoted, served) and one the cost ceiling refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.aws_world import (
+    run_tools as run,
+)
+
+ENV = ["--env", "dev"]
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _table(out: str) -> dict[str, list[str]]:
+    """Row label -> the cells of each run, from the Markdown table."""
+    rows = {}
+    for line in out.splitlines():
+        if line.startswith("| ") and not line.startswith("| |"):
+            cells = [cell.strip() for cell in line.strip("|").split(" | ")]
+            rows[cells[0]] = cells[1:]
+    return rows
+
+
+def test_two_runs_side_by_side(deployed, capsys):
+    succeeded, failed = deployed.succeeded.execution_name, deployed.failed.execution_name
+
+    code, out, err = run(capsys, "compare", *ENV, succeeded, failed)
+
+    assert (code, err) == (0, "")
+    assert out.splitlines()[0] == f"| | `{succeeded}` | `{failed}` |"
+    rows = _table(out)
+    assert rows["state"] == ["SUCCEEDED", "FAILED"]
+    assert rows["dataset"][0] == deployed.succeeded.dataset
+    assert rows["base model"] == ["amazon.nova-micro-v1:0:128k", "-"]
+    assert rows["hyperparameters"] == ["epochCount=2, learningRate=0.00001", "-"]
+    assert rows["training loss (final / best)"] == ["0.1132 / -", "-"]
+    assert rows["curves"][0].startswith("healthy: both losses fell")
+    assert rows["evaluation"] == ["exactMatch 0.917 (custom) vs 0.375 (base)", "-"]
+    assert rows["promoted"] == ["yes", "-"]
+    assert rows["training cost (estimate)"] == ["~$0.05", "-"]
+    assert rows["serving"] == [deployed.deployment_arn, "-"]
+    assert rows["failed with"] == ["-", "CostCeilingExceeded"]
+    assert "parent" not in rows  # neither run customized another run's model
+
+
+def test_json_has_one_object_per_run_in_the_order_given(deployed, capsys):
+    succeeded, failed = deployed.succeeded.execution_name, deployed.failed.execution_name
+
+    code, out, _ = run(capsys, "compare", *ENV, failed, succeeded, "--json")
+
+    columns = json.loads(out)
+    assert code == 0
+    assert [column["run"] for column in columns] == [failed, succeeded]
+    assert columns[1]["hyperParameters"] == {"epochCount": "2", "learningRate": "0.00001"}
+    assert (columns[1]["metric"], columns[1]["customScore"], columns[1]["baseScore"]) == ("exactMatch", 0.917, 0.375)
+    assert columns[0]["error"] == "CostCeilingExceeded" and columns[0]["trainingCostUsd"] is None
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["only-one"], "error: compare needs two different runs, got 1"),
+        (["same", "same"], "error: compare needs two different runs, got 1"),
+        ([f"run-{i}" for i in range(9)], "error: at most 8 runs side by side, got 9"),
+        (["no-such-run", "another"], "error: no run 'no-such-run' in dev: see python -m tools status --env dev"),
+    ],
+    ids=["one", "the-same-twice", "too-many", "unknown"],
+)
+def test_usage_errors_are_one_line(deployed, capsys, argv, message):
+    code, out, err = run(capsys, "compare", *ENV, *argv)
+
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and err.startswith(message), err
+
+
+def test_an_aws_error_is_one_line(deployed, capsys):
+    deployed.aws.faults["GetModelCustomizationJob"] = (500, "InternalServerException", "try again")
+    try:
+        code, out, err = run(capsys, "compare", *ENV, deployed.succeeded.execution_name, deployed.failed.execution_name)
+    finally:
+        deployed.aws.faults.clear()
+
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "InternalServerException" in err and "try again in a few minutes" in err
+
+
+def test_python_m_tools_compare_in_a_subprocess(deployed):
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    env.update(deployed.aws.environ())
+
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tools",
+            "compare",
+            *ENV,
+            deployed.succeeded.execution_name,
+            deployed.failed.execution_name,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert "| state | SUCCEEDED | FAILED |" in result.stdout
