@@ -73,6 +73,10 @@ class CustomizationConfig(_Settings):
     )
     # What a dataset's job.json may pick besides baseModel; the pipeline's IAM allows these only.
     other_base_models: list[str] = Field(default_factory=list, alias="otherBaseModels")
+    # Distillation teachers a job.json may name (catalog `distillation.teachers`): the customization
+    # role may invoke exactly these, each as AWS offers it (in-Region, or through its profile), so
+    # an environment pays for no teacher it did not choose.
+    teacher_models: list[str] = Field(default_factory=list, alias="teacherModels")
 
     @property
     def allowed_base_models(self) -> list[str]:
@@ -101,9 +105,27 @@ class CustomizationConfig(_Settings):
         checked = check_hyperparameters(self.hyper_parameters, model, self.customization_type)
         if checked.problems:
             raise ValueError("; ".join(f"hyperParameters.{p.key}: {p.message}" for p in checked.problems))
+        teachers = load_catalog().teachers
+        for teacher in self.teacher_models:
+            if teacher not in teachers:
+                raise ValueError(
+                    f"teacherModels: {teacher!r} is not a distillation teacher in the catalog; allowed: "
+                    + ", ".join(sorted(teachers))
+                )
+            students = [m for m in self.allowed_base_models if m in teachers[teacher].students]
+            if not students:
+                raise ValueError(
+                    f"teacherModels: {teacher} teaches {', '.join(teachers[teacher].students)}, none of which is "
+                    "baseModel or in otherBaseModels: allow a student, or drop the teacher"
+                )
         return self
 
-    def run_defaults(self, serving_mode: str | None = None, cost_ceiling_usd: float | None = None) -> RunDefaults:
+    def run_defaults(
+        self,
+        serving_mode: str | None = None,
+        cost_ceiling_usd: float | None = None,
+        graders: Mapping[str, str] | None = None,
+    ) -> RunDefaults:
         """What every run starts from before its job.json (the pipeline and `tools validate --env`)."""
         return RunDefaults(
             cost_ceiling_usd=cost_ceiling_usd,
@@ -115,6 +137,8 @@ class CustomizationConfig(_Settings):
                 serving_mode=serving_mode,
             ),
             allowed_base_models=tuple(self.allowed_base_models),
+            teacher_models=tuple(self.teacher_models),
+            graders=dict(graders or {}),
         )
 
 
@@ -338,6 +362,13 @@ class EnvironmentConfig(_Settings):
                     f"customization: {allowed.id} is customizable in {', '.join(allowed.regions)}, "
                     f"not in the environment's region {self.region}"
                 )
+        for teacher_id in self.customization.teacher_models:
+            teacher = load_catalog().teachers[teacher_id]
+            if self.region is not None and self.region != teacher.region:
+                raise ValueError(
+                    f"customization.teacherModels: {teacher.name} teaches by distillation in {teacher.region}, "
+                    f"not in the environment's region {self.region}"
+                )
         if self.serving.mode == ON_DEMAND and not model.on_demand_serving:
             raise ValueError(
                 f"serving.mode is on-demand, but custom {model.name} models cannot be served on demand: "
@@ -352,7 +383,9 @@ class EnvironmentConfig(_Settings):
     def run_defaults(self) -> RunDefaults:
         """What every run of the environment starts from: its customization defaults and its
         cost ceiling (the pipeline, `tools validate --env` and `tools submit` use this one)."""
-        return self.customization.run_defaults(cost_ceiling_usd=self.limits.cost_ceiling_usd)
+        return self.customization.run_defaults(
+            cost_ceiling_usd=self.limits.cost_ceiling_usd, graders=self.graders.deployed
+        )
 
 
 def load_environments(context: Any) -> dict[str, EnvironmentConfig]:

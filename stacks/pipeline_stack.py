@@ -47,6 +47,7 @@ class PipelineStack(CapabilityStack):
             output_bucket=storage.output_bucket,
             key=storage.key,
             job_vpc=config.job_vpc,
+            teacher_models=config.customization.teacher_models,
         )
         self.notifications = Notifications(self, "Notifications", config=config)
         self.slots = RunSlots(self, "RunSlots", key=self.notifications.key, max_runs=config.limits.max_concurrent_runs)
@@ -183,6 +184,8 @@ class PipelineStack(CapabilityStack):
             cost_ceiling_usd=config.limits.cost_ceiling_usd,
             subnet_ids=tuple(vpc.subnet_ids) if vpc else (),
             security_group_ids=tuple(vpc.security_group_ids) if vpc else (),
+            teachers=self.customization_role.teacher_identifiers,
+            graders=self.graders.arns(),
         )
 
     def _observability(self, config: EnvironmentConfig, state_machine) -> None:

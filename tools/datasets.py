@@ -70,6 +70,7 @@ def check_with_environment(
         settings_origin=run.origin,
         serving=run.serving,
         cost_ceiling_usd=defaults.cost_ceiling_usd,
+        graders=defaults.graders,
     )
 
 

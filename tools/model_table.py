@@ -33,8 +33,49 @@ def render(catalog: Catalog) -> str:
             "yes" if model.on_demand_serving else "no",
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    lines.append(END)
+    lines += ["", *_methods(catalog), END]
     return "\n".join(lines)
+
+
+# Per method: the data format (docs/upload-guide.md), how the estimate is made, the example.
+_METHODS = (
+    (
+        "FINE_TUNING",
+        "prompt/answer records in the model's format",
+        "training tokens x epochs x the model's training price",
+        "examples/email-classifier",
+    ),
+    (
+        "DISTILLATION",
+        "`bedrock-conversation-2024` prompts, the assistant turn optional; at most 15,000",
+        "the teacher's answers (prompts x maxResponseLengthForInference x its on-demand output price, an "
+        "estimate) plus training on prompts and answers",
+        "examples/distill-support-replies",
+    ),
+    (
+        "REINFORCEMENT_FINE_TUNING",
+        "OpenAI chat prompts with `reference_answer` and the grader's fields; 100 to 20,000",
+        "unknown: AWS publishes no RFT price (never shown as 0)",
+        "examples/rft-support-triage",
+    ),
+)
+
+
+def _methods(catalog: Catalog) -> list[str]:
+    lines = [
+        "| Method | Models (current) | Data format | Cost estimate | Start from |",
+        "|---|---|---|---|---|",
+    ]
+    for kind, data, cost, example in _METHODS:
+        models = [m.name for m in catalog.current_models(kind)]
+        if kind == "DISTILLATION":
+            models = [
+                f"{t.name} -> {', '.join(catalog.models[s].name for s in t.students if s in catalog.models)} "
+                f"({t.region}{', through its inference profile' if t.inference_profile else ''})"
+                for t in catalog.teachers.values()
+            ]
+        lines.append(f"| {kind} | {'; '.join(models)} | {data} | {cost} | `{example}` |")
+    return lines
 
 
 def replace_in(text: str, table: str) -> str:

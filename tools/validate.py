@@ -118,6 +118,7 @@ def _check(args: argparse.Namespace, log: ProblemLog) -> DatasetCheck:
         settings_origin=origin,
         serving=resolved.serving,
         cost_ceiling_usd=defaults.cost_ceiling_usd,
+        graders=defaults.graders,
     )
 
 

@@ -18,12 +18,20 @@ CATALOG_FILE = Path(__file__).with_name("catalog.json")
 
 FINE_TUNING = "FINE_TUNING"
 CONTINUED_PRE_TRAINING = "CONTINUED_PRE_TRAINING"
+DISTILLATION = "DISTILLATION"
+REINFORCEMENT_FINE_TUNING = "REINFORCEMENT_FINE_TUNING"
 
 # Data formats (see BEDROCK.md, "Data formats").
 BEDROCK_CONVERSATION = "bedrock-conversation"
 CLAUDE_MESSAGES = "claude-messages"
 PROMPT_COMPLETION = "prompt-completion"
 INPUT_TEXT = "input-text"
+# Distillation: bedrock-conversation-2024 records whose assistant turn is optional (the teacher
+# answers the prompts that have none).
+DISTILLATION_PROMPTS = "distillation-prompts"
+# Reinforcement fine-tuning: OpenAI chat-completions prompts with reference_answer and the
+# fields the grader reads.
+RFT_PROMPTS = "rft-prompts"
 
 
 ACTIVE, LEGACY, END_OF_LIFE = "active", "legacy", "end-of-life"
@@ -52,17 +60,24 @@ class Lifecycle:
 @dataclass(frozen=True)
 class HyperparameterSpec:
     name: str
-    type: str  # "int" or "float"
-    minimum: float
-    maximum: float
-    default: float
+    type: str  # "int", "float" or "enum"
+    minimum: float | None
+    maximum: float | None  # None: no upper bound is documented
+    default: float | None  # None: AWS publishes none (Bedrock's own applies)
     customization_types: tuple[str, ...] | None = None
+    choices: tuple[str, ...] = ()  # "enum" only
 
     def applies_to(self, customization_type: str) -> bool:
         return self.customization_types is None or customization_type in self.customization_types
 
     def describe(self) -> str:
-        return f"{_number(self.minimum)} to {_number(self.maximum)}, default {_number(self.default)}"
+        if self.type == "enum":
+            allowed = " | ".join(self.choices)
+        elif self.maximum is None:
+            allowed = f"at least {_number(self.minimum)}"
+        else:
+            allowed = f"{_number(self.minimum)} to {_number(self.maximum)}"
+        return allowed + ("" if self.default is None else f", default {_number(self.default)}")
 
 
 @dataclass(frozen=True)
@@ -111,6 +126,37 @@ class Invocation:
 
 
 @dataclass(frozen=True)
+class MethodSpec:
+    """What one customization type changes for a model: its records' bounds, whether it takes
+    validation data, its hyperparameters (None: the model's own apply), with the page read."""
+
+    data_format: str
+    records: RecordBounds | None = None
+    validation_supported: bool | None = None
+    hyperparameters: dict[str, HyperparameterSpec] | None = None
+    single_turn: bool = False  # distillation of Llama (and Anthropic): one user prompt a record
+    source: str | None = None
+    checked: str | None = None
+
+
+@dataclass(frozen=True)
+class TeacherSpec:
+    """A model that teaches students by distillation, in one Region (catalog `distillation`)."""
+
+    id: str
+    name: str
+    region: str
+    inference_profile: str | None  # "us": invoked only through the cross-Region profile us.<id>
+    students: tuple[str, ...]
+    on_demand_per_1k_output_tokens: float | None
+
+    @property
+    def invocation_id(self) -> str:
+        """What a job names as the teacher: the model ID, or the profile's ID where it needs one."""
+        return f"{self.inference_profile}.{self.id}" if self.inference_profile else self.id
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     id: str
     name: str
@@ -131,10 +177,26 @@ class ModelSpec:
     sources: dict[str, str]
     lifecycle: Lifecycle
     reasoning_content: bool = False  # assistant turns may carry reasoningContent (Nova 2)
+    methods: dict[str, MethodSpec] = field(default_factory=dict)  # customization type -> its rules
 
     @property
     def customization_types(self) -> tuple[str, ...]:
         return tuple(self.data_formats)
+
+    def records_for(self, customization_type: str) -> RecordBounds:
+        method = self.methods.get(customization_type)
+        return method.records if method and method.records else self.records
+
+    def validation_supported_for(self, customization_type: str) -> bool:
+        method = self.methods.get(customization_type)
+        if method and method.validation_supported is not None:
+            return method.validation_supported
+        return self.validation_supported
+
+    def publishes_hyperparameters(self, customization_type: str) -> bool:
+        """Whether AWS names this model's hyperparameters for the type (else they pass unchecked)."""
+        method = self.methods.get(customization_type)
+        return (method is not None and method.hyperparameters is not None) or self.hyperparameters is not None
 
     def token_limit(self, batch_size: int | None = None) -> int:
         """Tokens allowed in one record; for some models it shrinks as the batch grows."""
@@ -144,6 +206,9 @@ class ModelSpec:
         return self.tokens_per_record[-1][1]
 
     def hyperparameters_for(self, customization_type: str) -> dict[str, HyperparameterSpec]:
+        method = self.methods.get(customization_type)
+        if method is not None and method.hyperparameters is not None:
+            return dict(method.hyperparameters)
         specs = self.hyperparameters or {}
         return {name: spec for name, spec in specs.items() if spec.applies_to(customization_type)}
 
@@ -186,6 +251,40 @@ class Catalog:
         self.models: dict[str, ModelSpec] = {
             model_id: _model(model_id, entry) for model_id, entry in data["models"].items()
         }
+        distillation = data.get("distillation") or {}
+        self.distillation_source: str | None = distillation.get("source")
+        self.distillation_checked: str | None = distillation.get("checked")
+        self.teachers: dict[str, TeacherSpec] = {
+            teacher_id: TeacherSpec(
+                id=teacher_id,
+                name=entry["name"],
+                region=entry["region"],
+                inference_profile=entry.get("inferenceProfile"),
+                students=tuple(entry["students"]),
+                on_demand_per_1k_output_tokens=entry.get("onDemandPer1kOutputTokens"),
+            )
+            for teacher_id, entry in (distillation.get("teachers") or {}).items()
+        }
+
+    def teachers_of(self, student_id: str) -> list[TeacherSpec]:
+        return [teacher for teacher in self.teachers.values() if student_id in teacher.students]
+
+    def teacher_problem(self, teacher_id: object, student_id: str) -> str | None:
+        """Why `teacher_id` cannot teach `student_id` by distillation, with the pairs AWS offers;
+        None when it can."""
+        teacher = self.teachers.get(teacher_id) if isinstance(teacher_id, str) else None
+        offered = self.teachers_of(student_id)
+        choices = ", ".join(f"{t.id} ({t.region})" for t in offered) or "none: AWS offers no teacher for it"
+        source = f"(source: {self.distillation_source}, checked {self.distillation_checked})"
+        if teacher is None:
+            known = ", ".join(sorted(self.teachers))
+            return f"teacherModel {teacher_id!r} is not a distillation teacher (teachers: {known}) {source}"
+        if student_id not in teacher.students:
+            return (
+                f"teacherModel {teacher.id} cannot teach {student_id} by distillation; it teaches "
+                f"{', '.join(teacher.students)} in {teacher.region}. Teachers of {student_id}: {choices} {source}"
+            )
+        return None
 
     def model(self, model_id: str) -> ModelSpec:
         if model_id in self.models:
@@ -251,19 +350,7 @@ def _model(model_id: str, entry: dict[str, Any]) -> ModelSpec:
             inference_profile=entry["invocation"].get("inferenceProfile"),
             system_prompts=entry["invocation"]["systemPrompts"],
         ),
-        hyperparameters=None
-        if entry["hyperparameters"] is None
-        else {
-            name: HyperparameterSpec(
-                name=name,
-                type=spec["type"],
-                minimum=spec["min"],
-                maximum=spec["max"],
-                default=spec["default"],
-                customization_types=tuple(spec["customizationTypes"]) if spec.get("customizationTypes") else None,
-            )
-            for name, spec in entry["hyperparameters"].items()
-        },
+        hyperparameters=None if entry["hyperparameters"] is None else _hyperparameters(entry["hyperparameters"]),
         prices=Prices(
             training_per_1k_tokens=prices.get("trainingPer1kTokens"),
             storage_per_month=prices.get("storagePerMonth"),
@@ -273,7 +360,45 @@ def _model(model_id: str, entry: dict[str, Any]) -> ModelSpec:
             provisioned_tokens_per_minute_per_unit=dict(prices.get("provisionedTokensPerMinutePerUnit") or {}),
         ),
         sources=dict(entry.get("sources", {})),
+        methods={kind: _method(spec) for kind, spec in entry["customizationTypes"].items()},
     )
+
+
+def _method(spec: dict[str, Any]) -> MethodSpec:
+    records = spec.get("records")
+    validation = spec.get("validationData")
+    return MethodSpec(
+        data_format=spec["dataFormat"],
+        records=None
+        if records is None
+        else RecordBounds(
+            train_min=records.get("trainMin"),
+            train_max=records.get("trainMax"),
+            validation_min=records.get("validationMin"),
+            validation_max=records.get("validationMax"),
+            combined_max=records.get("combinedMax"),
+        ),
+        validation_supported=None if validation is None else validation["supported"],
+        hyperparameters=None if spec.get("hyperparameters") is None else _hyperparameters(spec["hyperparameters"]),
+        single_turn=spec.get("singleTurn", False),
+        source=spec.get("source"),
+        checked=spec.get("checked"),
+    )
+
+
+def _hyperparameters(entries: dict[str, Any]) -> dict[str, HyperparameterSpec]:
+    return {
+        name: HyperparameterSpec(
+            name=name,
+            type=spec["type"],
+            minimum=spec.get("min"),
+            maximum=spec.get("max"),
+            default=spec.get("default"),
+            customization_types=tuple(spec["customizationTypes"]) if spec.get("customizationTypes") else None,
+            choices=tuple(spec.get("choices", ())),
+        )
+        for name, spec in entries.items()
+    }
 
 
 def _lifecycle(entry: dict[str, Any]) -> Lifecycle:

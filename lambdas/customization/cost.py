@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from customization.catalog import ModelSpec
+from customization.catalog import DISTILLATION, REINFORCEMENT_FINE_TUNING, ModelSpec, TeacherSpec
 from customization.run_state import Cost
 from customization.serving import NO_COMMITMENT, ON_DEMAND, PROVISIONED, ServingPlan
 
 HOURS_PER_MONTH = 730
+# The teacher's answer length when job.json sets no maxResponseLengthForInference: Bedrock's
+# own default is not documented, and AWS's distillation samples use 4,096, the larger of the
+# two values seen: an estimate that errs high rather than low.
+DEFAULT_TEACHER_RESPONSE_TOKENS = 4096
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,9 @@ class CostEstimate:
     serving_mode: str
     serving_usd_per_hour: float | None
     notes: tuple[str, ...] = ()
+    # Distillation: the teacher answering every prompt, at most max response length tokens each.
+    teacher_usd: float | None = None
+    teacher_output_tokens: int | None = None
 
     def as_dict(self) -> Cost:
         """As the run's state and reports carry it (camelCase, see customization.run_state)."""
@@ -31,10 +38,20 @@ class CostEstimate:
             "servingMode": self.serving_mode,
             "servingUsdPerHour": self.serving_usd_per_hour,
             "notes": list(self.notes),
+            **(
+                {}
+                if self.teacher_output_tokens is None
+                else {"teacherUsd": self.teacher_usd, "teacherOutputTokens": self.teacher_output_tokens}
+            ),
         }
 
     def summary(self) -> str:
         parts = [f"training ~{_usd(self.training_usd)} ({self.training_tokens:,} tokens x {self.epochs:g} epochs)"]
+        if self.teacher_output_tokens is not None:
+            parts.append(
+                f"teacher inference ~{_usd(self.teacher_usd)} (estimate: at most {self.teacher_output_tokens:,} "
+                "output tokens)"
+            )
         parts.append(f"storage ~{_usd(self.storage_usd_per_month)}/month")
         if self.serving_mode == PROVISIONED:
             parts.append(f"provisioned throughput ~{_usd(self.serving_usd_per_hour)}/hour while it exists")
@@ -43,14 +60,46 @@ class CostEstimate:
         return "; ".join(parts)
 
 
-def estimate_cost(model: ModelSpec, training_tokens: int, epochs: float, serving: ServingPlan) -> CostEstimate:
+def estimate_cost(
+    model: ModelSpec,
+    training_tokens: int,
+    epochs: float,
+    serving: ServingPlan,
+    *,
+    customization_type: str | None = None,
+    prompts: int = 0,
+    teacher: TeacherSpec | None = None,
+    max_response_length: int | None = None,
+) -> CostEstimate:
     prices = model.prices
     notes = ["prices are estimates from the catalog; verify them on the Bedrock pricing page"]
     training = None
-    if prices.training_per_1k_tokens is None:
+    teacher_usd = teacher_tokens = None
+    if customization_type == DISTILLATION and teacher is not None:
+        teacher_tokens = prompts * (max_response_length or DEFAULT_TEACHER_RESPONSE_TOKENS)
+        # The student trains on the prompts and the teacher's answers.
+        training_tokens += teacher_tokens
+    if customization_type == REINFORCEMENT_FINE_TUNING:
+        # Not the fine-tuning rate: RFT samples answers and calls the grader at every step, and
+        # AWS publishes no price for it that this catalog could hold.
+        notes.append(f"no reinforcement fine-tuning price for {model.name} is published: training cost unknown")
+    elif prices.training_per_1k_tokens is None:
         notes.append(f"no training price for {model.name} in the catalog")
     else:
         training = round(training_tokens * epochs / 1000 * prices.training_per_1k_tokens, 2)
+    if teacher is not None and teacher_tokens is not None:
+        price = teacher.on_demand_per_1k_output_tokens
+        if price is None:
+            notes.append(
+                f"no on-demand price for the teacher {teacher.name} in the catalog: its inference cost unknown"
+            )
+        else:
+            # An upper bound: every prompt answered at the full response length, input tokens left out.
+            teacher_usd = round(teacher_tokens / 1000 * price, 2)
+            notes.append(
+                f"teacher inference: {prompts:,} prompts x up to {teacher_tokens // max(prompts, 1):,} tokens at "
+                f"{teacher.name}'s on-demand output price (an estimate)"
+            )
     hourly = None
     if serving.mode == PROVISIONED:
         key = "noCommitment" if serving.commitment == NO_COMMITMENT else serving.commitment
@@ -67,6 +116,8 @@ def estimate_cost(model: ModelSpec, training_tokens: int, epochs: float, serving
         serving_mode=serving.mode,
         serving_usd_per_hour=hourly,
         notes=tuple(notes),
+        teacher_usd=teacher_usd,
+        teacher_output_tokens=teacher_tokens,
     )
 
 

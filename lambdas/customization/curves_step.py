@@ -32,6 +32,13 @@ def read_curves(s3: Any, state: dict[str, Any]) -> dict[str, Any]:
     try:
         found = _metrics_keys(s3, output_bucket, output_prefix, job_folder)
         training_key = found.get(curves.TRAINING_FILE)
+        if training_key is None and settings.get("customizationType") == "REINFORCEMENT_FINE_TUNING":
+            # AWS's RFT pages describe reward and loss graphs in the console (rft-submit-job.html,
+            # "Monitor"), not metrics files in S3: none is expected, and the reason says where to look.
+            raise CurvesUnavailable(
+                "reinforcement fine-tuning jobs write no step_wise_training_metrics.csv: Bedrock shows their "
+                "reward and loss curves in the console (the job's Metrics tab) instead"
+            )
         if training_key is None:
             raise CurvesUnavailable(
                 f"Bedrock wrote no {curves.TRAINING_FILE} under s3://{output_bucket}/{output_prefix} "

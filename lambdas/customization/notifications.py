@@ -231,6 +231,9 @@ def _cost_line(cost: dict[str, Any]) -> str:
     parts = []
     if cost.get("trainingUsd") is not None:
         parts.append(f"training ~${cost['trainingUsd']:,.2f}")
+    if "teacherOutputTokens" in cost:  # distillation
+        teacher = cost.get("teacherUsd")
+        parts.append("teacher inference " + ("unknown" if teacher is None else f"~${teacher:,.2f} (estimate)"))
     if cost.get("storageUsdPerMonth") is not None:
         parts.append(f"model storage ~${cost['storageUsdPerMonth']:,.2f}/month")
     if cost.get("servingUsdPerHour") is not None:

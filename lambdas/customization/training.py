@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -20,8 +20,10 @@ from customization.bedrock_errors import (
     error_message,
     translated_error,
 )
+from customization.catalog import DISTILLATION, REINFORCEMENT_FINE_TUNING, load_catalog
 from customization.naming import RunNames
-from customization.settings import as_json, json_value, required
+from customization.settings import SettingsError, as_json, json_value, required
+from customization.validation.hyperparameters import typed_hyperparameters
 
 RUNNING = ("InProgress", "Stopping")
 
@@ -54,6 +56,11 @@ class JobEnvironment:
     cost_ceiling_usd: float | None = None
     subnet_ids: tuple[str, ...] = ()
     security_group_ids: tuple[str, ...] = ()
+    # Distillation: catalog teacher ID -> what the job names as teacherModelIdentifier (the
+    # model ID, or the inference profile's ARN for a teacher reached only through one).
+    teachers: Mapping[str, str] = field(default_factory=dict)
+    # Reinforcement fine-tuning: deployed grader name -> its function's ARN.
+    graders: Mapping[str, str] = field(default_factory=dict)
 
     def to_environment(self) -> dict[str, str]:
         variables = {
@@ -64,6 +71,10 @@ class JobEnvironment:
         }
         if self.cost_ceiling_usd is not None:
             variables["COST_CEILING_USD"] = str(self.cost_ceiling_usd)
+        if self.teachers:
+            variables["TEACHER_IDENTIFIERS"] = as_json(dict(self.teachers))
+        if self.graders:
+            variables["GRADER_ARNS"] = as_json(dict(self.graders))
         if self.subnet_ids:
             variables["JOB_VPC"] = as_json(
                 {"subnetIds": list(self.subnet_ids), "securityGroupIds": list(self.security_group_ids)}
@@ -82,12 +93,17 @@ class JobEnvironment:
             cost_ceiling_usd=float(ceiling) if ceiling else None,
             subnet_ids=tuple(vpc.get("subnetIds", ())),
             security_group_ids=tuple(vpc.get("securityGroupIds", ())),
+            teachers=json_value(environ, "TEACHER_IDENTIFIERS", {}),
+            graders=json_value(environ, "GRADER_ARNS", {}),
         )
 
 
 def check_cost(summary: dict[str, Any], ceiling_usd: float | None) -> None:
     """Refuse a run whose training estimate is above the ceiling, before anything is spent."""
-    estimate = (summary.get("cost") or {}).get("trainingUsd")
+    cost = summary.get("cost") or {}
+    estimate = cost.get("trainingUsd")
+    if estimate is not None and cost.get("teacherUsd") is not None:
+        estimate += cost["teacherUsd"]  # distillation: the teacher's answers are billed to the run too
     if ceiling_usd is not None and estimate is not None and estimate > ceiling_usd:
         raise CostCeilingExceeded(
             f"estimated training cost ${estimate:,.2f} is above this environment's ceiling ${ceiling_usd:,.2f}: "
@@ -113,7 +129,7 @@ def start_job(bedrock: Any, names: RunNames, summary: dict[str, Any], env: JobEn
         "customModelTags": tags,
         "trainingDataConfig": {"s3Uri": prepared["trainUri"]},
         "outputDataConfig": {"s3Uri": output_uri},
-        "hyperParameters": settings["hyperParameters"],
+        **method_request(settings, env),
     }
     if prepared.get("validationUri"):
         request["validationDataConfig"] = {"validators": [{"s3Uri": prepared["validationUri"]}]}
@@ -132,6 +148,42 @@ def start_job(bedrock: Any, names: RunNames, summary: dict[str, Any], env: JobEn
         "outputUri": output_uri,
         "alreadyStarted": already_started,
     }
+
+
+def method_request(settings: dict[str, Any], env: JobEnvironment) -> dict[str, Any]:
+    """The part of CreateModelCustomizationJob that differs by method.
+
+    Fine-tuning (and continued pre-training): `hyperParameters`, a map of strings.
+    Distillation: `customizationConfig.distillationConfig.teacherModelConfig` and no
+    hyperparameters (AWS documents none). Reinforcement fine-tuning:
+    `customizationConfig.rftConfig` with the deployed grader's ARN and the hyperparameters
+    typed (botocore RFTHyperParameters: integers, a float, a string), not `hyperParameters`.
+    A teacher or grader the environment does not deploy is refused here too, before Bedrock
+    would refuse it, in case the run's settings were edited after validation.
+    """
+    kind = settings["customizationType"]
+    if kind == DISTILLATION:
+        teacher = settings.get("teacherModel")
+        if teacher not in env.teachers:
+            raise SettingsError(
+                f"teacherModel {teacher!r} is not one of this environment's teachers ({', '.join(env.teachers) or 'none'})"
+            )
+        config: dict[str, Any] = {"teacherModelIdentifier": env.teachers[teacher]}
+        if settings.get("maxResponseLengthForInference") is not None:
+            config["maxResponseLengthForInference"] = int(settings["maxResponseLengthForInference"])
+        return {"customizationConfig": {"distillationConfig": {"teacherModelConfig": config}}}
+    if kind == REINFORCEMENT_FINE_TUNING:
+        grader = settings.get("grader")
+        if grader not in env.graders:
+            raise SettingsError(
+                f"grader {grader!r} is not deployed in this environment ({', '.join(env.graders) or 'none'})"
+            )
+        rft: dict[str, Any] = {"graderConfig": {"lambdaGrader": {"lambdaArn": env.graders[grader]}}}
+        model = load_catalog().model(settings["baseModel"])
+        if settings.get("hyperParameters"):
+            rft["hyperParameters"] = typed_hyperparameters(settings["hyperParameters"], model, kind)
+        return {"customizationConfig": {"rftConfig": rft}}
+    return {"hyperParameters": settings["hyperParameters"]}
 
 
 def _existing_job_of_this_run(bedrock: Any, names: RunNames, error: ClientError) -> str:

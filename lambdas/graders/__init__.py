@@ -28,7 +28,11 @@ and how it scores). An environment adds its own grader as a module with
 `graders.contract.Ungradable` for a record it cannot judge; its Lambda handler is one line,
 `handler = graders.handler_for(grade)`. `load_grader(name, extra_modules)` finds either kind.
 A module may also define `answer_from_reference(reference) -> str`, the answer
-`python -m tools grade` tries when given none (default: the reference as text).
+`python -m tools grade` tries when given none (default: the reference as text), and
+`check_record(item) -> None`, raising `Ungradable` for a record it could never score whatever
+the answer (no reference, a broken schema or pattern): validation runs it on every training
+record before any job (`record_problem`), so such records are refused at FILE:LINE instead of
+scoring 0 for every sample during a paid job.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ import importlib
 from collections.abc import Mapping
 from types import ModuleType
 
-from graders.contract import Item, Metric, Score, Ungradable, handler_for
+from graders.contract import Item, Metric, Score, Ungradable, handler_for, read_item
 
 __all__ = [
     "BUILT_IN",
@@ -50,6 +54,7 @@ __all__ = [
     "handler_of",
     "known",
     "load_grader",
+    "record_problem",
 ]
 
 # name (what job.json says) -> module; the Lambda handler is "<module>.handler".
@@ -93,3 +98,26 @@ def load_grader(name: str, extra_modules: Mapping[str, str] | None = None) -> Mo
 def handler_of(module: ModuleType):
     """The module's Lambda handler: its own `handler`, else one built around its `grade`."""
     return getattr(module, "handler", None) or handler_for(module.grade)
+
+
+def record_problem(module: ModuleType, record: Mapping[str, object]) -> str | None:
+    """What grader `module` says of a training record it could never score, or None.
+
+    The record becomes the item Bedrock would send (its fields in `metadata`, an empty answer)
+    and goes through the module's own `check_record`; a module without one is not asked.
+    """
+    check = getattr(module, "check_record", None)
+    if check is None:
+        return None
+    messages = record.get("messages")
+    prompt = list(messages) if isinstance(messages, list) else []
+    metadata = {key: value for key, value in record.items() if key != "messages"}
+    try:
+        check(
+            read_item(
+                {"id": "check", "messages": [*prompt, {"role": "assistant", "content": ""}], "metadata": metadata}
+            )
+        )
+    except Ungradable as problem:
+        return f"the grader cannot score this record ({problem.problem}): {problem.detail}"
+    return None

@@ -63,6 +63,12 @@ def labels_of(reference: Any, field: str = "reference_answer") -> list[str]:
     return [label for label in labels if label]
 
 
+def check_record(item: Item) -> None:
+    """What every record needs, whatever the answer: a usable reference and, if any, labels."""
+    labels_of(item.require("reference_answer", "no-reference"))
+    _classes(item)
+
+
 def grade(item: Item) -> Score:
     labels = labels_of(item.require("reference_answer", "no-reference"))
     answer = normalize(item.answer)

@@ -95,17 +95,26 @@ def compile_pattern(pattern: Any, field: str) -> re.Pattern[str]:
     return compiled
 
 
-def grade(item: Item) -> Score:
+def read_patterns(item: Item) -> tuple[list[re.Pattern[str]], str]:
+    """The record's compiled patterns and match mode; `Ungradable` when it has no usable ones."""
     patterns = item.require("pattern", "no-pattern")
     mode = item.get("match") or "full"
     if mode not in MODES:
         raise Ungradable("bad-pattern", f"match must be one of {', '.join(MODES)}, not {mode!r}")
     if isinstance(patterns, str):
-        compiled = [compile_pattern(patterns, "pattern")]
-    elif isinstance(patterns, list) and patterns:
-        compiled = [compile_pattern(pattern, f"pattern[{index}]") for index, pattern in enumerate(patterns)]
-    else:
-        raise Ungradable("bad-pattern", "pattern must be a string or a non-empty list of strings")
+        return [compile_pattern(patterns, "pattern")], mode
+    if isinstance(patterns, list) and patterns:
+        return [compile_pattern(pattern, f"pattern[{index}]") for index, pattern in enumerate(patterns)], mode
+    raise Ungradable("bad-pattern", "pattern must be a string or a non-empty list of strings")
+
+
+def check_record(item: Item) -> None:
+    """What every record needs, whatever the answer: patterns that compile safely."""
+    read_patterns(item)
+
+
+def grade(item: Item) -> Score:
+    compiled, mode = read_patterns(item)
     if len(item.answer) > MAX_ANSWER_CHARS:
         return Score(0.0, (Metric("answer_too_long", float(len(item.answer))),))
     answer = item.answer.strip()

@@ -9,6 +9,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from customization import layout
+from customization.catalog import load_catalog
 from stacks.config import JobVpcConfig
 from stacks.nag import acknowledge_wildcard_resource
 
@@ -31,6 +32,7 @@ class CustomizationServiceRole(Construct):
         output_bucket: s3.IBucket,
         key: kms.IKey,
         job_vpc: JobVpcConfig | None = None,
+        teacher_models: list[str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -61,6 +63,52 @@ class CustomizationServiceRole(Construct):
         self._allow_data_access(stack, data_bucket, output_bucket, key)
         if job_vpc is not None:
             self._allow_job_network_interfaces(stack, job_vpc)
+        self.teacher_identifiers: dict[str, str] = {}
+        if teacher_models:
+            self._allow_invoking_teachers(stack, teacher_models)
+
+    def _allow_invoking_teachers(self, stack: Stack, teacher_models: list[str]) -> None:
+        """Distillation: the job invokes the teacher as this role. AWS's page ("Choose teacher and
+        student models for distillation", prequisites-model-distillation.html, checked 2026-11-29)
+        asks, for a teacher behind a cross-Region inference profile, for InvokeModel on the profile
+        in this Region and on the model in each Region of the profile. An in-Region teacher is its
+        foundation model only. Nothing wider: the environment's teachers (customization.teacherModels),
+        and a model behind a profile only through that profile (bedrock:InferenceProfileArn, the
+        condition the evaluation step uses for the same kind of grant)."""
+        statements = []
+        for teacher_id in teacher_models:
+            teacher = load_catalog().teachers[teacher_id]
+            if teacher.inference_profile:
+                profile = stack.format_arn(
+                    service="bedrock", resource="inference-profile", resource_name=teacher.invocation_id
+                )
+                any_region = f"arn:{stack.partition}:bedrock:*::foundation-model/{teacher.id}"
+                sid = "InvokeTeacher" + "".join(c for c in teacher.id.title() if c.isalnum())
+                statements.append(iam.PolicyStatement(sid=sid, actions=["bedrock:InvokeModel"], resources=[profile]))
+                statements.append(
+                    iam.PolicyStatement(
+                        sid=f"{sid}InEachRegionOfItsProfile",
+                        actions=["bedrock:InvokeModel"],
+                        resources=[any_region],
+                        conditions={"StringLike": {"bedrock:InferenceProfileArn": profile}},
+                    )
+                )
+                acknowledge_wildcard_resource(
+                    self.policy,
+                    any_region,
+                    f"The distillation teacher {teacher.name} is reached only through its cross-Region inference "
+                    "profile, which routes to the model in any Region of its geography: the foundation model is "
+                    "granted in all of them, for this one model, and only through the profile",
+                )
+                self.teacher_identifiers[teacher_id] = profile
+            else:
+                model = stack.format_arn(
+                    service="bedrock", account="", resource="foundation-model", resource_name=teacher.id
+                )
+                sid = "InvokeTeacher" + "".join(c for c in teacher.id.title() if c.isalnum())
+                statements.append(iam.PolicyStatement(sid=sid, actions=["bedrock:InvokeModel"], resources=[model]))
+                self.teacher_identifiers[teacher_id] = teacher.id
+        self.policy.add_statements(*statements)
 
     def _allow_data_access(self, stack: Stack, data_bucket: s3.IBucket, output_bucket: s3.IBucket, key: kms.IKey):
         """Read the training and validation data, write the model artifacts, through the data key."""

@@ -609,3 +609,52 @@ def test_a_burst_of_uploads_trains_at_most_the_cap_at_once_and_loses_none(report
     assert len(started_late) == 5 - cap, "the runs beyond the cap waited for a slot"
     assert len(report.notifications) == 5
     _nothing_left(report)
+
+
+def test_distillation_runs_end_to_end_and_the_estimate_includes_the_teacher(reports):
+    report = reports("distillation")
+    [execution] = report.executions
+
+    assert execution["status"] == "SUCCEEDED"
+    assert report.bedrock_calls["CreateModelCustomizationJob"] == 1
+    assert execution["customModelArn"].startswith(
+        "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/"
+    )
+    assert execution["cost"]["teacherOutputTokens"] == 40 * 1000
+    assert execution["cost"]["teacherUsd"] is not None
+    assert _subjects(report) == ["[dev] Bedrock customization succeeded: distill-support-replies"]
+    assert "teacher inference ~$" in report.notifications[0]["message"]
+    _nothing_left(report)
+
+
+def test_rft_calls_the_deployed_grader_and_reports_its_rewards(reports):
+    report = reports("rft")
+    [execution] = report.executions
+
+    assert execution["status"] == "SUCCEEDED"
+    rewards = execution["rewards"]
+    assert rewards["grader"].endswith(":function:" + rewards["grader"].rsplit(":", 1)[-1])
+    assert "GraderExactMatch" in rewards["grader"]
+    assert rewards["prompts"] == 25 and rewards["samples"] == 25 * 4  # trainingSamplePerPrompt in job.json
+    assert 0 < rewards["meanReward"] < 1 and rewards["minReward"] == 0.0 and rewards["maxReward"] == 1.0
+    assert any(
+        entry.source == "bedrock" and "sampled answers" in entry.text and "mean reward" in entry.text
+        for entry in report.timeline
+    )
+    # RFT writes no metrics files: the curves say so, and the run goes on.
+    assert execution["curves"]["verdict"] == "unavailable"
+    assert "reinforcement fine-tuning jobs write no step_wise_training_metrics.csv" in execution["curves"]["summary"]
+    _nothing_left(report)
+
+
+def test_a_broken_grader_fails_the_job_with_its_message_and_leaves_nothing_billing(reports):
+    report = reports("rft-grader-broken")
+    [execution] = report.executions
+
+    assert execution["error"] == "JobFailed"
+    assert "The reward function" in execution["cause"] and "GraderExactMatch failed" in execution["cause"]
+    assert "GraderExactMatch failed" in report.notifications[0]["message"]
+    assert report.bedrock_calls["CreateModelCustomizationJob"] == 1
+    assert "CreateCustomModelDeployment" not in report.bedrock_calls
+    _nothing_left(report)
+    assert report.kept_serving == []

@@ -221,7 +221,9 @@ def test_continued_pre_training_needs_a_model_that_supports_it():
     environments = _environments()
     environments["dev"]["customization"]["customizationType"] = "CONTINUED_PRE_TRAINING"
 
-    assert "Amazon Nova Micro supports FINE_TUNING, not CONTINUED_PRE_TRAINING" in _error_for(environments)
+    assert "Amazon Nova Micro supports FINE_TUNING, DISTILLATION, not CONTINUED_PRE_TRAINING" in _error_for(
+        environments
+    )
 
 
 def test_evaluation_settings_are_parsed_with_defaults_for_what_is_left_out():

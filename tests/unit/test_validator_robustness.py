@@ -553,7 +553,11 @@ def test_settings_of_the_wrong_type_are_problems_not_crashes(tmp_path):
 
     assert not result.valid
     assert [(p.rule, p.message) for p in log.problems] == [
-        ("job-settings", "customizationType ['FINE_TUNING'] is not one of FINE_TUNING, CONTINUED_PRE_TRAINING"),
+        (
+            "job-settings",
+            "customizationType ['FINE_TUNING'] is not one of FINE_TUNING, CONTINUED_PRE_TRAINING, DISTILLATION, "
+            "REINFORCEMENT_FINE_TUNING",
+        ),
         ("customization-type", "customizationType must be a string"),
     ]
 

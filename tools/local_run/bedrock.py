@@ -22,6 +22,7 @@ import contextlib
 import datetime as dt
 import hashlib
 import heapq
+import json
 import threading
 import time
 import zlib
@@ -33,6 +34,7 @@ import boto3
 from botocore.validate import validate_parameters
 
 from customization.key_policy import allows_bedrock_custom_models
+from graders.contract import check_response
 from tools.local_run.iam import decide
 from tools.local_run.metrics import metrics_files
 
@@ -305,6 +307,9 @@ class _Job:
     ended: dt.datetime | None = None
     model_deleted: bool = False
     announced: bool = False  # its end was published as an event
+    failure: str | None = None  # why it fails whatever the scenario (a broken grader), Bedrock's failureMessage
+    hours: float | None = None  # how long it runs, when not the scenario's job_hours
+    rewards: dict[str, Any] | None = None  # RFT: what the grader scored on the sampled answers
 
 
 @dataclass
@@ -340,6 +345,11 @@ class BedrockEmulator:
     publish_event: Callable[[dict[str, Any]], None] | None = None
     # Where a completed job's artifacts are written (s3 URI, body): None writes nothing.
     write_output: Callable[[str, bytes], None] | None = None
+    # Reinforcement fine-tuning: read the training records (s3 URI -> bytes), and invoke a
+    # grader by its function ARN with a batch (the deployed handler; raises as the function would).
+    read_input: Callable[[str], bytes] | None = None
+    invoke_grader: Callable[[str, list[dict[str, Any]]], Any] | None = None
+    on_grading: Callable[[str, dict[str, Any]], None] | None = None
     _create_attempts: int = 0
     _lost_response: bool = False
     _started: dt.datetime | None = None
@@ -582,7 +592,7 @@ class BedrockEmulator:
             if existing.request.get("clientRequestToken") == params.get("clientRequestToken"):
                 return 200, {"jobArn": existing.arn}  # same token: the request is ignored
             return 400, _error("ConflictException", f"A job named {params['jobName']} already exists.")
-        refusal = self._refuse_base_model(params["baseModelIdentifier"], now)
+        refusal = self._refuse_base_model(params["baseModelIdentifier"], now) or refuse_method(params)
         if refusal:
             return refusal
         if any(
@@ -593,8 +603,12 @@ class BedrockEmulator:
         arn = f"arn:aws:bedrock:{self.region}:{ACCOUNT}:model-customization-job/{params['baseModelIdentifier']}/{_id(params['jobName'])}"
         model_arn = f"arn:aws:bedrock:{self.region}:{ACCOUNT}:custom-model/{params['baseModelIdentifier']}/{_id(params['customModelName'])}"
         job = self.jobs[params["jobName"]] = _Job(request=params, arn=arn, model_arn=model_arn, created=now)
+        if params.get("customizationType") == "REINFORCEMENT_FINE_TUNING":
+            self._grade_samples(job)
         stopped_after = self.behaviour.stopped_by_someone_after_hours
-        ends = now + dt.timedelta(hours=stopped_after if stopped_after is not None else self.behaviour.job_hours)
+        ends = now + dt.timedelta(
+            hours=stopped_after if stopped_after is not None else job.hours or self.behaviour.job_hours
+        )
         self._announce_at(job, ends)
         if self.behaviour.lose_first_create_response and len(self.jobs) == 1 and not self._lost_response:
             self._lost_response = True
@@ -621,6 +635,8 @@ class BedrockEmulator:
             "outputDataConfig": job.request["outputDataConfig"],
             "customizationType": job.request.get("customizationType", "FINE_TUNING"),
         }
+        if job.request.get("customizationConfig"):
+            body["customizationConfig"] = job.request["customizationConfig"]
         if job.request.get("clientRequestToken"):
             body["clientRequestToken"] = job.request["clientRequestToken"]
         if status == "InProgress":
@@ -633,7 +649,7 @@ class BedrockEmulator:
                 validationMetrics=[{"validationLoss": self.behaviour.validation_loss}],
             )
         elif status == "Failed":
-            body.update(failureMessage=self.behaviour.failure_message, endTime=self._end(job))
+            body.update(failureMessage=job.failure or self.behaviour.failure_message, endTime=self._end(job))
         else:
             body.update(endTime=job.ended or self._end(job))
         return 200, body
@@ -980,7 +996,7 @@ class BedrockEmulator:
         return None if serving is None or serving.deleted else serving
 
     def _end(self, job: _Job) -> dt.datetime:
-        return job.created + dt.timedelta(hours=self.behaviour.job_hours)
+        return job.created + dt.timedelta(hours=job.hours or self.behaviour.job_hours)
 
     def _status(self, job: _Job) -> str:
         if job.status != "InProgress":
@@ -991,7 +1007,7 @@ class BedrockEmulator:
             job.status, job.ended = "Stopped", job.created + dt.timedelta(hours=stop_after)
             return job.status
         if now >= self._end(job):
-            job.status = self.behaviour.job_outcome
+            job.status = "Failed" if job.failure else self.behaviour.job_outcome
             if job.status == "Completed":
                 self._write_metrics(job)
         return job.status
@@ -1001,6 +1017,8 @@ class BedrockEmulator:
         if self.write_output is None:
             return
         request = job.request
+        if request.get("customizationType") == "REINFORCEMENT_FINE_TUNING":
+            return  # RFT jobs show their curves in the console and write no metrics files
         folder = (
             request["outputDataConfig"]["s3Uri"].rstrip("/") + f"/model-customization-job-{job.arn.rsplit('/', 1)[-1]}/"
         )
@@ -1008,6 +1026,48 @@ class BedrockEmulator:
         with_validation = bool((request.get("validationDataConfig") or {}).get("validators"))
         for path, text in metrics_files(self.behaviour.curve, epochs, with_validation).items():
             self.write_output(folder + path, text.encode())
+
+    def _grade_samples(self, job: _Job) -> None:
+        """What Bedrock does at each RFT step, once: sample answers to the prompts and send them,
+        in a batch, to the job's grader (the deployed function's real handler). A grader that
+        raises or answers outside the contract fails the job with its message, early, as
+        Bedrock would at the first step."""
+        grader_arn = job.request["customizationConfig"]["rftConfig"]["graderConfig"]["lambdaGrader"]["lambdaArn"]
+        if self.invoke_grader is None or self.read_input is None:
+            return
+        samples = int(
+            (job.request["customizationConfig"]["rftConfig"].get("hyperParameters") or {}).get(
+                "trainingSamplePerPrompt", 4
+            )
+        )
+        records = [
+            json.loads(line)
+            for line in self.read_input(job.request["trainingDataConfig"]["s3Uri"]).splitlines()
+            if line.strip()
+        ]
+        batch = rft_batch(records[:RFT_PROMPTS_GRADED], samples)
+        try:
+            response = self.invoke_grader(grader_arn, batch)
+            problems = [problem for _, problem in check_response(batch, response)]
+        except Exception as error:  # the function failed: Bedrock reports its error
+            job.failure = f"The reward function {grader_arn} failed: {getattr(error, 'error_type', type(error).__name__)}: {error}"
+            job.hours = GRADER_FAILURE_HOURS
+            return
+        if problems:
+            job.failure = f"The reward function {grader_arn} returned an invalid response: {problems[0]}"
+            job.hours = GRADER_FAILURE_HOURS
+            return
+        scores = [result["aggregate_reward_score"] for result in response]
+        job.rewards = {
+            "grader": grader_arn,
+            "prompts": min(len(records), RFT_PROMPTS_GRADED),
+            "samples": len(scores),
+            "meanReward": round(sum(scores) / len(scores), 4) if scores else None,
+            "minReward": min(scores, default=None),
+            "maxReward": max(scores, default=None),
+        }
+        if self.on_grading is not None:
+            self.on_grading(job.request["jobName"], job.rewards)
 
     def _serving_status(self, serving: _Serving, ready: str) -> str:
         if self.clock.now() < serving.created + dt.timedelta(minutes=self.behaviour.serving_minutes):
@@ -1116,3 +1176,75 @@ def _summary(operation: str, params: dict[str, Any], body: dict[str, Any], statu
     if "status" in body or "modelStatus" in body:
         return f"{operation} {target} -> {body.get('status') or body['modelStatus']}"
     return f"{operation} {target}"
+
+
+# The first prompts of an RFT dataset that the emulation samples answers to (one step's batch).
+RFT_PROMPTS_GRADED = 25
+# A broken grader fails the job at its first step: minutes, not the scenario's hours.
+GRADER_FAILURE_HOURS = 0.25
+
+
+def rft_batch(records: list[dict[str, Any]], samples: int) -> list[dict[str, Any]]:
+    """The batch Bedrock would send the grader: `samples` answers to each prompt, deterministic.
+
+    The answers stand in for a model early in training: of each prompt's samples, some give the
+    reference as it is, some bury it in a sentence, some are wrong, chosen by a checksum."""
+    batch = []
+    for index, record in enumerate(records):
+        reference = record.get("reference_answer")
+        exact = reference if isinstance(reference, str) else json.dumps(reference)
+        for sample in range(samples):
+            kind = zlib.crc32(f"{index}/{sample}".encode()) % 4
+            answer = exact if kind < 2 else f"I think the answer is {exact}." if kind == 2 else "I am not sure."
+            metadata = {key: value for key, value in record.items() if key != "messages"}
+            batch.append(
+                {
+                    "id": f"{index + 1}.{sample + 1}",
+                    "messages": [*record.get("messages", []), {"role": "assistant", "content": answer}],
+                    "metadata": metadata,
+                }
+            )
+    return batch
+
+
+def refuse_method(params: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
+    """What Bedrock refuses of a distillation or RFT request: a pair it does not offer, RFT on a
+    model without it, a method's request without its configuration (the catalog's facts)."""
+    from customization.catalog import load_catalog
+
+    kind = params.get("customizationType", "FINE_TUNING")
+    config = params.get("customizationConfig") or {}
+    base = params["baseModelIdentifier"].split(":foundation-model/")[-1]
+    catalog = load_catalog()
+    model = catalog.models.get(base)
+    if kind in ("DISTILLATION", "REINFORCEMENT_FINE_TUNING") and params.get("hyperParameters"):
+        return 400, _error("ValidationException", f"hyperParameters are not supported for {kind}.")
+    if kind == "DISTILLATION":
+        teacher_config = (config.get("distillationConfig") or {}).get("teacherModelConfig")
+        if not teacher_config:
+            return 400, _error(
+                "ValidationException", "customizationConfig.distillationConfig is required for DISTILLATION."
+            )
+        identifier = teacher_config["teacherModelIdentifier"]
+        teacher = next(
+            (
+                t
+                for t in catalog.teachers.values()
+                if identifier in (t.id, t.invocation_id) or identifier.endswith(f"/{t.invocation_id}")
+            ),
+            None,
+        )
+        if teacher is None or base not in teacher.students:
+            return 400, _error(
+                "ValidationException", f"The teacher model {identifier} is not supported for distilling {base}."
+            )
+        if teacher.inference_profile and identifier == teacher.id:
+            return 400, _error("ValidationException", f"{teacher.name} can only be used through an inference profile.")
+    if kind == "REINFORCEMENT_FINE_TUNING":
+        if model is None or kind not in model.customization_types:
+            return 400, _error("ValidationException", f"Reinforcement fine-tuning is not supported for {base}.")
+        if not ((config.get("rftConfig") or {}).get("graderConfig") or {}).get("lambdaGrader"):
+            return 400, _error("ValidationException", "rftConfig.graderConfig.lambdaGrader is required.")
+    if kind == "DISTILLATION" and model is not None and kind not in model.customization_types:
+        return 400, _error("ValidationException", f"Distillation is not supported for {base}.")
+    return None

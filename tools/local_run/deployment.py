@@ -66,6 +66,18 @@ class LocalDeployment:
             and "Handler" in resource["Properties"]
             and resource["Properties"]["Handler"].endswith(".lambda_handler")
         }
+        # Reward functions (handler "graders.<module>.handler"), by the ARN a job names them with.
+        self.graders = {
+            self._physical(self.pipeline, logical_id): DeployedFunction(
+                logical_id=logical_id,
+                name=self.pipeline.construct_path(logical_id).removesuffix("/Function").rsplit("/", 1)[-1],
+                handler=resource["Properties"]["Handler"],
+                variables=resource["Properties"].get("Environment", {}).get("Variables", {}),
+            )
+            for logical_id, resource in self.pipeline.resources.items()
+            if resource["Type"] == "AWS::Lambda::Function"
+            and str(resource["Properties"].get("Handler", "")).startswith("graders.")
+        }
 
     # -- names of emulated resources ------------------------------------------------------------
 
@@ -273,6 +285,20 @@ class HandlerInvoker:
         self.invocations.append((function.name, event, result, type(error).__name__ if error else None))
         return result, error
 
+    def grade(self, function_arn: str, batch: list[dict[str, Any]], fault: Callable[[str], Exception | None]) -> Any:
+        """Bedrock's call of a reward function: the handler the template names, imported from
+        lambdas/ and called with the batch; its exception (or the scenario's fault) is the call's."""
+        function = self.deployment.graders[function_arn]
+        module_name, _, attribute = function.handler.rpartition(".")
+        handler = getattr(importlib.import_module(module_name), attribute)
+        quiet: list[dict[str, Any]] = []  # the function's log lines, which Lambda would keep
+        response = handler(copy.deepcopy(batch), None, quiet.append) if _takes_log(handler) else handler(batch, None)
+        self.invocations.append((function.name, {"items": len(batch)}, {"results": len(response)}, None))
+        failure = fault(function.name)
+        if failure is not None:
+            raise failure
+        return response
+
     def lambda_invoke(self, function_name: str, body: bytes | str, response_headers: dict[str, str]) -> bytes:
         """moto's Lambda `invoke`, answered by the handler (FunctionError when it raises)."""
         function = self.by_arn.get(function_name) or next(
@@ -285,3 +311,13 @@ class HandlerInvoker:
             error_type = getattr(error, "error_type", type(error).__name__)
             return json.dumps({"errorType": error_type, "errorMessage": str(error)}).encode()
         return json.dumps(result).encode()
+
+
+def _takes_log(handler: Callable[..., Any]) -> bool:
+    """Whether a grader handler takes the log seam (graders.handler_for's do)."""
+    import inspect
+
+    try:
+        return len(inspect.signature(handler).parameters) >= 3
+    except (TypeError, ValueError):
+        return False

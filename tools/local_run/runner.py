@@ -205,6 +205,21 @@ def run(
             Bucket=uri.removeprefix("s3://").split("/", 1)[0], Key=uri.removeprefix("s3://").split("/", 1)[1], Body=body
         )
         invoker = _invoker(deployment, emulator, clock, timeline)
+        # Reinforcement fine-tuning: the job reads its records and calls the deployed grader.
+        emulator.read_input = lambda uri: (
+            boto3.client("s3", region_name=REGION)
+            .get_object(
+                Bucket=uri.removeprefix("s3://").split("/", 1)[0], Key=uri.removeprefix("s3://").split("/", 1)[1]
+            )["Body"]
+            .read()
+        )
+        emulator.invoke_grader = lambda arn, batch: invoker.grade(arn, batch, emulator.behaviour.fault_after)
+        emulator.on_grading = lambda job_name, rewards: timeline.add(
+            "bedrock",
+            f"grader {rewards['grader'].rsplit(':', 1)[-1]} scored {rewards['samples']} sampled answers to "
+            f"{rewards['prompts']} prompts of {job_name}: mean reward {rewards['meanReward']:.2f} "
+            f"(min {rewards['minReward']:.2f}, max {rewards['maxReward']:.2f})",
+        )
         watcher = _JobWatcher(deployment, invoker, clock, timeline)
         emulator.publish_event = watcher.bedrock_event
         backend = lambda_simple_backends[ACCOUNT][REGION]
@@ -248,6 +263,8 @@ def run(
             job = emulator.jobs.get(execution.get("jobName") or "")
             # How long the run waited (for a run slot, a quota) before its job started.
             execution["jobStartedAfter"] = _duration(job.created - START) if job else None
+            if job and job.rewards:
+                execution["rewards"] = job.rewards  # RFT: what the grader scored, as Bedrock's console graphs it
         report.timeline = timeline.entries
         report.bedrock_calls = emulator.counts()
         report.jobs_created = len(emulator.jobs)

@@ -9,6 +9,8 @@ from tools.local_run.bedrock import Behaviour
 
 EMAIL_CLASSIFIER = "examples/email-classifier"
 SUPPORT_HANDBOOK = "examples/support-handbook"
+DISTILL_SUPPORT_REPLIES = "examples/distill-support-replies"
+RFT_SUPPORT_TRIAGE = "examples/rft-support-triage"
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,28 @@ SCENARIOS = [
         "the completed job wrote no metrics files: the run still succeeds, and its reports say no curve "
         "available and why",
         behaviour=Behaviour(curve="missing"),
+    ),
+    Scenario(
+        "distillation",
+        "distillation from Amazon Nova Pro (teacher) into Amazon Nova Micro (student): the job names the teacher, "
+        "the customization role may invoke it, the estimate includes its inference, and the distilled model is "
+        "served like a fine-tuned one",
+        dataset=DISTILL_SUPPORT_REPLIES,
+    ),
+    Scenario(
+        "rft",
+        "reinforcement fine-tuning of Amazon Nova 2 Lite with the deployed exact-match grader: Bedrock's sampled "
+        "answers go to the grader's real handler and its mean reward is in the report; no curve files (RFT "
+        "writes none)",
+        dataset=RFT_SUPPORT_TRIAGE,
+    ),
+    Scenario(
+        "rft-grader-broken",
+        "the deployed grader fails on Bedrock's first batch: the job fails with the grader's message, the run "
+        "compensates and notifies, nothing is left running or billing",
+        dataset=RFT_SUPPORT_TRIAGE,
+        behaviour=Behaviour(faults={"GraderExactMatch": "InjectedFault"}),
+        expected_status="FAILED",
     ),
     Scenario(
         "continued-pre-training",

@@ -8,12 +8,20 @@ will read, when they differ from the upload (plain text converted, a validation 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from customization.catalog import INPUT_TEXT, Catalog, ModelSpec, UnknownModelError, load_catalog
+from customization.catalog import (
+    DISTILLATION,
+    INPUT_TEXT,
+    REINFORCEMENT_FINE_TUNING,
+    Catalog,
+    ModelSpec,
+    UnknownModelError,
+    load_catalog,
+)
 from customization.cost import CostEstimate, estimate_cost
 from customization.serving import ServingPlan
 from customization.validation.hyperparameters import check_hyperparameters
@@ -31,6 +39,8 @@ R_SIZE = "file-size"
 R_VALIDATION = "validation-data"
 R_PLAIN_TEXT = "plain-text"
 R_COST = "cost-ceiling"
+R_TEACHER = "teacher-model"
+R_GRADER = "grader"
 
 
 class Source(Protocol):
@@ -129,7 +139,11 @@ def check_dataset(
     catalog: Catalog | None = None,
     today: dt.date | None = None,
     cost_ceiling_usd: float | None = None,
+    graders: Mapping[str, str] | None = None,
 ) -> DatasetCheck:
+    """Check `train` (and `validation`) for `settings`; `graders` (name -> module, the
+    environment's deployed ones; None: the built-in ones) are where a reinforcement fine-tuning
+    run's grader is found, to check every record has what it needs."""
     log = log or ProblemLog()
     result = DatasetCheck(settings=settings, log=log)
     for key, value in (("baseModel", settings.base_model), ("customizationType", settings.customization_type)):
@@ -166,6 +180,12 @@ def check_dataset(
         )
         return result
     result.data_format = data_format
+    kind = settings.customization_type
+    if kind == DISTILLATION and isinstance(settings.teacher_model, str):
+        problem = (catalog or load_catalog()).teacher_problem(settings.teacher_model, model.id)
+        if problem:
+            log.error(settings_origin, None, R_TEACHER, problem)
+    record_check = _grader_check(settings, graders, log, settings_origin) if kind == REINFORCEMENT_FINE_TUNING else None
 
     checked = check_hyperparameters(settings.hyperparameters, model, settings.customization_type)
     for problem in checked.problems:
@@ -186,27 +206,52 @@ def check_dataset(
             "needs a .jsonl file of records",
         )
         return result
-    scanner = DatasetScanner(model, data_format, log, token_limit=result.token_limit, dataset_bucket=dataset_bucket)
+    scanner = DatasetScanner(
+        model,
+        data_format,
+        log,
+        token_limit=result.token_limit,
+        dataset_bucket=dataset_bucket,
+        record_check=record_check,
+    )
     result.train = scanner.scan(train.name, training_lines(train, result))
     _check_size(log, result.train, model.train_file_bytes, "training")
 
     if validation is not None:
-        if not model.validation_supported:
-            log.error(validation.name, None, R_VALIDATION, f"{model.name} takes no validation data: drop this file")
+        if not model.validation_supported_for(kind):
+            log.error(
+                validation.name, None, R_VALIDATION, f"{model.name} takes no validation data for {kind}: drop this file"
+            )
         lines = iter_lines(validation.chunks(), scanner.max_line_bytes)
         result.validation = scanner.scan(validation.name, lines, is_validation=True)
         _check_size(log, result.validation, model.validation_file_bytes, "validation")
     elif settings.validation_split:
-        if model.validation_supported:
+        if model.validation_supported_for(kind):
             result.split = plan_split(result.train.split_keys, settings.validation_split)
         else:
-            log.error(settings_origin, None, R_VALIDATION, f"validationSplit: {model.name} takes no validation data")
+            log.error(
+                settings_origin,
+                None,
+                R_VALIDATION,
+                f"validationSplit: {model.name} takes no validation data for {kind}",
+            )
 
     _check_record_counts(log, result, train.name)
     epochs = checked.number("epochCount", accepted.get("epochCount")) or 1
     share = result.train_records / result.train.records if result.train.records else 0
-    result.cost = estimate_cost(model, round(result.train.tokens * share), epochs, serving or ServingPlan())
+    result.cost = estimate_cost(
+        model,
+        round(result.train.tokens * share),
+        epochs,
+        serving or ServingPlan(),
+        customization_type=kind,
+        prompts=result.train_records,
+        teacher=(catalog or load_catalog()).teachers.get(settings.teacher_model) if kind == DISTILLATION else None,
+        max_response_length=settings.max_response_length,
+    )
     training_usd = result.cost.training_usd
+    if training_usd is not None and result.cost.teacher_usd is not None:
+        training_usd += result.cost.teacher_usd  # distillation: the teacher's answers are part of the run
     if cost_ceiling_usd is not None and training_usd is not None and training_usd > cost_ceiling_usd:
         log.error(
             settings_origin,
@@ -216,6 +261,27 @@ def check_dataset(
             f"${cost_ceiling_usd:,.2f}: reduce records or epochs, or raise limits.costCeilingUsd in cdk.json",
         )
     return result
+
+
+def _grader_check(
+    settings: JobSettings, graders: Mapping[str, str] | None, log: ProblemLog, origin: str
+) -> Callable[[dict], str | None] | None:
+    """The grader's own check of a record (graders.record_problem), or None where the grader
+    cannot be loaded (an undeployed name is refused where the run's settings are resolved)."""
+    from graders import BUILT_IN, UnknownGrader, load_grader, record_problem
+
+    if not isinstance(settings.grader, str):
+        return None
+    available = dict(BUILT_IN) if graders is None else dict(graders)
+    if settings.grader not in available:
+        return None
+    extra = {name: module for name, module in available.items() if name not in BUILT_IN}
+    try:
+        module = load_grader(settings.grader, extra)
+    except UnknownGrader as error:
+        log.error(origin, None, R_GRADER, str(error))
+        return None
+    return lambda record: record_problem(module, record)
 
 
 def training_lines(train: Source, result: DatasetCheck) -> Iterator[tuple[int, bytes]]:
@@ -260,7 +326,8 @@ def _check_size(log: ProblemLog, scan: FileScan, limit: int | None, role: str) -
 
 
 def _check_record_counts(log: ProblemLog, result: DatasetCheck, train_name: str) -> None:
-    bounds, model = result.model.records, result.model
+    model = result.model
+    bounds = model.records_for(result.settings.customization_type)
     train, validation = result.train_records, result.validation_records
     where = result.validation.name if result.validation else train_name
     if result.train.records == 0 and result.log.error_count == 0:
@@ -272,15 +339,15 @@ def _check_record_counts(log: ProblemLog, result: DatasetCheck, train_name: str)
             train_name,
             None,
             R_RECORDS,
-            f"{train:,} training records{split_note}; {model.name} needs at least {bounds.train_min:,}",
+            f"{train:,} training records{split_note}; {_method(result)} needs at least {bounds.train_min:,}",
         )
     if bounds.train_max is not None and train > bounds.train_max:
         log.error(
             train_name,
             None,
             R_RECORDS,
-            f"{train:,} training records{split_note}; {model.name} takes at most "
-            f"{bounds.train_max:,}: drop some or ask for a quota increase",
+            f"{train:,} training records{split_note}; {_method(result)} takes at most "
+            f"{bounds.train_max:,}: drop some{'' if result.settings.customization_type in _FIXED_LIMITS else ' or ask for a quota increase'}",
         )
     if validation and bounds.validation_max is not None and validation > bounds.validation_max:
         log.error(
@@ -304,3 +371,14 @@ def _check_record_counts(log: ProblemLog, result: DatasetCheck, train_name: str)
             f"{train + validation:,} training and validation records together; "
             f"{model.name} takes at most {bounds.combined_max:,}",
         )
+
+
+# Methods whose record limits are fixed by AWS's pages, not a Service Quotas value.
+_FIXED_LIMITS = (DISTILLATION, REINFORCEMENT_FINE_TUNING)
+
+
+def _method(result: DatasetCheck) -> str:
+    """`Amazon Nova Micro`, or `REINFORCEMENT_FINE_TUNING on Amazon Nova 2 Lite` for a method
+    with limits of its own."""
+    kind = result.settings.customization_type
+    return f"{kind} on {result.model.name}" if kind in _FIXED_LIMITS else result.model.name

@@ -74,9 +74,20 @@ def check_hyperparameters(
             HyperparameterProblem("hyperParameters", f"must be an object of name to value, got {type(given).__name__}")
         )
         return result
-    if model.hyperparameters is None:
+    if not model.publishes_hyperparameters(customization_type):
         return _unpublished(given, model, result)
     accepted = model.hyperparameters_for(customization_type)
+    if not accepted and given:
+        # Distillation: AWS documents no hyperparameters; Bedrock sets the training itself.
+        for name in given:
+            result.problems.append(
+                HyperparameterProblem(
+                    name,
+                    f"{customization_type} on {model.name} takes no hyperparameters (AWS documents none for it): "
+                    "leave hyperParameters out",
+                )
+            )
+        return result
     for name, raw in given.items():
         spec = accepted.get(name)
         if spec is None:
@@ -111,7 +122,7 @@ def _unpublished(given: Mapping[str, object], model: ModelSpec, result: CheckedH
 def _unknown_name(name: str, model: ModelSpec, customization_type: str) -> str:
     accepted = model.hyperparameters_for(customization_type)
     known = ", ".join(f"{n} ({s.describe()})" for n, s in sorted(accepted.items()))
-    if name in model.hyperparameters:
+    if name in (model.hyperparameters or {}):
         return f"{model.name} does not take {name} for {customization_type}; it takes {known}"
     for candidate in _ALIASES.get(_SEPARATORS.sub("", name).lower(), ()):
         if candidate in accepted:
@@ -120,6 +131,10 @@ def _unknown_name(name: str, model: ModelSpec, customization_type: str) -> str:
 
 
 def _parse(raw: object, spec: HyperparameterSpec) -> tuple[str, str | None]:
+    if spec.type == "enum":
+        if raw not in spec.choices:
+            return "", f"must be one of {spec.describe()}, got {raw!r}"
+        return str(raw), None
     if isinstance(raw, bool) or not isinstance(raw, int | float | str):
         return "", f"must be a number (or a string holding one), got {raw!r}"
     try:
@@ -134,9 +149,22 @@ def _parse(raw: object, spec: HyperparameterSpec) -> tuple[str, str | None]:
         text = str(int(number))
     else:
         text = _decimal(number)
-    if not spec.minimum <= number <= spec.maximum:
+    too_low = spec.minimum is not None and number < spec.minimum
+    if too_low or (spec.maximum is not None and number > spec.maximum):
         return "", f"{raw!r} is out of range: allowed {spec.describe()}"
     return text, None
+
+
+def typed_hyperparameters(values: Mapping[str, str], model: ModelSpec, customization_type: str) -> dict[str, object]:
+    """The checked `values` (strings, as the run's state carries them) as numbers and strings by
+    their specs: reinforcement fine-tuning's rftConfig.hyperParameters is a typed structure
+    (botocore RFTHyperParameters), unlike fine-tuning's map of strings."""
+    specs = model.hyperparameters_for(customization_type)
+    typed: dict[str, object] = {}
+    for name, text in values.items():
+        kind = specs[name].type if name in specs else "enum"
+        typed[name] = int(float(text)) if kind == "int" else float(text) if kind == "float" else str(text)
+    return typed
 
 
 def _decimal(number: float) -> str:

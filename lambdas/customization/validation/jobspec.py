@@ -14,7 +14,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from customization.catalog import CONTINUED_PRE_TRAINING, FINE_TUNING, load_catalog
+from customization.catalog import (
+    CONTINUED_PRE_TRAINING,
+    DISTILLATION,
+    FINE_TUNING,
+    REINFORCEMENT_FINE_TUNING,
+    load_catalog,
+)
 from customization.serving import NONE, ON_DEMAND, ServingPlan
 from customization.settings import SettingsError, as_json, json_value
 from customization.validation.problems import ProblemLog
@@ -22,7 +28,11 @@ from customization.validation.records import lone_surrogate, show
 from customization.validation.scanner import json_problem
 
 JOB_FILE = "job.json"
-CUSTOMIZATION_TYPES = (FINE_TUNING, CONTINUED_PRE_TRAINING)
+CUSTOMIZATION_TYPES = (FINE_TUNING, CONTINUED_PRE_TRAINING, DISTILLATION, REINFORCEMENT_FINE_TUNING)
+# botocore's TeacherModelConfig.maxResponseLengthForInference is a plain integer, its range
+# undocumented (API reference, checked 2026-11-29); AWS's samples use 1,000 and 4,096. Bounded
+# here so that a typo cannot make the teacher (billed per output token) write novels.
+MAX_RESPONSE_LENGTH_RANGE = (1, 32_768)
 MAX_VALIDATION_SPLIT = 0.5
 # Settings nest two levels ({"hyperParameters": {"epochCount": "2"}}); deeper is a mistake,
 # and refused before the checks quote it (a repr of a thousand nested lists would overflow).
@@ -38,14 +48,29 @@ class JobSettings:
     validation_split: float | None = None  # share of records held out when no validation file is given
     # The environment's serving mode, or "none" when job.json skips serving for this run.
     serving_mode: str | None = None
+    # DISTILLATION: the teacher (a catalog teacher ID) and the longest answer asked of it.
+    teacher_model: str | None = None
+    max_response_length: int | None = None
+    # REINFORCEMENT_FINE_TUNING: the name of one of the environment's deployed graders.
+    grader: str | None = None
 
     def as_dict(self) -> dict:
+        method = {
+            key: value
+            for key, value in (
+                ("teacherModel", self.teacher_model),
+                ("maxResponseLengthForInference", self.max_response_length),
+                ("grader", self.grader),
+            )
+            if value is not None
+        }
         return {
             "baseModel": self.base_model,
             "customizationType": self.customization_type,
             "hyperParameters": dict(self.hyperparameters),
             "validationSplit": self.validation_split,
             "servingMode": self.serving_mode,
+            **method,
         }
 
 
@@ -60,12 +85,20 @@ class RunDefaults:
     # limits.costCeilingUsd: a dataset whose training estimate is higher is refused at
     # validation, before it waits for a slot (and again before its job starts).
     cost_ceiling_usd: float | None = None
+    # Distillation teachers a job.json may pick (customization.teacherModels: the customization
+    # role may invoke exactly these); None outside an environment: any the catalog pairs.
+    teacher_models: tuple[str, ...] | None = None
+    # The graders the environment deploys, name -> module (cdk.json graders); None outside an
+    # environment (`tools validate` without --env): the built-in ones.
+    graders: Mapping[str, str] | None = None
 
     def to_environment(self) -> dict[str, str]:
         settings = self.settings
         ceiling = {} if self.cost_ceiling_usd is None else {"COST_CEILING_USD": str(self.cost_ceiling_usd)}
         return {
             **ceiling,
+            "TEACHER_MODELS": as_json(list(self.teacher_models or ())),
+            "DEPLOYED_GRADERS": as_json(dict(self.graders or {})),
             "DEFAULT_JOB_SETTINGS": as_json(
                 {
                     "baseModel": settings.base_model,
@@ -94,7 +127,17 @@ class RunDefaults:
             settings=settings,
             allowed_base_models=tuple(json_value(environ, "ALLOWED_BASE_MODELS", [])),
             cost_ceiling_usd=float(ceiling) if ceiling else None,
+            teacher_models=tuple(json_value(environ, "TEACHER_MODELS", [])),
+            graders=dict(json_value(environ, "DEPLOYED_GRADERS", {})),
         )
+
+    def available_graders(self) -> dict[str, str]:
+        """name -> module of the graders a run may name."""
+        if self.graders is not None:
+            return dict(self.graders)
+        from graders import BUILT_IN  # the functions' code asset holds both packages
+
+        return dict(BUILT_IN)
 
 
 _KEYS = {
@@ -103,6 +146,9 @@ _KEYS = {
     "hyperParameters": "hyperparameters",
     "validationSplit": "validation_split",
     "serving": "serving_mode",
+    "teacherModel": "teacher_model",
+    "maxResponseLengthForInference": "max_response_length",
+    "grader": "grader",
 }
 
 
@@ -139,14 +185,13 @@ def apply_job_file(defaults: JobSettings, text: str | None, log: ProblemLog, fil
             changes["serving_mode"] = _serving_mode(value, defaults.serving_mode, log, file)
         else:
             changes[_KEYS[key]] = value
-    # Hyperparameters chosen for the default model rarely fit another one: a job that picks
-    # its own model starts from that model's defaults.
-    if "base_model" in changes and changes["base_model"] != defaults.base_model and "hyperparameters" not in changes:
+    # Hyperparameters chosen for the default model and method rarely fit another one: a job
+    # that picks its own model or method starts from that one's defaults.
+    other_model = "base_model" in changes and changes["base_model"] != defaults.base_model
+    other_method = "customization_type" in changes and changes["customization_type"] != defaults.customization_type
+    if (other_model or other_method) and "hyperparameters" not in changes:
         changes["hyperparameters"] = {}
-    elif (
-        isinstance(changes.get("hyperparameters"), Mapping)
-        and changes.get("base_model", defaults.base_model) == defaults.base_model
-    ):
+    elif isinstance(changes.get("hyperparameters"), Mapping) and not (other_model or other_method):
         changes["hyperparameters"] = {**defaults.hyperparameters, **changes["hyperparameters"]}
     return check_settings(replace(defaults, **changes), log, file=file)
 
@@ -253,6 +298,7 @@ def check_settings(settings: JobSettings, log: ProblemLog, *, file: str) -> JobS
             R_JOB,
             f"customizationType {show(settings.customization_type)} is not one of {', '.join(CUSTOMIZATION_TYPES)}",
         )
+    settings = _check_method_settings(settings, log, file)
     split = settings.validation_split
     if split is not None and (
         isinstance(split, bool) or not isinstance(split, int | float) or not 0 < split <= MAX_VALIDATION_SPLIT
@@ -265,6 +311,45 @@ def check_settings(settings: JobSettings, log: ProblemLog, *, file: str) -> JobS
             f"(0.1 to 0.2 is usual), got {show(split)}",
         )
         settings = replace(settings, validation_split=None)
+    return settings
+
+
+def _check_method_settings(settings: JobSettings, log: ProblemLog, file: str) -> JobSettings:
+    """teacherModel and maxResponseLengthForInference belong to distillation, grader to
+    reinforcement fine-tuning: each is refused, one line, where the method does not take it."""
+    kind = settings.customization_type
+    for key, value, method in (
+        ("teacherModel", settings.teacher_model, DISTILLATION),
+        ("maxResponseLengthForInference", settings.max_response_length, DISTILLATION),
+        ("grader", settings.grader, REINFORCEMENT_FINE_TUNING),
+    ):
+        if value is not None and kind != method:
+            log.error(file, None, R_JOB, f"{key} is for customizationType {method} only; this run is {show(kind)}")
+    if kind == DISTILLATION and not isinstance(settings.teacher_model, str):
+        log.error(
+            file,
+            None,
+            R_JOB,
+            f'teacherModel must name the distillation teacher, e.g. "amazon.nova-pro-v1:0", got '
+            f"{show(settings.teacher_model)}",
+        )
+    length, (low, high) = settings.max_response_length, MAX_RESPONSE_LENGTH_RANGE
+    if length is not None and (isinstance(length, bool) or not isinstance(length, int) or not low <= length <= high):
+        log.error(
+            file,
+            None,
+            R_JOB,
+            f"maxResponseLengthForInference must be a whole number of tokens from {low} to {high:,}, got {show(length)}",
+        )
+        settings = replace(settings, max_response_length=None)
+    if kind == REINFORCEMENT_FINE_TUNING and not isinstance(settings.grader, str):
+        log.error(
+            file,
+            None,
+            R_JOB,
+            f'grader must name the reward function that scores the answers, e.g. "exact-match", got '
+            f"{show(settings.grader)}",
+        )
     return settings
 
 
@@ -340,11 +425,13 @@ def resolve_run(
             f"baseModel {show(settings.base_model)} is not allowed in this environment (allowed: "
             f"{', '.join(allowed)}): add it to customization.otherBaseModels in cdk.json",
         )
+    _check_method_choices(defaults, settings, log, origin)
     model = load_catalog().models.get(settings.base_model) if isinstance(settings.base_model, str) else None
+    kind = settings.customization_type if isinstance(settings.customization_type, str) else FINE_TUNING
     if (
         model is not None
         and settings.validation_split
-        and not model.validation_supported
+        and not model.validation_supported_for(kind)
         and not _sets(text, "validationSplit")
     ):
         # The environment's default split is for models that take validation data; asked of
@@ -354,7 +441,7 @@ def resolve_run(
             None,
             "validation-data",
             f"validationSplit: the environment's default ({settings.validation_split:g}) is not applied: "
-            f"{model.name} takes no validation data, so every record trains",
+            f"{model.name} takes no validation data{_for_method(kind)}, so every record trains",
         )
         settings = replace(settings, validation_split=None)
     if model is not None and serving.mode == ON_DEMAND and not model.on_demand_serving:
@@ -367,3 +454,41 @@ def resolve_run(
             "--serving on the command line)",
         )
     return ResolvedRun(settings=settings, serving=serving, origin=origin)
+
+
+def _check_method_choices(defaults: RunDefaults, settings: JobSettings, log: ProblemLog, origin: str) -> None:
+    """The teacher and the grader a run names must be the environment's: its IAM lets the
+    customization role invoke exactly those (cdk.json customization.teacherModels, graders)."""
+    teacher, allowed = settings.teacher_model, defaults.teacher_models
+    in_environment = allowed is not None
+    if (
+        settings.customization_type == DISTILLATION
+        and isinstance(teacher, str)
+        and in_environment
+        and teacher not in allowed
+    ):
+        where = f"allowed: {', '.join(allowed)}" if allowed else "it allows none"
+        log.error(
+            origin,
+            None,
+            "teacher-model",
+            f"teacherModel {show(teacher)} is not allowed in this environment ({where}): add it to "
+            "customization.teacherModels in cdk.json",
+        )
+    grader = settings.grader
+    if settings.customization_type == REINFORCEMENT_FINE_TUNING and isinstance(grader, str):
+        deployed = defaults.available_graders()
+        if grader not in deployed:
+            known = ", ".join(sorted(deployed)) or "none"
+            log.error(
+                origin,
+                None,
+                "grader",
+                f"grader {show(grader)} is not deployed in this environment (deployed: {known}): add it to "
+                "graders.builtIn or graders.modules in cdk.json",
+            )
+
+
+def _for_method(kind: str) -> str:
+    """` for DISTILLATION`: said of the methods whose rules differ from the model's own."""
+    return "" if kind in (FINE_TUNING, CONTINUED_PRE_TRAINING) else f" for {kind}"

@@ -12,7 +12,16 @@ import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from customization.catalog import BEDROCK_CONVERSATION, CLAUDE_MESSAGES, INPUT_TEXT, PROMPT_COMPLETION, ModelSpec
+from customization.catalog import (
+    BEDROCK_CONVERSATION,
+    CLAUDE_MESSAGES,
+    DISTILLATION,
+    DISTILLATION_PROMPTS,
+    INPUT_TEXT,
+    PROMPT_COMPLETION,
+    RFT_PROMPTS,
+    ModelSpec,
+)
 from customization.layout import BEDROCK_READABLE_PREFIXES
 from customization.validation.problems import ProblemLog
 
@@ -119,6 +128,7 @@ R_RESERVED = "reserved-string"
 R_MEDIA = "media"
 R_MEDIA_URI = "media-uri"
 R_ENCODING = "encoding"
+R_GRADER = "grader-fields"
 
 
 @dataclass
@@ -127,6 +137,9 @@ class RecordContext:
     log: ProblemLog
     model: ModelSpec
     dataset_bucket: str | None = None  # media must live in the dataset's own bucket
+    # Reinforcement fine-tuning: what the chosen grader says of a record it could not score
+    # (None: it can), from the grader module's own check (graders.record_problem).
+    record_check: Callable[[dict], str | None] | None = None
 
     @property
     def nova(self) -> bool:
@@ -475,7 +488,116 @@ def _media_uri(record: _Record, source: object, path: str) -> None:
         )
 
 
+_DISTILLATION_ROLES = ("user", "assistant")
+
+
+def check_distillation_prompts(obj: dict, line: int, context: RecordContext) -> list[str] | None:
+    """Distillation: a bedrock-conversation-2024 record whose assistant turn is optional (the
+    teacher answers a prompt without one); text only; one user turn, and at most its answer,
+    where the student takes single-turn records only (Llama)."""
+    record, texts = _Record(context, line), []
+    record.fields(obj, _CONVERSATION_FIELDS)
+    version = obj.get("schemaVersion")
+    if version != SCHEMA_VERSION:
+        record.error(R_SCHEMA, f"schemaVersion must be {SCHEMA_VERSION!r}, got {show(version)}")
+    system = obj.get("system", [])
+    if not isinstance(system, list):
+        record.error(R_TYPE, f'system must be a list of {{"text": "..."}} blocks, got {_kind(system)}')
+    else:
+        for index, block in enumerate(system):
+            if not isinstance(block, dict) or block.keys() != {"text"}:
+                record.error(R_TYPE, f'system[{index}] must be {{"text": "..."}}, got {_kind(block)}')
+            else:
+                record.text(block["text"], f"system[{index}].text", texts)
+    messages = record.required(obj, "messages")
+    if messages is None:
+        return None
+    if not isinstance(messages, list) or not messages:
+        record.error(R_TYPE, f"messages must be a non-empty list, got {_kind(messages)}")
+        return None
+    for index, message in enumerate(messages):
+        path = f"messages[{index}]"
+        if not isinstance(message, dict):
+            record.error(R_TYPE, f"{path} must be an object with role and content, got {_kind(message)}")
+            return None
+        record.fields(message, _CONVERSATION_MESSAGE_FIELDS, path)
+        role, expected = message.get("role"), _DISTILLATION_ROLES[index % 2]
+        if role != expected:
+            record.error(
+                R_ROLE,
+                f"{path}.role is {show(role)} where {expected!r} was expected: a user prompt first, then "
+                "(optionally) the answer you want, alternating",
+            )
+            return None
+        content = message.get("content")
+        if not isinstance(content, list) or not content:
+            record.error(R_TYPE, f'{path}.content must be a non-empty list of blocks like {{"text": "..."}}')
+            continue
+        for block_index, block in enumerate(content):
+            where = f"{path}.content[{block_index}]"
+            if isinstance(block, dict) and block.keys() == {"text"}:
+                record.text(block["text"], f"{where}.text", texts)
+            else:
+                record.error(R_MEDIA, f'{where} must be {{"text": "..."}}: distillation takes text only')
+    method = context.model.methods.get(DISTILLATION)
+    if method is not None and method.single_turn and len(messages) > 2:
+        record.error(
+            R_ROLE,
+            f"{len(messages)} messages: distillation of {context.model.name} takes one user prompt and at most "
+            "its answer per record (single turn)",
+        )
+    if context.nova:
+        _reserved(record, texts)
+    return texts if record.valid else None
+
+
+_RFT_ROLES = ("system", "user", "assistant")
+
+
+def check_rft_prompts(obj: dict, line: int, context: RecordContext) -> list[str] | None:
+    """Reinforcement fine-tuning: an OpenAI chat-completions prompt, `{"messages": [{"role":
+    "system", "content": "..."}, {"role": "user", "content": "..."}], "reference_answer": ...,
+    <other fields>}`; the last message is the user's (the model answers it, the grader scores
+    the answer). Other fields reach the grader in `metadata`, so any are allowed; what the
+    chosen grader needs of them is its own check (`RecordContext.record_check`)."""
+    record, texts = _Record(context, line), []
+    messages = record.required(obj, "messages")
+    if messages is None:
+        return None
+    if not isinstance(messages, list) or not messages:
+        record.error(R_TYPE, f"messages must be a non-empty list, got {_kind(messages)}")
+        return None
+    for index, message in enumerate(messages):
+        path = f"messages[{index}]"
+        if not isinstance(message, dict):
+            record.error(R_TYPE, f"{path} must be an object with role and content, got {_kind(message)}")
+            return None
+        record.fields(message, _CLAUDE_MESSAGE_FIELDS, path)
+        role = message.get("role")
+        if role not in _RFT_ROLES:
+            record.error(R_ROLE, f"{path}.role is {show(role)}; allowed: {', '.join(_RFT_ROLES)}")
+        elif role == "system" and index:
+            record.error(R_ROLE, f"{path}: a system message goes first, before the user's")
+        if "content" in message:
+            record.text(message["content"], f"{path}.content", texts)
+        else:
+            record.error(R_REQUIRED, f"{path}.content is missing")
+    if isinstance(messages[-1], dict) and messages[-1].get("role") != "user":
+        record.error(
+            R_ROLE,
+            f"the last message (messages[{len(messages) - 1}]) must be the user's prompt: the model answers it "
+            "during training and the grader scores the answer",
+        )
+    if record.valid and context.record_check is not None:
+        problem = context.record_check(obj)
+        if problem:
+            record.error(R_GRADER, problem)
+    return texts if record.valid else None
+
+
 CHECKERS: dict[str, Callable[[dict, int, RecordContext], list[str] | None]] = {
+    DISTILLATION_PROMPTS: check_distillation_prompts,
+    RFT_PROMPTS: check_rft_prompts,
     BEDROCK_CONVERSATION: check_conversation,
     CLAUDE_MESSAGES: check_claude_messages,
     PROMPT_COMPLETION: check_prompt_completion,
@@ -498,7 +620,15 @@ def _flat_keys(obj: dict, texts: list[str]) -> int:
 
 # The fewest keys a record its checker accepted can hold (exact for text-only records), for
 # the scanner's cheap test for a key written twice.
+def _unknown_keys(obj: dict, texts: list[str]) -> int:
+    # RFT records carry any fields for the grader: no count is exact, so a line with ':' is
+    # always parsed again for a repeated key.
+    return 0
+
+
 MIN_KEYS: dict[str, Callable[[dict, list[str]], int]] = {
+    DISTILLATION_PROMPTS: _conversation_keys,
+    RFT_PROMPTS: _unknown_keys,
     BEDROCK_CONVERSATION: _conversation_keys,
     CLAUDE_MESSAGES: _claude_keys,
     PROMPT_COMPLETION: _flat_keys,
@@ -547,6 +677,8 @@ def _chat_format(record: dict) -> str | None:
 
 # What each format is called in messages, with the shape that tells it.
 FORMAT_NAMES: dict[str, str] = {
+    DISTILLATION_PROMPTS: "distillation prompts (Bedrock conversation records, the assistant turn optional)",
+    RFT_PROMPTS: "reinforcement fine-tuning prompts (OpenAI chat records with reference_answer)",
     BEDROCK_CONVERSATION: "Bedrock conversation records",
     CLAUDE_MESSAGES: "Claude messages (content a plain string)",
     OPENAI_CHAT: "OpenAI chat records (a system role inside messages)",
@@ -554,7 +686,17 @@ FORMAT_NAMES: dict[str, str] = {
     INPUT_TEXT: "continued pre-training text",
 }
 
+# Formats whose records `record_format` calls by another name: the same shape, other rules.
+SAME_SHAPE: dict[str, tuple[str, ...]] = {
+    DISTILLATION_PROMPTS: (BEDROCK_CONVERSATION,),
+    RFT_PROMPTS: (OPENAI_CHAT, CLAUDE_MESSAGES),
+}
+
 EXAMPLES: dict[str, str] = {
+    DISTILLATION_PROMPTS: '{"schemaVersion": "bedrock-conversation-2024", "system": [{"text": "..."}], '
+    '"messages": [{"role": "user", "content": [{"text": "..."}]}]}',
+    RFT_PROMPTS: '{"messages": [{"role": "system", "content": "..."}, {"role": "user", "content": "..."}], '
+    '"reference_answer": "..."}',
     BEDROCK_CONVERSATION: '{"schemaVersion": "bedrock-conversation-2024", "system": [{"text": "..."}], '
     '"messages": [{"role": "user", "content": [{"text": "..."}]}, {"role": "assistant", "content": [{"text": "..."}]}]}',
     CLAUDE_MESSAGES: '{"system": "...", "messages": [{"role": "user", "content": "..."}, '

@@ -15,7 +15,7 @@ import sys
 import zlib
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import chain
 
@@ -24,8 +24,10 @@ from customization.validation.problems import ProblemLog
 from customization.validation.records import (
     CHECKERS,
     EXAMPLES,
+    FORMAT_NAMES,
     MIN_KEYS,
     R_ENCODING,
+    SAME_SHAPE,
     RecordContext,
     find_lone_surrogate,
     record_format,
@@ -330,8 +332,10 @@ class DatasetScanner:
         *,
         token_limit: int,
         dataset_bucket: str | None = None,
+        record_check: Callable[[dict], str | None] | None = None,
     ) -> None:
         self.model = model
+        self.record_check = record_check
         self.data_format = data_format
         self.log = log
         self.token_limit = token_limit
@@ -350,7 +354,9 @@ class DatasetScanner:
         scan = FileScan(name)
         log, checker, limit, decode = self.log, self._checker, self.token_limit, RECORD_DECODER.decode
         min_keys = self._min_keys
-        context = RecordContext(file=name, log=log, model=self.model, dataset_bucket=self.dataset_bucket)
+        context = RecordContext(
+            file=name, log=log, model=self.model, dataset_bucket=self.dataset_bucket, record_check=self.record_check
+        )
         seen: dict[int, int] = {}
         training = self.training_fingerprints if is_validation else None
         keys = scan.split_keys
@@ -365,7 +371,19 @@ class DatasetScanner:
         number = size = records = total_tokens = largest = duplicates = 0
         try:
             found, lines = peek_format(chain([first], lines) if first is not None else ())
-            if found is not None and found != self.data_format:
+            if found is not None and found in SAME_SHAPE.get(self.data_format, ()):
+                pass  # the method's own format, which record_format names by its shape
+            elif found is not None and self.data_format in SAME_SHAPE:
+                # No conversion exists into a method's prompts: one problem for the file, then
+                # each record gets the method's own checks.
+                log.error(
+                    name,
+                    None,
+                    R_FORMAT,
+                    f"judging by its first records, the file holds {FORMAT_NAMES[found]}, not the "
+                    f"{FORMAT_NAMES[self.data_format]} this method takes, e.g. {EXAMPLES[self.data_format]}",
+                )
+            elif found is not None and found != self.data_format:
                 # Records in another format: one problem for the file that names the conversion,
                 # rather than the same few at every line; each record is then checked as that
                 # conversion reads it, so what is left at a line is what stops the conversion.

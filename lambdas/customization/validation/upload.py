@@ -111,6 +111,7 @@ def validate_upload(
             dataset_bucket=upload.bucket,
             serving=run.serving,
             cost_ceiling_usd=defaults.cost_ceiling_usd,
+            graders=defaults.graders,
         )
         summary = {
             "dataset": dataset,
