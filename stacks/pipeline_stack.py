@@ -102,6 +102,7 @@ class PipelineStack(CapabilityStack):
             "Validation",
             run_defaults=config.run_defaults(),
             serving=plan,
+            arns=arns,
             data_bucket=storage.data_bucket,
             data_key=storage.key,
             defaults=defaults,

@@ -171,8 +171,16 @@ _SUFFIXES = {"": 1, "k": 10**3, "m": 10**6, "b": 10**9}
 
 def tokens_argument(flag: str, text: str) -> int:
     """A positive number of tokens as people write it: 2000000, 2,000,000, 2e6, 2M, 500k."""
-    match = re.fullmatch(r"\s*([0-9][0-9,_]*(?:\.[0-9]+)?(?:e[0-9]+)?)\s*([kmb]?)\s*", text.lower())
-    value = float(match.group(1).replace(",", "").replace("_", "")) * _SUFFIXES[match.group(2)] if match else 0
+    # Separators only as written in thousands (2,000,000 or 2_000_000): "1,2,3" is not 123.
+    match = re.fullmatch(
+        r"\s*([0-9]{1,3}(?:,[0-9]{3})+|[0-9]{1,3}(?:_[0-9]{3})+|[0-9]+)((?:\.[0-9]+)?(?:e[0-9]+)?)\s*([kmb]?)\s*",
+        text.lower(),
+    )
+    value = (
+        float(match.group(1).replace(",", "").replace("_", "") + match.group(2)) * _SUFFIXES[match.group(3)]
+        if match
+        else 0
+    )
     if not value >= 1 or not math.isfinite(value):
         raise UsageError(f"{flag} is {text!r}; allowed: a positive number of tokens, e.g. 2000000, 2e6 or 2M")
     return round(value)
@@ -405,16 +413,28 @@ def units_needed(tokens_per_day: float, capacity_per_day: float) -> int:
 
 
 def break_even_tokens_per_day(
-    per_hour_per_unit: float, rate_per_1k: float, capacity_per_day: float | None = None
+    per_hour_per_unit: float,
+    rate_per_1k: float,
+    capacity_per_day: float | None = None,
+    *,
+    billed_hours: float | None = None,
+    days: float | None = None,
 ) -> float | None:
-    """The traffic above which provisioned throughput costs less a day than on demand; None
-    where it never does. Below one unit's capacity the provisioned cost is flat, so the two
-    meet where the on-demand cost reaches one unit's day. Past that capacity each unit added
-    costs the same again while serving at most its capacity: if one unit full costs more than
-    its tokens on demand, so do k units, and provisioned is never cheaper."""
+    """The traffic above which provisioned throughput costs less than on demand; None where
+    it never does. Over a period (`billed_hours` paid for `days` of traffic), so that a
+    commitment's whole term counts: 10 days on a 6-month commitment pay 4,380 hours, and the
+    traffic must pay for all of them. Without a period, one day of one unit. Below one unit's
+    capacity the provisioned cost is flat, so the two meet where the on-demand cost reaches
+    the unit's cost. Past that capacity each unit added costs the same again while serving at
+    most its capacity: if one unit full costs more than its tokens on demand, so do k units,
+    and provisioned is never cheaper."""
     if rate_per_1k <= 0:
         return None
-    even = provisioned_per_day(per_hour_per_unit, 1) * 1000 / rate_per_1k
+    if billed_hours is not None and days:
+        unit_per_day = per_hour_per_unit * billed_hours / days
+    else:
+        unit_per_day = provisioned_per_day(per_hour_per_unit, 1)
+    even = unit_per_day * 1000 / rate_per_1k
     if capacity_per_day is not None and even > capacity_per_day:
         return None
     return even
@@ -498,7 +518,9 @@ def compare(subject: Subject, traffic: Traffic, quote: Quote | None = None) -> d
                 billedHours=hours,
             )
             if rate is not None and model.on_demand_serving:
-                option["breakEvenTokensPerDay"] = break_even_tokens_per_day(hourly, rate, capacity)
+                option["breakEvenTokensPerDay"] = break_even_tokens_per_day(
+                    hourly, rate, capacity, billed_hours=hours, days=days
+                )
         options.append(option)
 
     for option in options:
@@ -593,7 +615,10 @@ def verdict(report: dict[str, Any]) -> str:
     evens = [o for o in priced if o.get("breakEvenTokensPerDay")]
     if evens:
         lowest = min(evens, key=lambda o: o["breakEvenTokensPerDay"])
-        line += f"; {SHORT[lowest['option']]} beats on demand above {lowest['breakEvenTokensPerDay']:,.0f} tokens/day"
+        line += (
+            f"; {SHORT[lowest['option']]} beats on demand above {lowest['breakEvenTokensPerDay']:,.0f} tokens/day "
+            f"over these {traffic['days']} days"
+        )
     if unpriced:
         where = "the catalog or on the command line" if report["prices"]["fromCommandLine"] else "the catalog"
         line += f"; {unpriced} cannot be compared (no price in {where})"

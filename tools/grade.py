@@ -12,8 +12,10 @@ through the grader's real Lambda handler; the response is checked against the co
 Prints a row per answer and a summary: mean, distribution, and every record the grader could
 not score with its reason as FILE:LINE.
 
-Exit status: 0 every answer scored, 1 some could not be (or the grader failed), 2 usage or
-unreadable input (a missing file, an unknown grader, a line that is not a JSON object).
+Exit status: 0 every answer scored, 1 some could not be (or the grader failed, or its
+answer_from_reference raised for a record: that record's FILE:LINE says so), 2 usage or
+unreadable input (a missing file, an unknown grader, a grader module that fails to import,
+a line that is not a JSON object).
 Reads FILE as a stream; the answers file is indexed by byte offset, not held. Imports neither
 the CDK nor boto3.
 """
@@ -164,11 +166,19 @@ def _grade(args: argparse.Namespace, module: Any) -> tuple[Summary, list[Graded]
     with args.file.open("rb") as records, answers or _Nothing():
         batch: list[tuple[dict[str, Any], Graded]] = []
         for line, record in read_jsonl(records, str(args.file)):
-            samples = (
-                answers.take(line, record.get(args.id_field))
-                if answers
-                else [(None, _self_check_answer(module, record))]
-            )
+            if answers:
+                samples = answers.take(line, record.get(args.id_field))
+            else:
+                answer, problem = _self_check_answer(module, record)
+                if problem:  # this record's could-not-score line, not a crash of the whole run
+                    if batch:  # the rows stay in the records' order
+                        _invoke(handler, batch, summary, emit)
+                        batch = []
+                    failed = Graded(f"{args.file}:{line}", line, None, None, problem=problem)
+                    summary.add(failed)
+                    emit(failed)
+                    continue
+                samples = [(None, answer)]
             if not samples:
                 summary.without_answer += 1
             for sample, (answers_line, answer) in enumerate(samples, start=1):
@@ -231,15 +241,22 @@ def bedrock_item(item_id: str, record: dict[str, Any], answer: str) -> dict[str,
     return {"id": item_id, "messages": [*prompt, {"role": "assistant", "content": answer}], "metadata": metadata}
 
 
-def _self_check_answer(module: Any, record: dict[str, Any]) -> str:
-    """The record's reference as the grader would want it answered ("" without one)."""
+def _self_check_answer(module: Any, record: dict[str, Any]) -> tuple[str, str | None]:
+    """The record's reference as the grader would want it answered ("" without one), or the
+    reason the module's `answer_from_reference` could not give it."""
     reference = record.get("reference_answer")
     if reference is None:
-        return ""
+        return "", None
     make = getattr(module, "answer_from_reference", None)
-    if make is not None:
-        return make(reference)
-    return reference if isinstance(reference, str) else json.dumps(reference)
+    if make is None:
+        return (reference if isinstance(reference, str) else json.dumps(reference)), None
+    try:
+        answer = make(reference)
+    except Exception as error:  # the module's code, on this record's reference
+        return "", f"answer_from_reference raised {type(error).__name__}: {error}"
+    if not isinstance(answer, str):
+        return "", f"answer_from_reference returned {type(answer).__name__}, not the answer as a string"
+    return answer, None
 
 
 class AnswerIndex:

@@ -115,6 +115,8 @@ def run_detail(session: Any, environment: DeployedEnvironment, run_name: str) ->
     return {
         **_row(execution, names, found),
         "settings": part(output, VALIDATION).get("settings"),
+        # Re-fine-tuning: the run and custom model this one customized further (`compare` shows it).
+        "lineage": part(output, VALIDATION).get("lineage"),
         "datasetVersion": upload.get("versionId"),
         "scores": _scores(part(output, EVALUATION)),
         "curves": curves_detail(session.client("s3"), curves_of(output)) if curves_of(output) else None,
@@ -181,6 +183,8 @@ def render_detail(detail: dict[str, Any]) -> str:
     lines += [f"  {entry['time'][11:19]}  {entry['state']}" for entry in detail["timeline"]]
     if detail.get("settings"):
         lines.append(f"settings: {_settings_line(detail['settings'])}")
+    if detail.get("lineage"):
+        lines.append(f"parent: {_parent_line(detail['lineage'])}")
     job = detail["bedrockJob"]
     if job.get("jobName"):
         lines.append(f"job {job['jobName']}: {job.get('status') or 'not started'}")
@@ -204,6 +208,14 @@ def render_detail(detail: dict[str, Any]) -> str:
     if detail["links"].get("evaluationReport"):
         lines.append(f"evaluation report: {detail['links']['evaluationReport']}")
     return "\n".join(lines)
+
+
+def _parent_line(lineage: dict[str, Any]) -> str:
+    """The run this one customized further, its model, and how that one was trained."""
+    parent = lineage.get("parentRun") or "a custom model"
+    hyperparameters = ", ".join(f"{k}={v}" for k, v in sorted((lineage.get("parentHyperParameters") or {}).items()))
+    trained = f"; it trained with {hyperparameters}" if hyperparameters else ""
+    return f"{parent} (model {lineage.get('parentModel')}{trained})"
 
 
 def _settings_line(settings: dict[str, Any]) -> str:

@@ -157,6 +157,35 @@ class TeacherSpec:
 
 
 @dataclass(frozen=True)
+class Recustomization:
+    """Whether a custom model of this base model can be customized again (its ARN as the next
+    job's baseModelIdentifier): the methods the next job may use, and the methods the parent
+    must have been made by, with the page read. Empty where no page says Bedrock allows it."""
+
+    methods: tuple[str, ...] = ()
+    parents: tuple[str, ...] = ()
+    source: str | None = None
+    checked: str | None = None
+
+    def problem(self, model_name: str, customization_type: str, parent_type: str | None) -> str | None:
+        """Why a `customization_type` job cannot start from a custom model of this base made by
+        `parent_type`; None when it can."""
+        source = f"(source: {self.source}, checked {self.checked})" if self.source else "(no source found)"
+        if customization_type not in self.methods:
+            allowed = ", ".join(self.methods) or "none"
+            return (
+                f"{model_name}: a custom model cannot be customized again by {customization_type} "
+                f"(allowed: {allowed}) {source}"
+            )
+        if parent_type not in self.parents:
+            return (
+                f"{model_name}: a custom model made by {parent_type} cannot be customized again "
+                f"(parents allowed: {', '.join(self.parents) or 'none'}) {source}"
+            )
+        return None
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     id: str
     name: str
@@ -178,6 +207,7 @@ class ModelSpec:
     lifecycle: Lifecycle
     reasoning_content: bool = False  # assistant turns may carry reasoningContent (Nova 2)
     methods: dict[str, MethodSpec] = field(default_factory=dict)  # customization type -> its rules
+    recustomization: Recustomization = field(default_factory=Recustomization)
 
     @property
     def customization_types(self) -> tuple[str, ...]:
@@ -361,6 +391,16 @@ def _model(model_id: str, entry: dict[str, Any]) -> ModelSpec:
         ),
         sources=dict(entry.get("sources", {})),
         methods={kind: _method(spec) for kind, spec in entry["customizationTypes"].items()},
+        recustomization=_recustomization(entry.get("recustomization") or {}),
+    )
+
+
+def _recustomization(entry: dict[str, Any]) -> Recustomization:
+    return Recustomization(
+        methods=tuple(entry.get("methods", ())),
+        parents=tuple(entry.get("parents", ())),
+        source=entry.get("source"),
+        checked=entry.get("checked"),
     )
 
 

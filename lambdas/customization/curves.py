@@ -15,6 +15,11 @@ write validation metrics. AWS's own sample reads an extra `validation/` folder b
 post_fine_tuning_validation/, so the files are found by listing the job's output folder and
 matching the file name, never by a hard-coded key. Perplexity is optional (an older example
 omits it), and a step may have several rows (AWS's samples average them): both are tolerated.
+The page does not say whether step_number runs on across epochs or starts again at 0 in each:
+when a step number appears under two epochs, rows are keyed by (epoch, step) and the steps
+are counted on across epochs (epoch by epoch), so that no two epochs fold into one point.
+A NaN or infinite loss is no reason to refuse the file: it is a run that diverged, and the
+diagnosis says so (the curve keeps its finite points).
 
 Nothing here may fail a run: every problem becomes "no curve available: <why>".
 """
@@ -25,6 +30,7 @@ import csv
 import math
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from customization.catalog import HyperparameterSpec, ModelSpec
@@ -46,31 +52,84 @@ MAX_LISTED_KEYS = 1000
 # see every feature at the chart's width, small enough for an e-mail client to open.
 MAX_KEPT_POINTS = 600
 
-# The diagnosis. Fewer training steps than this show no trend at all.
+# The diagnosis (see "-- the diagnosis --" below for how each verdict is tested). Fewer training
+# steps than this show no trend at all.
 MIN_TRAINING_POINTS = 3
 # Overfitting: the validation loss stayed above its minimum for at least this many evaluations
 # after it (2 is Bedrock's own earlyStoppingPatience default for Claude 3 Haiku, in the
-# catalog), and ended at least this much above it (a smaller rise is the noise of a sample).
+# catalog), and each of the last OVERFITTING_PATIENCE evaluations is above the minimum by more
+# than OVERFITTING_NOISE_MULTIPLE times the validation noise and by at least
+# OVERFITTING_MIN_RISE (relative). The minimum of a noisy curve is itself a low draw, so a
+# rise of one or two noise deviations after it is expected from noise alone; 3 is not. The
+# floor of 5% stands for the noise a few evaluations cannot measure (a validation set of a few
+# hundred records moves its mean loss by a few per cent between evaluations).
 OVERFITTING_PATIENCE = 2
-OVERFITTING_MIN_RISE = 0.02
-# Unstable: the training loss is compared with its centred moving mean over a window of
-# MOVING_WINDOW_SHARE of the steps (at least MOVING_WINDOW_MIN, odd): a step further than
-# UNSTABLE_DEVIATION (relative) from that mean is a spike. Batch-to-batch noise of a healthy
-# fine-tuning run stays within about 10-15% of its trend; 30% is a loss that jumps. The run is
-# unstable when more than UNSTABLE_SHARE of its steps spike (one spike is a bad batch, not an
-# unstable run). The first WARMUP_SHARE of the steps is left out: the learning-rate warm-up
-# and the fastest fall of the loss are there by design.
+OVERFITTING_NOISE_MULTIPLE = 3.0
+OVERFITTING_MIN_RISE = 0.05
+# Unstable. Trend: the centred moving mean over MOVING_WINDOW_SHARE of the steps (at least
+# MOVING_WINDOW_MIN, odd). The first WARMUP_SHARE of the steps is left out: the learning-rate
+# warm-up and the fastest fall of the loss are there by design. Below MIN_POINTS_FOR_INSTABILITY
+# steps after it there is too little to judge. The scale is the curve's overall drop (the
+# range of its trend), never the loss itself: at a low loss floor ordinary batch noise is a
+# large share of the loss but a small share of what training achieved. Unstable is any of:
+# - diverging: the mean loss over the tail (TAIL_SHARE) climbed back above the lowest full
+#   window of the trend by more than DIVERGENCE_RANGE_SHARE of the drop and more than
+#   DIVERGENCE_NOISE_MULTIPLE standard errors of a window mean (the lowest of many noisy window
+#   means is itself about 3 standard errors low, so 5 is not noise);
+# - spiking: more than SPIKE_SHARE of the steps (and at least SPIKE_MIN_COUNT: one bad batch is
+#   not an unstable run) stray from the trend by more than SPIKE_NOISE_MULTIPLE times the noise
+#   of its fifth of the run (SPIKE_BLOCKS) and more than SPIKE_RANGE_SHARE of the drop
+#   (per-record losses at batch size 1 are heavy tailed: exponential-like noise passes 8
+#   robust deviations at about 1 step in 600);
+# - oscillating: the loss swings by more than OSCILLATION_SHARE of the drop (robust deviation)
+#   and alternates step to step: the lag-1 autocorrelation of the residuals is more than
+#   OSCILLATION_AUTOCORRELATION below what independent noise gives (about -1/window). Noise of
+#   any size is independent from batch to batch; a step size too large for the curvature
+#   overshoots one way, then the other. Needs MIN_POINTS_FOR_OSCILLATION steps (the
+#   autocorrelation of 30 noise residuals has a standard error of about 0.18).
 MOVING_WINDOW_SHARE = 0.05
 MOVING_WINDOW_MIN = 5
-UNSTABLE_DEVIATION = 0.30
-UNSTABLE_SHARE = 0.10
 WARMUP_SHARE = 0.10
 MIN_POINTS_FOR_INSTABILITY = 10
-# Underfitting: over the last TAIL_SHARE of the run (at least two points) the smoothed loss
-# still fell by more than UNDERFITTING_DROP (relative). A converged curve flattens: under 3%
-# over its last fifth is the flattening, not a fall.
+DIVERGENCE_RANGE_SHARE = 0.20
+DIVERGENCE_NOISE_MULTIPLE = 5.0
+SPIKE_NOISE_MULTIPLE = 8.0
+SPIKE_RANGE_SHARE = 0.10
+SPIKE_SHARE = 0.05
+SPIKE_MIN_COUNT = 3
+SPIKE_BLOCKS = 5  # the noise a spike is measured against is that of its fifth of the run
+OSCILLATION_SHARE = 0.05
+OSCILLATION_AUTOCORRELATION = 0.40
+MIN_POINTS_FOR_OSCILLATION = 30
+# Underfitting: a least-squares line through the last TAIL_SHARE of the steps (at least
+# TAIL_MIN_POINTS) still falls, and the fall is real:
+# - its t statistic (slope over its standard error) is above UNDERFITTING_T: 4, not the
+#   textbook 2 or 3, because per-record losses are heavy tailed (one converged batch-size-1
+#   curve in a few hundred reaches t = 3 by chance) while a fall worth more epochs is far above;
+# - the fall over the tail is more than UNDERFITTING_NOISE_MULTIPLE times the residual
+#   standard deviation (the fall stands out of the noise by eye): on a long run the t test
+#   finds a fall far too small to be worth more epochs, and it trusts independent Gaussian
+#   residuals, which real curves only approximate (batch-size-1 noise as large as the loss
+#   passes t = 4 about once in 500 converged curves; it never falls one noise deviation);
+# - the fall is more than UNDERFITTING_DROP of the tail's starting level: a converged curve
+#   flattens, and under 3% over the last fifth is the flattening, not a fall.
+# - the fall is more than UNDERFITTING_SHARE_OF_DROP of all the curve fell, from its start to
+#   the end of the line: a curve that fell 1.5 and then 0.003 over its last fifth has
+#   converged, however clear that last 0.003 is when the noise is small (a t test on ten
+#   points of tiny noise finds such a slope now and then). A curve still falling as it ends
+#   has fallen a good share of its drop in the last fifth (a straight decline: 20%).
+# The validation loss, with VALIDATION_TREND_MIN_POINTS evaluations or more, must agree: its
+# line over its own tail falls by more than UNDERFITTING_DROP and by more than
+# UNDERFITTING_VALIDATION_NOISE_MULTIPLE times its noise. With fewer evaluations there is no
+# validation trend, and the training loss is judged alone (the summary says so).
 TAIL_SHARE = 0.2
+TAIL_MIN_POINTS = 5
+UNDERFITTING_T = 4.0
+UNDERFITTING_NOISE_MULTIPLE = 1.0
 UNDERFITTING_DROP = 0.03
+UNDERFITTING_SHARE_OF_DROP = 0.05
+VALIDATION_TREND_MIN_POINTS = 3
+UNDERFITTING_VALIDATION_NOISE_MULTIPLE = 2.0
 
 OVERFITTING, UNSTABLE, UNDERFITTING, HEALTHY, UNAVAILABLE = (
     "overfitting",
@@ -97,11 +156,14 @@ class Point:
 
 @dataclass(frozen=True)
 class Curve:
-    """One loss against step: a point a step (several rows of one step averaged), sorted."""
+    """One loss against step: a point a step (several rows of one step averaged), sorted.
+    Only finite losses are points; the first row whose loss is NaN or infinite is `not_finite`."""
 
     uri: str
     points: tuple[Point, ...]
     rows: int  # rows read (before averaging the rows of one step)
+    not_finite: Point | None = None  # its loss is the NaN or infinity read
+    restarted: bool = False  # step numbers started again in each epoch: steps here run on
 
     @property
     def losses(self) -> list[float]:
@@ -165,7 +227,7 @@ def _parsed(reader, uri: str, loss_column: str, max_rows: int) -> Curve:
         )
     at = {name: columns.index(name) for name in wanted}
     perplexity_at = columns.index("perplexity") if "perplexity" in columns else None
-    by_step: dict[int, list[Point]] = {}
+    read: list[Point] = []
     count = 0
     for count, row in enumerate(rows, start=1):
         if count > max_rows:
@@ -173,17 +235,46 @@ def _parsed(reader, uri: str, loss_column: str, max_rows: int) -> Curve:
         line = reader.line_num
         step = _whole(_cell(row, at["step_number"], uri, line, "step_number"), uri, line, "step_number")
         epoch = _whole(_cell(row, at["epoch_number"], uri, line, "epoch_number"), uri, line, "epoch_number")
-        loss = _number(_cell(row, at[loss_column], uri, line, loss_column), uri, line, loss_column)
+        loss = _loss(_cell(row, at[loss_column], uri, line, loss_column), uri, line, loss_column)
         perplexity = None
         if perplexity_at is not None and perplexity_at < len(row):
             try:
                 perplexity = _finite(float(row[perplexity_at]))
             except ValueError:
                 perplexity = None  # optional: a blank or odd perplexity does not spoil the loss
-        by_step.setdefault(step, []).append(Point(step, epoch, loss, perplexity))
-    if not by_step:
+        read.append(Point(step, epoch, loss, perplexity))
+    if not read:
         raise CurvesUnavailable(f"{uri} is empty: a header and no rows")
-    return Curve(uri=uri, points=tuple(_averaged(by_step[step]) for step in sorted(by_step)), rows=count)
+    epochs_of: dict[int, set[int]] = {}
+    for point in read:
+        epochs_of.setdefault(point.step, set()).add(point.epoch)
+    restarted = any(len(epochs) > 1 for epochs in epochs_of.values())
+    if restarted:
+        read = _counted_on(read)
+    by_step: dict[int, list[Point]] = {}
+    bad: list[Point] = []
+    for point in read:
+        (by_step.setdefault(point.step, []) if math.isfinite(point.loss) else bad).append(point)
+    return Curve(
+        uri=uri,
+        points=tuple(_averaged(by_step[step]) for step in sorted(by_step)),
+        rows=count,
+        not_finite=min(bad, key=lambda p: p.step) if bad else None,
+        restarted=restarted,
+    )
+
+
+def _counted_on(read: list[Point]) -> list[Point]:
+    """Steps numbered anew in each epoch, counted on: an epoch starts one after the last step
+    of the epoch before it."""
+    last: dict[int, int] = {}
+    for point in read:
+        last[point.epoch] = max(last.get(point.epoch, 0), point.step)
+    offset, offsets = 0, {}
+    for epoch in sorted(last):
+        offsets[epoch] = offset
+        offset += last[epoch] + 1
+    return [Point(p.step + offsets[p.epoch], p.epoch, p.loss, p.perplexity) for p in read]
 
 
 def _averaged(points: list[Point]) -> Point:
@@ -214,6 +305,14 @@ def _number(text: str, uri: str, line: int, column: str) -> float:
     return value
 
 
+def _loss(text: str, uri: str, line: int, column: str) -> float:
+    """A loss: any number, NaN and infinity included (a diverged run writes them)."""
+    try:
+        return float(text)
+    except ValueError:
+        raise CurvesUnavailable(f"{uri} line {line}: {column} {text[:40]!r} is not a finite number") from None
+
+
 def _whole(text: str, uri: str, line: int, column: str) -> int:
     value = _number(text, uri, line, column)
     if value != int(value) or value < 0:
@@ -237,6 +336,14 @@ def megabytes(count: float) -> str:
 
 
 # -- the diagnosis -----------------------------------------------------------------------------
+#
+# Every verdict is a test against the curve's own noise, so that the noise of a batch (small
+# for large batches, as large as the loss itself at batch size 1) never reads as a problem:
+# - the noise of the training loss is the robust spread (1.4826 x the median absolute
+#   deviation: the standard deviation for Gaussian noise, barely moved by a few spikes) of its
+#   residuals from its centred moving mean;
+# - the noise of the validation loss (a few evaluations) is the robust spread of its second
+#   differences: zero on a smooth curve (the bend at its minimum is left out).
 
 
 @dataclass(frozen=True)
@@ -344,18 +451,26 @@ def _epoch_ordinal(epoch: int, base: int) -> int:
 
 def diagnose(training: Curve, validation: Curve | None, tuning: Tuning, note: str | None = None) -> Diagnosis:
     """Overfitting, unstable, underfitting or healthy (in that order of precedence: the first
-    that holds is the verdict), with the change to try."""
+    that holds is the verdict), with the change to try. A loss that became NaN or infinite is
+    unstable before anything else: the run diverged."""
+    details: dict[str, Any] = {"trainingSteps": len(training.points)}
+    if validation:
+        details["validationEvaluations"] = len(validation.points)
+    if training.restarted or (validation and validation.restarted):
+        details["stepsRestartEachEpoch"] = True
+    if note:
+        details["note"] = note
+    diverged = _not_finite(training, validation, tuning, details)
+    if diverged:
+        return diverged
     if len(training.points) < MIN_TRAINING_POINTS:
         return unavailable(
             f"{training.uri} has {len(training.points)} step(s); a trend needs at least {MIN_TRAINING_POINTS}"
         )
+    if validation is not None and not validation.points:
+        validation = None
     epochs = [p.epoch for p in training.points] + ([p.epoch for p in validation.points] if validation else [])
     base = min(epochs)
-    details: dict[str, Any] = {"trainingSteps": len(training.points)}
-    if validation:
-        details["validationEvaluations"] = len(validation.points)
-    if note:
-        details["note"] = note
     found = (
         _overfitting(validation, base, tuning, details)
         or _unstable(training, tuning, details)
@@ -363,8 +478,7 @@ def diagnose(training: Curve, validation: Curve | None, tuning: Tuning, note: st
     )
     if found:
         return found
-    train_last = moving_mean(training.losses, window_for(len(training.points)))[-1]
-    settled = f"training loss settled near {train_last:.4f}"
+    settled = f"training loss settled near {_tail_mean(training.losses):.4f}"
     if validation:
         best = min(validation.losses)
         settled += f", validation loss ended at {validation.losses[-1]:.4f} (best {best:.4f})"
@@ -377,6 +491,103 @@ def diagnose(training: Curve, validation: Curve | None, tuning: Tuning, note: st
     )
 
 
+# -- statistics --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineFit:
+    slope: float
+    intercept: float
+    residual_sd: float  # 0 for two points or a perfect line
+    slope_se: float
+
+    def at(self, x: float) -> float:
+        return self.intercept + self.slope * x
+
+
+def line_fit(xs: Sequence[float], ys: Sequence[float]) -> LineFit:
+    """The least-squares line through (xs, ys), with the standard error of its slope."""
+    n = len(xs)
+    mean_x, mean_y = sum(xs) / n, sum(ys) / n
+    sxx = sum((x - mean_x) ** 2 for x in xs)
+    if sxx == 0:
+        return LineFit(0.0, mean_y, 0.0, math.inf)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True)) / sxx
+    intercept = mean_y - slope * mean_x
+    squares = sum((y - intercept - slope * x) ** 2 for x, y in zip(xs, ys, strict=True))
+    residual_sd = math.sqrt(squares / (n - 2)) if n > 2 else 0.0
+    return LineFit(slope, intercept, residual_sd, residual_sd / math.sqrt(sxx))
+
+
+def median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def robust_sd(values: Sequence[float]) -> float:
+    """1.4826 x the median absolute deviation: the standard deviation of Gaussian noise, and
+    barely moved by a few outliers."""
+    if not values:
+        return 0.0
+    centre = median(values)
+    return 1.4826 * median([abs(v - centre) for v in values])
+
+
+def validation_noise(losses: Sequence[float]) -> float:
+    """The noise of a short curve, from its second differences (x[i-1] - 2 x[i] + x[i+1]: about
+    zero wherever the curve is smooth, and sqrt(6) sigma for independent noise), by their
+    robust spread. The one centred on the minimum is left out: the bend there is the signal."""
+    if len(losses) < 3:
+        return 0.0
+    lowest = min(range(len(losses)), key=lambda i: (losses[i], -i))
+    bends = [losses[i - 1] - 2 * losses[i] + losses[i + 1] for i in range(1, len(losses) - 1) if i != lowest]
+    return 1.4826 * median([abs(b) for b in bends]) / math.sqrt(6) if bends else 0.0
+
+
+def lag1_autocorrelation(values: Sequence[float]) -> float:
+    mean = sum(values) / len(values)
+    centred = [v - mean for v in values]
+    variance = sum(c * c for c in centred)
+    if variance == 0:
+        return 0.0
+    return sum(a * b for a, b in pairwise(centred)) / variance
+
+
+def noise_autocorrelation(window: int) -> float:
+    """The lag-1 autocorrelation of independent noise's residuals from a centred moving mean."""
+    own, other = 1 - 1 / window, -1 / window
+    covariance = 2 * own * other + (window - 2) * other * other
+    variance = own * own + (window - 1) * other * other
+    return covariance / variance
+
+
+def tail_size(count: int, minimum: int = TAIL_MIN_POINTS) -> int:
+    return min(count, max(minimum, math.ceil(count * TAIL_SHARE)))
+
+
+def _tail_mean(losses: Sequence[float]) -> float:
+    tail = losses[-tail_size(len(losses)) :]
+    return sum(tail) / len(tail)
+
+
+# -- the verdicts ------------------------------------------------------------------------------
+
+
+def _not_finite(training: Curve, validation: Curve | None, tuning: Tuning, details: dict) -> Diagnosis | None:
+    for which, found in (("training", training), ("validation", validation)):
+        if found is None or found.not_finite is None:
+            continue
+        at = found.not_finite
+        details.update(notFiniteStep=at.step, notFiniteEpoch=at.epoch, notFiniteCurve=which)
+        summary = (
+            f"unstable: the loss became NaN/infinite at step {at.step} ({which} loss, epoch {at.epoch}): "
+            "the run diverged"
+        )
+        return _unstable_advice(summary, tuning, details)
+    return None
+
+
 def _overfitting(validation: Curve | None, base: int, tuning: Tuning, details: dict) -> Diagnosis | None:
     if validation is None or len(validation.points) < OVERFITTING_PATIENCE + 1:
         return None
@@ -385,12 +596,25 @@ def _overfitting(validation: Curve | None, base: int, tuning: Tuning, details: d
     # The last evaluation at the minimum: every one after it is above it.
     at = max(i for i, loss in enumerate(losses) if loss == lowest)
     after = len(losses) - 1 - at
-    rise = (losses[-1] - lowest) / lowest if lowest > 0 else math.inf
-    if after < OVERFITTING_PATIENCE or rise < OVERFITTING_MIN_RISE:
+    if after < OVERFITTING_PATIENCE:
         return None
+    noise = validation_noise(losses)
+    needed = max(OVERFITTING_NOISE_MULTIPLE * noise, OVERFITTING_MIN_RISE * abs(lowest))
+    # Persisted: each of the last OVERFITTING_PATIENCE evaluations is that far above the minimum.
+    held = min(losses[-OVERFITTING_PATIENCE:]) - lowest
+    if held <= needed or lowest <= 0:
+        return None
+    rise = (losses[-1] - lowest) / lowest
     minimum = validation.points[at]
     epoch = _epoch_ordinal(minimum.epoch, base)
-    details.update(k=after, minimumEpoch=epoch, minimumStep=minimum.step, minimumLoss=lowest, rise=round(rise, 4))
+    details.update(
+        k=after,
+        minimumEpoch=epoch,
+        minimumStep=minimum.step,
+        minimumLoss=lowest,
+        rise=round(rise, 4),
+        validationNoise=round(noise, 6),
+    )
     summary = (
         f"overfitting: validation loss rose for {after} evaluations after its minimum {lowest:.4f} "
         f"(step {minimum.step}, epoch {epoch}) and ended {rise:.0%} above it"
@@ -424,22 +648,76 @@ def _lower_learning_rate(tuning: Tuning) -> Change | None:
 
 
 def _unstable(training: Curve, tuning: Tuning, details: dict) -> Diagnosis | None:
-    losses = training.losses
-    window = window_for(len(losses))
-    means = moving_mean(losses, window)
-    first = math.ceil(len(losses) * WARMUP_SHARE)
-    checked = [(loss, mean) for loss, mean in zip(losses[first:], means[first:], strict=True)]
-    if len(checked) < MIN_POINTS_FOR_INSTABILITY:
+    losses, steps = training.losses, [p.step for p in training.points]
+    count = len(losses)
+    window = window_for(count)
+    half = window // 2
+    trend = moving_mean(losses, window)
+    first = math.ceil(count * WARMUP_SHARE)
+    if count - first < MIN_POINTS_FOR_INSTABILITY:
         return None
-    spikes = sum(1 for loss, mean in checked if mean > 0 and abs(loss - mean) / mean > UNSTABLE_DEVIATION)
-    share = spikes / len(checked)
-    if share <= UNSTABLE_SHARE:
-        return None
-    details.update(spikes=spikes, checkedSteps=len(checked), spikeShare=round(share, 4), window=window)
-    summary = (
-        f"unstable: training loss strayed more than {UNSTABLE_DEVIATION:.0%} from its {window}-step moving mean "
-        f"at {share:.0%} of steps (more than {UNSTABLE_SHARE:.0%} is unstable)"
-    )
+    residuals = [loss - mean for loss, mean in zip(losses[first:], trend[first:], strict=True)]
+    noise = robust_sd(residuals)
+    drop = max(trend) - min(trend)
+    scale = drop if drop > 0 else max(abs(max(losses)), 1e-12)
+    measured = {"window": window, "noise": round(noise, 6), "drop": round(drop, 6)}
+    # Full windows only: a window cut short at either end is a noisier mean.
+    full = range(max(first, half), count - half)
+
+    if full:
+        low = min(full, key=lambda i: trend[i])
+        tail_mean = _tail_mean(losses)
+        climbed = tail_mean - trend[low]
+        if (
+            climbed > DIVERGENCE_RANGE_SHARE * scale
+            and climbed > DIVERGENCE_NOISE_MULTIPLE * noise / math.sqrt(window)
+            and low < count - tail_size(count)
+        ):
+            details.update(measured, lowestStep=steps[low], climbed=round(climbed, 6), climbedShare=climbed / scale)
+            summary = (
+                f"unstable: training loss climbed back up from {trend[low]:.4f} (step {steps[low]}) to "
+                f"{tail_mean:.4f} over the last {TAIL_SHARE:.0%} of the run, {climbed / scale:.0%} of its overall "
+                "drop: it is diverging"
+            )
+            return _unstable_advice(summary, tuning, details)
+
+    # Upward only (a loss spikes up; a convex fall leaves the moving mean above the loss), and
+    # against the noise of its own stretch of the run: per-record noise shrinks with the loss.
+    size = max(window, math.ceil(len(residuals) / SPIKE_BLOCKS))
+    spikes = []
+    for start in range(0, len(residuals), size):
+        block = residuals[start : start + size]
+        threshold = max(SPIKE_NOISE_MULTIPLE * robust_sd(block), SPIKE_RANGE_SHARE * scale)
+        spikes += [steps[first + start + i] for i, r in enumerate(block) if r > threshold]
+    if len(spikes) >= SPIKE_MIN_COUNT and len(spikes) > SPIKE_SHARE * len(residuals):
+        share = len(spikes) / len(residuals)
+        details.update(measured, spikes=len(spikes), checkedSteps=len(residuals), spikeShare=round(share, 4))
+        summary = (
+            f"unstable: training loss jumped more than {SPIKE_NOISE_MULTIPLE:g} times its noise (and "
+            f"{SPIKE_RANGE_SHARE:.0%} of its overall drop) away from its {window}-step moving mean at {len(spikes)} "
+            f"steps ({share:.0%}; first at step {spikes[0]})"
+        )
+        return _unstable_advice(summary, tuning, details)
+
+    if len(full) >= MIN_POINTS_FOR_OSCILLATION:
+        inner = [losses[i] - trend[i] for i in full]
+        correlation = lag1_autocorrelation(inner)
+        swing = robust_sd(inner)
+        if (
+            correlation - noise_autocorrelation(window) < -OSCILLATION_AUTOCORRELATION
+            and swing > OSCILLATION_SHARE * scale
+        ):
+            details.update(measured, swing=round(swing, 6), lag1Autocorrelation=round(correlation, 4))
+            summary = (
+                f"unstable: training loss swung up and down around its {window}-step moving mean by "
+                f"{swing / scale:.0%} of its overall drop, alternating from step to step "
+                f"(lag-1 autocorrelation {correlation:.2f}): the steps overshoot"
+            )
+            return _unstable_advice(summary, tuning, details)
+    return None
+
+
+def _unstable_advice(summary: str, tuning: Tuning, details: dict) -> Diagnosis:
     change = _lower_learning_rate(tuning)
     if change is not None:
         advice = (
@@ -458,37 +736,66 @@ def _unstable(training: Curve, tuning: Tuning, details: dict) -> Diagnosis | Non
     return Diagnosis(UNSTABLE, summary, "check the training data for mislabelled or duplicated records", None, details)
 
 
-def _falling(losses: Sequence[float], smoothed: bool) -> float | None:
-    """How much (relative) the curve fell over its last TAIL_SHARE, when it still falls there."""
-    if len(losses) < 2:
-        return None
-    values = moving_mean(losses, window_for(len(losses))) if smoothed else list(losses)
-    start = len(values) - max(2, math.ceil(len(values) * TAIL_SHARE))
-    if values[start] <= 0:
-        return None
-    drop = (values[start] - values[-1]) / values[start]
-    # Still falling: down over the tail, and (unsmoothed) ending at the lowest value so far.
-    if drop <= UNDERFITTING_DROP or (not smoothed and values[-1] > min(values)):
-        return None
-    return drop
+def _tail_fall(curve_: Curve, minimum: int) -> tuple[float, float, LineFit]:
+    """The fall and the relative fall of the least-squares line over the curve's tail, and the line."""
+    size = tail_size(len(curve_.points), minimum)
+    tail = curve_.points[-size:]
+    xs, ys = [float(p.step) for p in tail], [p.loss for p in tail]
+    fit = line_fit(xs, ys)
+    fall = -fit.slope * (xs[-1] - xs[0])
+    start = fit.at(xs[0])
+    return fall, (fall / start if start > 0 else 0.0), fit
+
+
+def _falling_training(training: Curve, details: dict) -> float | None:
+    fall, relative, fit = _tail_fall(training, TAIL_MIN_POINTS)
+    t = -fit.slope / fit.slope_se if fit.slope_se > 0 else (math.inf if fit.slope < 0 else 0.0)
+    if (
+        relative > UNDERFITTING_DROP
+        and t > UNDERFITTING_T
+        and fall > UNDERFITTING_NOISE_MULTIPLE * fit.residual_sd
+        and fall > UNDERFITTING_SHARE_OF_DROP * _overall_drop(training, fit)
+    ):
+        details.update(trainingDrop=round(relative, 4), trainingT=round(t, 2) if math.isfinite(t) else None)
+        return relative
+    return None
+
+
+def _overall_drop(curve_: Curve, tail_fit: LineFit) -> float:
+    """How far the curve fell in all: from the mean of its first points to the end of the tail's line."""
+    losses = curve_.losses
+    first = losses[: max(3, math.ceil(len(losses) * 0.05))]
+    return max(0.0, sum(first) / len(first) - tail_fit.at(float(curve_.points[-1].step)))
+
+
+def _falling_validation(validation: Curve, details: dict) -> float | None:
+    fall, relative, _ = _tail_fall(validation, VALIDATION_TREND_MIN_POINTS)
+    noise = validation_noise(validation.losses)
+    if relative > UNDERFITTING_DROP and fall > UNDERFITTING_VALIDATION_NOISE_MULTIPLE * noise:
+        details.update(validationDrop=round(relative, 4))
+        return relative
+    return None
 
 
 def _underfitting(training: Curve, validation: Curve | None, tuning: Tuning, details: dict) -> Diagnosis | None:
-    train_drop = _falling(training.losses, smoothed=True)
+    scratch: dict[str, Any] = {}
+    train_drop = _falling_training(training, scratch)
     if train_drop is None:
         return None
-    validation_drop = None
-    if validation is not None:
-        validation_drop = _falling(validation.losses, smoothed=False)
+    fell = f"training loss fell {train_drop:.0%}"
+    if validation is not None and len(validation.points) >= VALIDATION_TREND_MIN_POINTS:
+        validation_drop = _falling_validation(validation, scratch)
         if validation_drop is None:
             return None
-    details.update(trainingDrop=round(train_drop, 4))
-    fell = f"training loss fell {train_drop:.0%}"
-    if validation_drop is not None:
-        details.update(validationDrop=round(validation_drop, 4))
         fell += f" and validation loss {validation_drop:.0%}"
+    elif validation is not None:
+        fell += (
+            f" (the validation curve has {len(validation.points)} evaluation(s), too few for a trend: "
+            "judged on training loss alone)"
+        )
     else:
         fell += " (no validation curve: judged on training loss alone)"
+    details.update(scratch)
     summary = f"underfitting: {fell} over the last {TAIL_SHARE:.0%} of the run and were still falling at the end"
     epochs = tuning.current("epochCount")
     change = tuning.change("epochCount", epochs * 2) if epochs is not None else None
@@ -543,8 +850,10 @@ def curves_document(
             "rows": found.rows,
             "steps": len(found.points),
             "thinnedTo": len(kept) if len(kept) < len(found.points) else None,
-            "final": found.points[-1].loss,
-            "best": min(found.losses),
+            "final": found.points[-1].loss if found.points else None,
+            "best": min(found.losses) if found.points else None,
+            "notFinite": {"step": found.not_finite.step, "epoch": found.not_finite.epoch} if found.not_finite else None,
+            "stepsRestartEachEpoch": found.restarted,
             "points": [
                 {
                     "step": p.step,
@@ -561,10 +870,19 @@ def curves_document(
         "source": "https://docs.aws.amazon.com/bedrock/latest/userguide/model-customization-analyze.html",
         "thresholds": {
             "overfittingPatience": OVERFITTING_PATIENCE,
+            "overfittingNoiseMultiple": OVERFITTING_NOISE_MULTIPLE,
             "overfittingMinRise": OVERFITTING_MIN_RISE,
-            "unstableDeviation": UNSTABLE_DEVIATION,
-            "unstableShare": UNSTABLE_SHARE,
+            "divergenceRangeShare": DIVERGENCE_RANGE_SHARE,
+            "divergenceNoiseMultiple": DIVERGENCE_NOISE_MULTIPLE,
+            "spikeNoiseMultiple": SPIKE_NOISE_MULTIPLE,
+            "spikeRangeShare": SPIKE_RANGE_SHARE,
+            "spikeShare": SPIKE_SHARE,
+            "oscillationShare": OSCILLATION_SHARE,
+            "oscillationAutocorrelation": OSCILLATION_AUTOCORRELATION,
+            "underfittingT": UNDERFITTING_T,
+            "underfittingNoiseMultiple": UNDERFITTING_NOISE_MULTIPLE,
             "underfittingDrop": UNDERFITTING_DROP,
+            "underfittingShareOfDrop": UNDERFITTING_SHARE_OF_DROP,
             "tailShare": TAIL_SHARE,
         },
         **diagnosis.as_dict(),

@@ -9,6 +9,7 @@ transparent chart on black), explicit width and height with a viewBox (it scales
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from itertools import pairwise
 from xml.sax.saxutils import escape
@@ -23,6 +24,16 @@ GRID_COLOUR = "#e3e3e3"
 TEXT_COLOUR = "#222222"
 FONT = 'font-family="Helvetica, Arial, sans-serif"'  # generic families: nothing to download
 MAX_DRAWN_POINTS = 400  # per curve; more is not visible at this width
+DIVERGED_COLOUR = "#b00020"
+# Characters XML 1.0 does not allow, even escaped (control characters other than tab, newline
+# and carriage return, surrogates, U+FFFE and U+FFFF). A dataset name may hold them
+# (layout.dataset_name_problem refuses only "/"): they become U+FFFD, so the SVG stays XML.
+NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_text(text: str) -> str:
+    """`text` escaped for an XML text node or attribute, any character XML 1.0 forbids replaced."""
+    return escape(NOT_XML.sub("\ufffd", text), {'"': "&quot;"})
 
 
 def nice_ticks(low: float, high: float, count: int = 5) -> list[float]:
@@ -47,8 +58,11 @@ def render(training: Curve, validation: Curve | None, diagnosis: Diagnosis, titl
     train_points = thinned(training.points, MAX_DRAWN_POINTS)
     valid_points = thinned(validation.points, MAX_DRAWN_POINTS) if validation else []
     everything = train_points + valid_points
-    x_ticks = nice_ticks(min(p.step for p in everything), max(p.step for p in everything))
-    y_ticks = nice_ticks(min(p.loss for p in everything), max(p.loss for p in everything))
+    diverged = [c.not_finite for c in (training, validation) if c is not None and c.not_finite is not None]
+    steps = [p.step for p in everything] + [p.step for p in diverged] or [0]
+    losses = [p.loss for p in everything] or [0.0, 1.0]  # every loss NaN: axes, and the marker
+    x_ticks = nice_ticks(min(steps), max(steps))
+    y_ticks = nice_ticks(min(losses), max(losses))
     x_low, x_high, y_low, y_high = x_ticks[0], x_ticks[-1], y_ticks[0], y_ticks[-1]
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
@@ -61,7 +75,7 @@ def render(training: Curve, validation: Curve | None, diagnosis: Diagnosis, titl
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
         f'viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="title">',
-        f'<title id="title">{escape(title)}: {escape(diagnosis.summary)}</title>',
+        f'<title id="title">{xml_text(title)}: {xml_text(diagnosis.summary)}</title>',
         f'<rect x="0" y="0" width="{WIDTH}" height="{HEIGHT}" fill="#ffffff"/>',
         _text(LEFT, 22, title, size=15, weight="bold"),
         _text(LEFT, 42, diagnosis.summary[:120], size=12),
@@ -80,7 +94,15 @@ def render(training: Curve, validation: Curve | None, diagnosis: Diagnosis, titl
         f'<text x="18" y="{TOP + plot_h / 2:.1f}" {FONT} font-size="12" fill="{TEXT_COLOUR}" '
         f'text-anchor="middle" transform="rotate(-90 18 {TOP + plot_h / 2:.1f})">loss</text>'
     )
-    parts.append(_polyline(train_points, x, y, TRAINING_COLOUR, dashed=False))
+    for point in diverged[:1]:
+        at = x(point.step)
+        parts.append(
+            f'<line x1="{at:.1f}" y1="{TOP:.1f}" x2="{at:.1f}" y2="{TOP + plot_h:.1f}" '
+            f'stroke="{DIVERGED_COLOUR}" stroke-width="2"/>'
+        )
+        parts.append(_text(at - 4, TOP + 26, "loss NaN/infinite", size=10, anchor="end", colour=DIVERGED_COLOUR))
+    if train_points:
+        parts.append(_polyline(train_points, x, y, TRAINING_COLOUR, dashed=False))
     if valid_points:
         parts.append(_polyline(valid_points, x, y, VALIDATION_COLOUR, dashed=True))
         parts += [
@@ -153,5 +175,5 @@ def _text(
 ) -> str:
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" {FONT} font-size="{size}" font-weight="{weight}" fill="{colour}" '
-        f'text-anchor="{anchor}">{escape(text)}</text>'
+        f'text-anchor="{anchor}">{xml_text(text)}</text>'
     )

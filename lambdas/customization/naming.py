@@ -31,6 +31,10 @@ FOLDER_SLUG_MAX = 64
 PROJECT = "BedrockCustomization"
 # The tags on everything a run creates; IAM lets the pipeline create only with exactly these.
 RUN_TAG_KEYS = ("project", "environment", "dataset", "run")
+# Added to a re-fine-tuning run's job and custom model: the run (or model) it customized further.
+PARENT_RUN_TAG = "parentRun"
+# Every tag key a run's creation may carry (IAM's aws:TagKeys allows exactly these).
+ALL_RUN_TAG_KEYS = (*RUN_TAG_KEYS, PARENT_RUN_TAG)
 _NOT_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9]+")
 
 
@@ -81,6 +85,11 @@ class RunNames:
             "dataset": _tag_value(self.dataset),
             "run": self.run_id,
         }
+
+    def tags_with_parent(self, parent: str | None) -> dict[str, str]:
+        """The run's tags, with `parentRun` when it customizes an earlier run's model (folded to
+        Bedrock's TagValue pattern: an ARN fits it as it is)."""
+        return {**self.tags, PARENT_RUN_TAG: _tag_value(parent)} if parent else self.tags
 
     def _bedrock_name(self, kind: str) -> str:
         fixed = f"{self.environment}-{kind}-{self.run_id}"

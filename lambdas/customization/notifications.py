@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import unicodedata
 from typing import Any
+from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -87,7 +88,7 @@ def compose(outcome: str, state: dict[str, Any], execution_arn: str, environment
         ]
         if losses:
             lines.append("Metrics: " + ", ".join(losses))
-    lines += curves_lines(curves_of(state))
+    lines += curves_lines(curves_of(state), region)
     if serving.get("arn"):
         lines.append(f"Serving ({serving.get('mode')}): {serving['arn']}")
     if outcome == "succeeded":
@@ -130,14 +131,23 @@ def compose(outcome: str, state: dict[str, Any], execution_arn: str, environment
     return {"subject": subject(f"[{environment}] Bedrock customization {verb}: {dataset}"), "message": "\n".join(lines)}
 
 
-def curves_lines(curves: dict[str, Any]) -> list[str]:
+def curves_lines(curves: dict[str, Any], region: str | None = None) -> list[str]:
     """The training curves' diagnosis and what to change (ReadTrainingCurves), in words."""
     if not curves:
         return []
     lines = [f"Training curves: {curves.get('summary')}", f"What to change: {curves.get('advice')}"]
     if curves.get("chartUri"):
         lines.append(f"Curves chart: {curves['chartUri']}")
+        if region:
+            # An s3:// URI cannot be clicked in an e-mail; the console's object page can.
+            lines.append(f"  open it: {s3_console_link(region, curves['chartUri'])}")
     return lines
+
+
+def s3_console_link(region: str, uri: str) -> str:
+    """The S3 console's page of the object at `uri` (s3://bucket/key), where it can be opened."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return f"https://{region}.console.aws.amazon.com/s3/object/{bucket}?region={region}&prefix={quote(key, safe='/')}"
 
 
 def _evaluation_lines(evaluation: dict[str, Any], serving: dict[str, Any], retired: dict[str, Any]) -> list[str]:

@@ -52,6 +52,8 @@ class RunSettings(TypedDict):
     hyperParameters: dict[str, str]
     validationSplit: float | None
     servingMode: str | None
+    baseRun: NotRequired[str]  # job.json: the run (or custom model ARN) it customizes further
+    parentModel: NotRequired[str]  # that custom model's ARN: the job's baseModelIdentifier
 
 
 class Cost(TypedDict):
@@ -83,6 +85,9 @@ class Validation(TypedDict):
     cost: Cost | None
     reportUri: str
     prepared: NotRequired[Prepared]
+    # Re-fine-tuning: parentRun, parentModel, parentDataset, parentBaseModel,
+    # parentCustomizationType, parentHyperParameters (customization.lineage.Parent.lineage).
+    lineage: NotRequired[dict[str, Any]]
 
 
 class Job(TypedDict):

@@ -115,14 +115,18 @@ def start_job(bedrock: Any, names: RunNames, summary: dict[str, Any], env: JobEn
     """Create the job (idempotent for this run); returns its ARN and where its outputs go."""
     check_cost(summary, env.cost_ceiling_usd)
     settings, prepared = summary["settings"], summary["prepared"]
-    tags = [{"key": key, "value": value} for key, value in names.tags.items()]
+    lineage = summary.get("lineage") or {}
+    parent = lineage.get("parentRun") or lineage.get("parentModel")
+    tags = [{"key": key, "value": value} for key, value in names.tags_with_parent(parent).items()]
     output_uri = f"s3://{env.output_bucket}/jobs/{names.job_name}/"
     request: dict[str, Any] = {
         "jobName": names.job_name,
         "customModelName": names.custom_model_name,
         "roleArn": env.role_arn,
         "clientRequestToken": names.client_token("job"),
-        "baseModelIdentifier": settings["baseModel"],
+        # Re-fine-tuning: the parent custom model, resolved and checked by ValidateDataset (the
+        # submit page: baseModelIdentifier may be a "previously customized model"); else the base.
+        "baseModelIdentifier": settings.get("parentModel") or settings["baseModel"],
         "customizationType": settings["customizationType"],
         "customModelKmsKeyId": env.kms_key_arn,
         "jobTags": tags,

@@ -90,6 +90,10 @@ def load_grader(name: str, extra_modules: Mapping[str, str] | None = None) -> Mo
         module = importlib.import_module(module_name)
     except ImportError as error:
         raise UnknownGrader(f"grader {name!r}: cannot import module {module_name!r} ({error})") from None
+    except Exception as error:  # a syntax error, or the module's own code raising as it loads
+        raise UnknownGrader(
+            f"grader {name!r}: module {module_name!r} failed to import ({type(error).__name__}: {error})"
+        ) from None
     if not callable(getattr(module, "grade", None)):
         raise UnknownGrader(f"grader {name!r}: module {module_name!r} has no grade(item) function")
     return module

@@ -23,13 +23,25 @@ Only an event that is not a list raises: then nothing about the request can be t
 job failing with that message is better than one training on invented rewards. A grader's own
 bug (any exception other than `Ungradable`) also propagates, for the same reason: Bedrock then
 fails the job with the grader's message rather than training on zeros.
+
+Time. The function's timeout (60 s, stacks/constructs/graders.py) fails the whole invocation,
+and with it the job. So a batch has a time budget (BATCH_TIME_BUDGET_S, or less when the Lambda
+context says the timeout is nearer): the clock is read before each item, and once the budget is
+spent the remaining items score 0 with `unscored:time-budget` and the detail in the log, so the
+batch always answers. One slow item cannot outrun it either: on the main thread (where Lambda
+runs the handler) a SIGALRM timer at the deadline interrupts it (Python's `re` checks for
+signals while matching), and it scores `unscored:time-budget` too. `python -m tools grade` runs
+the same budget, so a record whose grading runs out of time shows up before a job.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +52,12 @@ UNSCORED_PREFIX = "unscored:"
 # is 8,192 tokens, about 33,000 characters). Far above that is not an answer worth reading,
 # and the cap bounds the grader's time on every item, whatever the model produced.
 MAX_ANSWER_CHARS = 200_000
+
+# Seconds a batch may spend grading: well inside the function's 60 s timeout, leaving time to
+# answer. With a Lambda context, also at most its remaining time less SAFETY_MARGIN_S.
+BATCH_TIME_BUDGET_S = 40.0
+SAFETY_MARGIN_S = 10.0
+TIME_BUDGET = "time-budget"
 
 # The item's own keys; everything else at the top level is a record field (SageMaker's shape).
 _ITEM_KEYS = ("id", "messages", "metadata")
@@ -52,6 +70,10 @@ class Ungradable(Exception):
         super().__init__(f"{problem}: {detail}")
         self.problem = problem
         self.detail = detail
+
+
+class TimeBudgetExceeded(Exception):
+    """Raised by the timer into an item's grading when the batch's budget runs out."""
 
 
 class BadEvent(TypeError):
@@ -163,32 +185,109 @@ def log_json(entry: dict[str, Any]) -> None:
     print(json.dumps(entry, default=str), file=sys.stdout, flush=True)
 
 
-def grade_batch(event: Any, grade: Grade, log: Log = log_json) -> list[dict[str, Any]]:
-    """Bedrock's response to `event`: one result per item, same ids, same order."""
+def grade_batch(
+    event: Any,
+    grade: Grade,
+    log: Log = log_json,
+    budget_s: float = BATCH_TIME_BUDGET_S,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[dict[str, Any]]:
+    """Bedrock's response to `event`: one result per item, same ids, same order, within `budget_s`
+    seconds of `clock` (items left when it runs out score `unscored:time-budget`)."""
     if not isinstance(event, list):
         raise BadEvent(f"the grader expects Bedrock's batch, a JSON array of items, not {type(event).__name__}")
+    deadline = clock() + budget_s
+    state = {"grading": False, "expired": False}
+
+    def on_alarm(_signum: int, _frame: Any) -> None:
+        state["expired"] = True
+        if state["grading"]:
+            raise TimeBudgetExceeded
+
     results = []
-    for raw in event:
-        item_id = raw.get("id") if isinstance(raw, dict) else None
-        try:
-            item = read_item(raw)
-            score = answer_problem(item.answer) or grade(item)
-        except Ungradable as problem:
-            score = unscored(problem.problem)
-            # Every one, uncapped: a log line costs far less than a job on records nobody saw fail.
-            log(
-                {
-                    "level": "WARNING",
-                    "message": "item not scored",
-                    "id": item_id,
-                    "problem": problem.problem,
-                    "detail": problem.detail,
-                }
-            )
-        if not isinstance(score, Score):
-            raise TypeError(f"grade() must return a Score, not {type(score).__name__}")
-        results.append(result(item_id, score))
+    with _AlarmAt(budget_s, on_alarm):
+        for raw in event:
+            item_id = raw.get("id") if isinstance(raw, dict) else None
+            if state["expired"] or clock() >= deadline:
+                state["expired"] = True
+                score = _out_of_time(log, item_id, budget_s, "before this item; it was not graded")
+                results.append(result(item_id, score))
+                continue
+            try:
+                state["grading"] = True
+                try:
+                    item = read_item(raw)
+                    score = answer_problem(item.answer) or grade(item)
+                finally:
+                    state["grading"] = False
+            except TimeBudgetExceeded:
+                score = _out_of_time(log, item_id, budget_s, "while grading this item, which was stopped")
+            except Ungradable as problem:
+                score = unscored(problem.problem)
+                # Every one, uncapped: a log line costs far less than a job on records nobody saw fail.
+                log(
+                    {
+                        "level": "WARNING",
+                        "message": "item not scored",
+                        "id": item_id,
+                        "problem": problem.problem,
+                        "detail": problem.detail,
+                    }
+                )
+            if not isinstance(score, Score):
+                raise TypeError(f"grade() must return a Score, not {type(score).__name__}")
+            results.append(result(item_id, score))
     return results
+
+
+def _out_of_time(log: Log, item_id: Any, budget_s: float, when: str) -> Score:
+    log(
+        {
+            "level": "WARNING",
+            "message": "item not scored",
+            "id": item_id,
+            "problem": TIME_BUDGET,
+            "detail": f"the batch ran out of its {budget_s:g} s time budget {when} "
+            "(a slow grader or pattern: try the records with python -m tools grade)",
+        }
+    )
+    return unscored(TIME_BUDGET)
+
+
+class _AlarmAt:
+    """SIGALRM after `seconds`, calling `on_alarm`; nothing off the main thread or when a timer
+    is already running (someone else's), where the between-items check is the only bound."""
+
+    def __init__(self, seconds: float, on_alarm: Callable[[int, Any], None]) -> None:
+        self.seconds, self.on_alarm, self.previous = seconds, on_alarm, None
+        self.armed = (
+            hasattr(signal, "setitimer")
+            and threading.current_thread() is threading.main_thread()
+            and signal.getitimer(signal.ITIMER_REAL)[0] == 0
+        )
+
+    def __enter__(self) -> None:
+        if self.armed:
+            self.previous = signal.signal(signal.SIGALRM, self.on_alarm)
+            signal.setitimer(signal.ITIMER_REAL, max(self.seconds, 1e-3))
+
+    def __exit__(self, *exc: object) -> None:
+        if self.armed:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, self.previous)
+
+
+def budget_for(context: Any) -> float:
+    """The batch's budget: BATCH_TIME_BUDGET_S, or less when the Lambda context's remaining time
+    (less SAFETY_MARGIN_S) is shorter."""
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if not callable(remaining):
+        return BATCH_TIME_BUDGET_S
+    try:
+        left = float(remaining()) / 1000 - SAFETY_MARGIN_S
+    except (TypeError, ValueError):
+        return BATCH_TIME_BUDGET_S
+    return max(min(BATCH_TIME_BUDGET_S, left), 0.0)
 
 
 def handler_for(grade: Grade) -> Callable[..., list[dict[str, Any]]]:
@@ -199,7 +298,7 @@ def handler_for(grade: Grade) -> Callable[..., list[dict[str, Any]]]:
     """
 
     def handler(event: Any, context: Any = None, log: Log = log_json) -> list[dict[str, Any]]:
-        return grade_batch(event, grade, log)
+        return grade_batch(event, grade, log, budget_for(context))
 
     return handler
 

@@ -17,6 +17,18 @@ schema), enum, const, minimum, maximum, exclusiveMinimum, exclusiveMaximum, minL
 maxLength, minItems, maxItems; and the annotations title, description, $schema, $id,
 $comment, default, examples, which check nothing. No $ref, pattern, oneOf/anyOf/allOf, format.
 
+Every part of the schema must say what it accepts, or a trivial answer games the score:
+in JSON Schema, `{"properties": ..., "required": [...]}` accepts `0`, `[]` and `null` (its
+keywords apply to objects only) while a wrong object fails some, so training would learn to
+answer `0`. So the root must have `type`, `enum` or `const`, and so must every schema that uses
+a keyword applying to one type only (properties, required, additionalProperties, items,
+minimum..., minLength..., minItems...); otherwise the record is refused
+(`unscored:schema-unconstrained`, and by validation before a job), naming the place. A schema
+of `{}` or `true` below the root (a property that may hold anything) is allowed.
+
+Numbers: a number JSON text can hold but a float cannot (`1e400`, read as infinity) fails
+every numeric bound it meets (minimum, maximum, exclusive ones), rather than passing them.
+
 Score: 0 when the answer is not JSON; otherwise the share of checks passed. Every keyword at
 every place it applies is one check (each required property is one; each property, item and
 additional property checks its own schema). Where a value has the wrong type, its schema's
@@ -45,6 +57,10 @@ _CHECKED = {
     "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
     "minItems", "maxItems",
 }  # fmt: skip
+# Keywords that apply to one type only: a value of another type passes them unchecked.
+_TYPE_SPECIFIC = _CHECKED - {"type", "enum", "const"}
+_SAYS_WHAT = ("type", "enum", "const")
+_NUMERIC_BOUNDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 _FENCE = re.compile(r"```[ \t]*(?:json)?[ \t]*\r?\n(.*?)```", re.DOTALL | re.IGNORECASE)
 
 
@@ -67,7 +83,38 @@ def read_schema(item: Item) -> dict[str, Any]:
         except ValueError as error:
             raise Ungradable("bad-schema", f"schema is a string that is not JSON ({error})") from None
     check_schema(schema)
+    check_constrained(schema)
     return schema
+
+
+def check_constrained(schema: Any, path: str = "schema", root: bool = True) -> None:
+    """`Ungradable` (schema-unconstrained) where a schema lets values of any type through: at the
+    root without type, enum or const, or anywhere with type-specific keywords but no type."""
+    if isinstance(schema, bool) or not isinstance(schema, dict):
+        if root:
+            raise Ungradable(
+                "schema-unconstrained",
+                f"{path} is {json.dumps(schema)}, which accepts any JSON (so `0` would score 1); "
+                'give the answer\'s type, e.g. {"type": "object", ...}',
+            )
+        return
+    says = any(key in schema for key in _SAYS_WHAT)
+    specific = sorted(schema.keys() & _TYPE_SPECIFIC)
+    if not says and (root or specific):
+        what = (
+            f"uses {', '.join(specific)}, which apply to some types only: an answer of another type"
+            if specific
+            else "has no type, enum or const: any answer"
+        )
+        raise Ungradable(
+            "schema-unconstrained",
+            f'{path} {what} (`0`, `[]`, `null`) would pass unchecked; add "type" (e.g. "object")',
+        )
+    for name, sub in schema.get("properties", {}).items():
+        check_constrained(sub, f"{path}.properties.{name}", root=False)
+    for key in ("additionalProperties", "items"):
+        if key in schema:
+            check_constrained(schema[key], f"{path}.{key}", root=False)
 
 
 def check_schema(schema: Any, path: str = "schema", depth: int = 0) -> None:
@@ -152,6 +199,10 @@ def checks(value: Any, schema: Any, path: str = "$", via: str = "schema") -> Ite
         yield path, "enum", any(_equal(value, option) for option in schema["enum"])
     if "const" in schema:
         yield path, "const", _equal(value, schema["const"])
+    if isinstance(value, float) and not math.isfinite(value):
+        for keyword in _NUMERIC_BOUNDS:  # `1e400`: no bound can be checked, so none is met
+            if keyword in schema:
+                yield path, keyword, False
     if _number(value):
         for keyword, holds in (
             ("minimum", lambda bound: value >= bound),
@@ -200,7 +251,7 @@ def grade(item: Item) -> Score:
     results = list(checks(value, schema))
     failed = [f"failed {place} {keyword}" for place, keyword, passed in results if not passed]
     passed = len(results) - len(failed)
-    score = share(passed, len(results)) if results else 1.0  # `{}` (or `true`) accepts any JSON
+    score = share(passed, len(results)) if results else 1.0  # an enum-free `{"type": [...all]}`: any JSON
     metrics = [Metric("json", 1.0, REWARD), Metric("schema_checks", score, REWARD)]
     metrics += [Metric(name, 0.0) for name in failed[:MAX_FAILURES_LISTED]]
     if len(failed) > MAX_FAILURES_LISTED:

@@ -18,7 +18,7 @@ from customization.validation.upload import DatasetInvalidError, UploadedDataset
 __all__ = ["DatasetInvalidError", "lambda_handler"]
 
 
-def lambda_handler(event: dict[str, Any], context: Any = None, s3: Any = None) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: Any = None, s3: Any = None, bedrock: Any = None) -> dict[str, Any]:
     runtime.bind(event)
     upload = UploadedDataset.from_event(event.get("upload", event))
     summary = validate_upload(
@@ -27,6 +27,8 @@ def lambda_handler(event: dict[str, Any], context: Any = None, s3: Any = None) -
         runtime.settings(RunDefaults),
         runtime.settings(ServingPlan),
         runtime.names_of({"bucket": upload.bucket, "key": upload.key, "versionId": upload.version_id}),
+        # Only a job.json that names a baseRun asks Bedrock anything (re-fine-tuning).
+        bedrock=(lambda: bedrock) if bedrock is not None else (lambda: runtime.client("bedrock")),
     )
     runtime.log("dataset valid", key=upload.key, versionId=upload.version_id, records=summary["records"])
     return summary

@@ -8,7 +8,7 @@ from typing import Any
 from aws_cdk import Stack
 
 from customization.catalog import load_catalog
-from customization.naming import PROJECT, RUN_TAG_KEYS
+from customization.naming import ALL_RUN_TAG_KEYS, PROJECT
 from customization.serving import PROVISIONED
 
 # Why the grants end in a wildcard: the reason every acknowledgment of one gives.
@@ -63,7 +63,26 @@ class BedrockArns:
                 "aws:RequestTag/project": PROJECT,
                 "aws:RequestTag/environment": self.environment,
             },
-            "ForAllValues:StringEquals": {"aws:TagKeys": list(RUN_TAG_KEYS)},
+            "ForAllValues:StringEquals": {"aws:TagKeys": list(ALL_RUN_TAG_KEYS)},
+        }
+
+    @property
+    def customized_from_own_models(self) -> dict[str, Any]:
+        """CreateModelCustomizationJob's condition: created with the run's tags, and, where the
+        base is a custom model (re-fine-tuning), that model is this environment's.
+
+        IAM authorizes the action on each resource of the request: the base (a foundation model,
+        or the parent custom model) and the custom model it creates, both `custom-model/*` for a
+        re-fine-tuning run. aws:ResourceTag is checked IfExists: the model being created and the
+        foundation models carry no tags yet, so a plain StringEquals would refuse every job, while
+        a parent tagged as another environment's is refused. An untagged custom model of the
+        account is not refused here; ValidateDataset refuses it (it checks the parent's tags)."""
+        return {
+            **self.created_with_run_tags,
+            "StringEqualsIfExists": {
+                "aws:ResourceTag/project": PROJECT,
+                "aws:ResourceTag/environment": self.environment,
+            },
         }
 
     def of(self, resource: str) -> str:

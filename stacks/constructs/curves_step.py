@@ -44,7 +44,11 @@ class TrainingCurvesStep(Capability):
             memory_mib=512,
         )
         metrics = output_bucket.arn_for_objects(f"{layout.JOB_OUTPUT_PREFIX}{METRICS_FILES}")
-        reports = data_bucket.arn_for_objects(f"{layout.REPORTS_PREFIX}*")
+        # Only the two files it writes, in any run's folder: never another step's report.
+        reports = [
+            data_bucket.arn_for_objects(f"{layout.REPORTS_PREFIX}*/{name}")
+            for name in (layout.CURVES_REPORT, layout.CURVES_CHART)
+        ]
         region = Stack.of(self).region
         self.function.grant(
             iam.PolicyStatement(actions=["s3:GetObject"], resources=[metrics]),
@@ -54,7 +58,7 @@ class TrainingCurvesStep(Capability):
                 resources=[output_bucket.bucket_arn],
                 conditions={"StringLike": {"s3:prefix": [f"{layout.JOB_OUTPUT_PREFIX}*"]}},
             ),
-            iam.PolicyStatement(actions=["s3:PutObject"], resources=[reports]),
+            iam.PolicyStatement(actions=["s3:PutObject"], resources=reports),
             iam.PolicyStatement(
                 actions=["kms:Decrypt", "kms:GenerateDataKey"],
                 resources=[data_key.key_arn],
@@ -67,5 +71,5 @@ class TrainingCurvesStep(Capability):
             "<job id>/...), whose IDs Bedrock chooses at run time; not the model artifacts beside them",
         )
         self.function.acknowledge_wildcards(
-            [reports], "Writes reports/<slug>/<run id>/curves.json and curves.svg, named per upload at run time"
+            reports, "Writes reports/<slug>/<run id>/curves.json and curves.svg, named per upload at run time"
         )

@@ -160,10 +160,11 @@ class TrainingSteps(Capability):
         self.start_job.grant(
             # The action's resources are the base model and the custom model it creates (no job
             # resource: Service Authorization Reference); it must tag both as this environment's.
+            # A re-fine-tuning run's base is a custom model: only one of this environment's.
             iam.PolicyStatement(
                 actions=["bedrock:CreateModelCustomizationJob"],
                 resources=[*arns.foundation_models(base_models), arns.custom_models],
-                conditions=arns.created_with_run_tags,
+                conditions=arns.customized_from_own_models,
             ),
             # A retry of this run finds its job by name: only ever one of this environment's.
             iam.PolicyStatement(

@@ -12,8 +12,17 @@ from constructs import Construct
 from customization import layout
 from customization.serving import ServingPlan
 from customization.validation.jobspec import RunDefaults
+from stacks.constructs.bedrock_arns import BEDROCK_IDS_REASON, BedrockArns
 from stacks.constructs.capability import Capability
 from stacks.constructs.functions import FunctionDefaults, PipelineFunction
+
+# Why ValidateDataset may list "*".
+LIST_CUSTOM_MODELS_REASON = (
+    "X-Ray tracing, and bedrock:ListCustomModels, which takes no resource-level permissions or condition keys "
+    "(Service Authorization Reference, Amazon Bedrock): a job.json baseRun's custom model is found by its run's "
+    "deterministic name in the list, then its tags are read (ListTagsForResource, granted on this environment's "
+    "custom models only) before it is used"
+)
 
 
 class ValidationStep(Capability):
@@ -24,6 +33,7 @@ class ValidationStep(Capability):
         *,
         run_defaults: RunDefaults,
         serving: ServingPlan,
+        arns: BedrockArns,
         data_bucket: s3.IBucket,
         data_key: kms.IKey,
         defaults: FunctionDefaults,
@@ -40,6 +50,7 @@ class ValidationStep(Capability):
             memory_mib=2048,
             # Prepared train and validation files are written to /tmp before upload.
             ephemeral_storage_mib=4096,
+            star_resource_reason=LIST_CUSTOM_MODELS_REASON,
         )
         uploads = data_bucket.arn_for_objects(f"{layout.DATASETS_PREFIX}*")
         outputs = [
@@ -61,6 +72,7 @@ class ValidationStep(Capability):
                 conditions={"StringEquals": {"kms:ViaService": f"s3.{Stack.of(self).region}.amazonaws.com"}},
             ),
         )
+        self._grant_reading_parents(arns)
         self.function.acknowledge_wildcards(
             [uploads],
             "Reads any uploaded dataset (datasets/<name>/...), whose names are chosen at upload time; "
@@ -70,3 +82,16 @@ class ValidationStep(Capability):
             outputs,
             "Writes reports/<slug>/<run id>/ and prepared/<slug>/<run id>/, named per upload at run time",
         )
+
+    def _grant_reading_parents(self, arns: BedrockArns) -> None:
+        """Re-fine-tuning (job.json baseRun): the parent custom model and its tags are read only
+        where it is this environment's; a run's model is found by its name in the list."""
+        self.function.grant(
+            iam.PolicyStatement(
+                actions=["bedrock:GetCustomModel", "bedrock:ListTagsForResource"],
+                resources=[arns.custom_models],
+                conditions=arns.owned,
+            ),
+            iam.PolicyStatement(actions=["bedrock:ListCustomModels"], resources=["*"]),
+        )
+        self.function.acknowledge_wildcards([arns.custom_models], BEDROCK_IDS_REASON)

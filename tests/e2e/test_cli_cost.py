@@ -61,6 +61,23 @@ def priced(model_id: str = MICRO, hourly=None, per_minute=None, on_demand: bool 
 # -- the arithmetic, by hand ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        ("2000000", 2_000_000),
+        ("2,000,000", 2_000_000),
+        ("2_000_000", 2_000_000),
+        ("2e6", 2_000_000),
+        ("2M", 2_000_000),
+        ("1.5m", 1_500_000),
+        ("500k", 500_000),
+        ("3b", 3_000_000_000),
+    ],
+)
+def test_tokens_as_people_write_them(text, tokens):
+    assert cost.tokens_argument("--tokens-per-day", text) == tokens
+
+
 def test_the_arithmetic_against_hand_computed_numbers():
     # Nova Micro on demand: $0.035 and $0.14 per 1M tokens; 80% input, 20% output.
     rate = cost.blended_per_1k(0.2, 0.000035, 0.00014)
@@ -98,6 +115,22 @@ def test_at_the_break_even_both_options_cost_the_same_and_either_side_each_wins(
     assert cost.on_demand_per_day(even, rate) == pytest.approx(cost.provisioned_per_day(hourly, 1), rel=1e-9)
     assert cost.on_demand_per_day(even * 0.99, rate) < cost.provisioned_per_day(hourly, 1)
     assert cost.on_demand_per_day(even * 1.01, rate) > cost.provisioned_per_day(hourly, 1)
+
+
+@given(
+    hourly=money,
+    rate=money,
+    days=st.integers(min_value=1, max_value=400),
+    term=st.sampled_from([None, 730, 4380]),
+)
+def test_over_a_period_the_break_even_pays_exactly_the_hours_billed(hourly, rate, days, term):
+    """A commitment bills whole terms: at the break-even, the days' on-demand cost equals what
+    the billed hours cost, so the verdict never names an option the table shows dearer."""
+    hours = cost.billed_hours(days, term)
+    even = cost.break_even_tokens_per_day(hourly, rate, billed_hours=hours, days=days)
+
+    assert cost.on_demand_per_day(even, rate) * days == pytest.approx(hourly * hours, rel=1e-9)
+    assert cost.on_demand_per_day(even * 1.01, rate) * days > hourly * hours
 
 
 @given(
@@ -156,7 +189,8 @@ def test_a_priced_comparison_with_break_even_units_and_totals():
     assert options["OneMonth"]["usdOverDays"] == pytest.approx(730 * 15)
     assert options["SixMonths"]["usdOverDays"] == pytest.approx(4380 * 10)
     assert options["noCommitment"]["breakEvenTokensPerDay"] == pytest.approx(480 / 0.000056 * 1000)
-    assert options["SixMonths"]["breakEvenTokensPerDay"] == pytest.approx(240 / 0.000056 * 1000)
+    # Six months bill 4,380 hours at $10 whatever the 10 days use: $4,380 a day of traffic to pay them.
+    assert options["SixMonths"]["breakEvenTokensPerDay"] == pytest.approx(10 * 4380 / 10 / 0.000056 * 1000)
     assert report["cheapest"] == "noCommitment" and report["notCompared"] == []
     # Storage over 10 days is 240 of a month's 730 hours ($0.64); training ($0.05) is added once.
     assert report["storage"]["usdOverDays"] == pytest.approx(1.95 * 240 / 730)
@@ -164,7 +198,8 @@ def test_a_priced_comparison_with_break_even_units_and_totals():
     assert report["modelUnits"]["needed"] is None and "ask your AWS account manager" in report["modelUnits"]["note"]
     assert report["verdict"] == (
         "Verdict: provisioned without commitment is the cheapest, ~$4,800.00 for 10,000,000,000 tokens/day "
-        "over 10 days (estimate); provisioned for 6 months beats on demand above 4,285,714,286 tokens/day."
+        "over 10 days (estimate); provisioned without commitment beats on demand above 8,571,428,571 tokens/day "
+        "over these 10 days."
     )
     rows = table(cost.render(report))
     assert rows["Provisioned, 1-month commitment"][3] == "~$10,950.00 (whole terms: 730 hours)"
@@ -280,6 +315,7 @@ def test_base_model_json_for_scripts(capsys):
         (["--base-model", MICRO, "--tokens-per-day", "-5"], "error: --tokens-per-day is '-5'"),
         (["--base-model", MICRO, "--tokens-per-day", "1M", "--output-share", "20%"], "error: --output-share is '20%'"),
         (["--base-model", MICRO, "--tokens-per-day", "1M", "--days", "0"], "error: --days is '0'"),
+        (["--base-model", MICRO, "--tokens-per-day", "1,2,3"], "error: --tokens-per-day is '1,2,3'; allowed: "),
         (
             ["--base-model", MICRO, "--run", "email-classifier-0123456789abcdef", "--tokens-per-day", "1M"],
             "error: give --run RUN or --base-model ID, not both: a run's base model is the run's own",
@@ -305,6 +341,7 @@ def test_base_model_json_for_scripts(capsys):
         "negative",
         "share-as-percent",
         "zero-days",
+        "separators-not-in-thousands",
         "run-and-base-model",
         "neither",
         "no-context-suffix",
@@ -391,9 +428,12 @@ def test_a_quote_where_provisioned_wins_sizes_the_units_and_finds_the_cheapest(c
     assert (month["usdOverDays"], month["billedHours"]) == (pytest.approx(2190), 730)
     # Six months: 2 units x $1 x 4,380 hours = $8,760, more than on demand over 30 days.
     assert options["SixMonths"]["usdOverDays"] == pytest.approx(8760)
-    # One unit's day ($36, $24) bought on demand at $0.056 per 1M tokens; both below a unit's capacity.
-    assert month["breakEvenTokensPerDay"] == pytest.approx(36 / 0.000056 * 1000)  # 642,857,143
-    assert options["SixMonths"]["breakEvenTokensPerDay"] == pytest.approx(24 / 0.000056 * 1000)  # 428,571,429
+    # The month's 730 hours at $1.50 spread over the 30 days ($36.50 a day), bought on demand at
+    # $0.056 per 1M tokens: below a unit's capacity, so that is the break-even.
+    assert month["breakEvenTokensPerDay"] == pytest.approx(1.5 * 730 / 30 / 0.000056 * 1000)  # 651,785,714
+    # Six months' 4,380 hours at $1 over 30 days: $146 a day, more than a full unit (1.44 billion
+    # tokens) earns on demand ($80.64): never cheaper over these 30 days, as the table's $8,760 shows.
+    assert options["SixMonths"]["breakEvenTokensPerDay"] is None
     assert report["cheapest"] == "OneMonth" and report["notCompared"] == []
     assert report["prices"]["fromCommandLine"] == {
         "noCommitment": 2.0,
@@ -403,7 +443,8 @@ def test_a_quote_where_provisioned_wins_sizes_the_units_and_finds_the_cheapest(c
     }
     assert report["verdict"] == (
         "Verdict: provisioned for 1 month is the cheapest, ~$2,190.00 for 2,000,000,000 tokens/day over 30 days "
-        "(from the command line); provisioned for 6 months beats on demand above 428,571,429 tokens/day."
+        "(from the command line); provisioned for 1 month beats on demand above 651,785,714 tokens/day over these "
+        "30 days."
     )
 
 
@@ -447,7 +488,8 @@ def test_a_quote_for_one_term_is_marked_and_the_others_stay_unknown(capsys):
     )
     assert out.splitlines()[-1] == (
         "Verdict: provisioned without commitment is the cheapest, ~$480.00 for 1,000,000,000 tokens/day over 10 days "
-        "(from the command line); provisioned without commitment beats on demand above 857,142,857 tokens/day; "
+        "(from the command line); provisioned without commitment beats on demand above 857,142,857 tokens/day "
+        "over these 10 days; "
         "provisioned for 1 month and provisioned for 6 months cannot be compared "
         "(no price in the catalog or on the command line)."
     )

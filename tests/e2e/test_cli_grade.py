@@ -203,3 +203,66 @@ def test_python_m_tools_grade_runs_as_typed():
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.rstrip().endswith("every answer scored")
     assert "mean score: 1.000" in completed.stdout
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("def grade(item)\n    return None\n", "module 'mine_broken' failed to import (SyntaxError: "),
+        ("raise RuntimeError('no API key')\n", "module 'mine_broken' failed to import (RuntimeError: no API key)"),
+    ],
+)
+def test_a_grader_module_that_fails_to_import_is_one_error_line_and_exit_2(
+    tmp_path, capsys, monkeypatch, source, message
+):
+    (tmp_path / "mine_broken.py").write_text(source)
+    train = write_jsonl(tmp_path / "train.jsonl", [record("a")])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "mine_broken", raising=False)
+
+    code, out, err = _run(capsys, "grade", "--grader", "mine", "--module", "mine=mine_broken", train)
+
+    assert code == 2 and out == ""
+    assert err.startswith(f"error: grader 'mine': {message}")
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_an_answer_from_reference_that_raises_is_that_records_could_not_score_line(tmp_path, capsys, monkeypatch):
+    (tmp_path / "mine_fussy.py").write_text(
+        "from graders import Score\n"
+        "def grade(item):\n    return Score(1.0)\n"
+        "def answer_from_reference(reference):\n"
+        "    if not isinstance(reference, dict):\n        raise ValueError(f'no label in {reference!r}')\n"
+        "    return reference['label']\n"
+    )
+    train = write_jsonl(tmp_path / "train.jsonl", [record({"label": "a"}), record("b"), record({"label": "c"})])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "mine_fussy", raising=False)
+
+    code, out, _ = _run(capsys, "grade", "--grader", "mine", "--module", "mine=mine_fussy", train, "--json")
+
+    report = json.loads(out)
+    assert code == 1
+    assert [r["score"] for r in report["results"]] == [1.0, None, 1.0]
+    assert report["notScored"] == [
+        {"where": f"{train}:2", "reason": "answer_from_reference raised ValueError: no label in 'b'"}
+    ]
+
+
+def test_schema_and_pattern_problems_found_before_a_job_are_listed_with_their_reason(tmp_path, capsys):
+    train = write_jsonl(
+        tmp_path / "train.jsonl",
+        [
+            record({"priority": "low"}, schema={"properties": {"priority": {"enum": ["low"]}}}, pattern=".*.*low"),
+            record({"priority": "low"}, schema={"type": "object"}, pattern=r"[^=]*=.*"),
+        ],
+    )
+
+    schema_code, schema_out, _ = _run(capsys, "grade", "--grader", "json-schema", train)
+    regex_code, regex_out, _ = _run(capsys, "grade", "--grader", "regex", train)
+
+    assert schema_code == 1
+    assert f"  {train}:1: schema-unconstrained: schema uses properties, which apply to some types only" in schema_out
+    assert regex_code == 1
+    assert f"  {train}:1: bad-pattern: pattern may backtrack: `.*` and `.*` can match the same text" in regex_out
+    assert f"{train}:2" not in regex_out.split("could not score")[1]

@@ -179,3 +179,40 @@ def test_a_function_without_a_grant_is_refused_what_it_never_needed(emulator):
 
     _refused(lambda: emulator.client(caller="WatchJob").stop_model_customization_job(jobIdentifier=ours))
     _refused(lambda: emulator.client(caller="Notify").get_model_customization_job(jobIdentifier=ours))
+
+
+def _completed_model(emulator: BedrockEmulator, environment: str) -> str:
+    job_arn = _job_of(emulator, environment)
+    emulator.clock.sleep(7 * 3600)
+    return emulator.client().get_model_customization_job(jobIdentifier=job_arn)["outputModelArn"]
+
+
+def test_re_fine_tuning_builds_on_this_environments_model_only(emulator):
+    """CreateModelCustomizationJob is authorized on the parent custom model too: a parent tagged
+    as another environment's is refused (aws:ResourceTag IfExists), this environment's is not,
+    and the run's parentRun tag is among the keys creation may carry."""
+    ours, theirs = _completed_model(emulator, ENVIRONMENT), _completed_model(emulator, "prod")
+    start = emulator.client(caller="StartCustomizationJob")
+    child = run_names(ENVIRONMENT, "data", "datasets/mail-refined/train.jsonl", "v1")
+    tags = [{"key": k, "value": v} for k, v in child.tags_with_parent("mail-0123456789abcdef").items()]
+    request = {
+        **_job_request(ENVIRONMENT, tags),
+        "jobName": child.job_name,
+        "customModelName": child.custom_model_name,
+    }
+
+    message = _refused(lambda: start.create_model_customization_job(**{**request, "baseModelIdentifier": theirs}))
+    assert f"on resource: {theirs}" in message
+    assert start.create_model_customization_job(**{**request, "baseModelIdentifier": ours})["jobArn"]
+    assert emulator.jobs[child.job_name].parent == ours
+
+
+def test_validation_reads_this_environments_models_and_lists_to_find_a_runs_model(emulator):
+    ours, theirs = _completed_model(emulator, ENVIRONMENT), _completed_model(emulator, "prod")
+    validate = emulator.client(caller="ValidateDataset")
+
+    assert validate.get_custom_model(modelIdentifier=ours)["modelArn"] == ours
+    assert validate.list_tags_for_resource(resourceARN=ours)["tags"]
+    assert len(validate.list_custom_models(nameContains=_names("prod").run_id)["modelSummaries"]) == 2
+    _refused(lambda: validate.get_custom_model(modelIdentifier=theirs))
+    _refused(lambda: validate.list_tags_for_resource(resourceARN=theirs))

@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import json
 import math
+import signal
+import sys
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import graders
-from graders import BUILT_IN, UnknownGrader, handler_of, load_grader
-from graders.contract import MAX_ANSWER_CHARS, BadEvent, Score, check_response
+from graders import BUILT_IN, UnknownGrader, contract, handler_of, load_grader, regex
+from graders.contract import BATCH_TIME_BUDGET_S, MAX_ANSWER_CHARS, BadEvent, Score, check_response
 from graders.exact_match import normalize
-from graders.regex import nested_quantifier
+from graders.regex import nested_quantifier, overlapping_repeats
 
 EXACT = handler_of(load_grader("exact-match"))
 SCHEMA = handler_of(load_grader("json-schema"))
@@ -197,6 +199,54 @@ def test_json_schema_lists_at_most_ten_failed_checks_and_counts_the_rest():
     assert metrics["failed_checks"] == 15
 
 
+@pytest.mark.parametrize(
+    ("schema", "place"),
+    [
+        ({"properties": {"priority": {"enum": ["low", "high"]}}, "required": ["priority"]}, "schema uses properties"),
+        ({}, "schema has no type, enum or const"),
+        (True, "schema is true, which accepts any JSON"),
+        ({"type": "object", "properties": {"n": {"minimum": 0}}}, "schema.properties.n uses minimum"),
+        ({"type": "array", "items": {"maxLength": 3}}, "schema.items uses maxLength"),
+    ],
+)
+def test_json_schema_refuses_a_schema_that_lets_a_trivial_answer_through(schema, place):
+    for trivial in ("0", "[]", "null", '{"n": null}'):
+        score, metrics, problems = grade_one(SCHEMA, trivial, schema=schema)
+
+        assert (score, metrics) == (0.0, {"unscored:schema-unconstrained": 1.0})
+        assert problems[0]["detail"].startswith(place)
+    assert graders.record_problem(load_grader("json-schema"), {"messages": [], "schema": schema}).startswith(
+        "the grader cannot score this record (schema-unconstrained)"
+    )
+
+
+def test_json_schema_with_a_root_type_gives_trivial_answers_less_than_a_nearly_right_one():
+    schema = {"type": "object", "properties": {"priority": {"enum": ["low", "high"]}}, "required": ["priority"]}
+
+    trivial = [grade_one(SCHEMA, answer, schema=schema)[0] for answer in ("0", "[]", "null", '"x"')]
+    nearly, _, _ = grade_one(SCHEMA, '{"priority": "urgent"}', schema=schema)
+    anything, _, _ = grade_one(SCHEMA, '{"notes": null}', schema={"type": "object", "properties": {"notes": {}}})
+
+    assert trivial == [0.0] * 4
+    assert nearly == 2 / 3
+    assert anything == 1.0  # `{}` below the root: a property that may hold anything, said so
+
+
+@pytest.mark.parametrize(
+    ("answer", "schema", "failed"),
+    [
+        ("1e400", {"type": "number", "maximum": 10}, ["$ maximum"]),
+        ("-1e400", {"type": "number", "minimum": 0, "exclusiveMaximum": 5}, ["$ minimum", "$ exclusiveMaximum"]),
+        ('{"n": 1e400}', {"type": "object", "properties": {"n": {"type": "number", "maximum": 3}}}, ["$.n maximum"]),
+    ],
+)
+def test_json_schema_fails_numeric_bounds_for_a_number_too_big_for_a_float(answer, schema, failed):
+    score, metrics, _ = grade_one(SCHEMA, answer, schema=schema)
+
+    assert score < 1.0
+    assert sorted(name.removeprefix("failed ") for name in metrics if name.startswith("failed ")) == sorted(failed)
+
+
 # regex
 
 
@@ -243,6 +293,122 @@ def test_regex_refuses_missing_broken_long_and_catastrophic_patterns(metadata, d
 @pytest.mark.parametrize("pattern", [r"(?>a+)+b", r"(a++)+b", r"(cat|dog)+", r"\w+@\w+\.com", r"(ab)?c*"])
 def test_patterns_that_cannot_backtrack_exponentially_pass_the_check(pattern):
     assert not nested_quantifier(pattern)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "pair"),
+    [
+        (".*.*=", "`.*` and `.*`"),
+        (".*.*.*=", "`.*` and `.*`"),
+        (r"(?s)answer: .*\s*.+$", "`.*` and `\\s*`"),
+        (r"\S*\S+", "`\\S*` and `\\S+`"),
+        ("[^x]*.*", "`[^x]*` and `.*`"),
+        (r"\w+\s*\w+", "`\\w+` and `\\w+`"),
+        ("(?:a*)?a*", "`a*` and `a*`"),
+        ("(?:x|.*).*", "`.*` and `.*`"),
+        ("(?i)a*A+", "`a*` and `A+`"),
+        (".{0,99}.{0,99}=", "`.{0,99}` and `.{0,99}`"),
+    ],
+)
+def test_regex_refuses_repeats_that_can_share_text_with_nothing_required_between(pattern, pair):
+    score, metrics, problems = grade_one(REGEX, "x = 1", pattern=pattern)
+
+    assert (score, metrics) == (0.0, {"unscored:bad-pattern": 1.0})
+    assert problems[0]["detail"].startswith(f"pattern may backtrack: {pair} can match the same text")
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"T-\d{4}",
+        r".*Answer: \d+",
+        r"[^=]*=.*",
+        r"\w+\s+\w+",
+        r"\d*[a-z]+\d*",
+        r"a*A+",
+        r".*+.*",
+        r"(?>.*).*",
+        r"\s*\{.*\}\s*",
+        r"\d+\s*(?:EUR|USD)",
+        r"(ab)?c*",
+    ],
+)
+def test_repeats_separated_by_a_required_part_or_that_cannot_share_a_character_pass(pattern):
+    assert overlapping_repeats(pattern) is None
+    assert not nested_quantifier(pattern)
+
+
+def _ticking(step):
+    """A clock that advances `step` seconds each time it is read."""
+    now = [0.0]
+
+    def clock():
+        now[0] += step
+        return now[0]
+
+    return clock
+
+
+def test_a_batch_stops_grading_at_its_time_budget_and_scores_the_rest_unscored():
+    problems = []
+    batch = [item("T-1234", str(n), pattern=r"T-\d{4}") for n in range(6)]
+
+    # Read at the start (0 + 1 s) and before each item (2 s, 3 s: in; 4 s: past the 3.5 s deadline).
+    response = contract.grade_batch(batch, regex.grade, problems.append, budget_s=2.5, clock=_ticking(1.0))
+
+    assert [r["id"] for r in response] == [str(n) for n in range(6)]
+    assert [r["aggregate_reward_score"] for r in response] == [1.0, 1.0, 0.0, 0.0, 0.0, 0.0]
+    assert all(r["metrics_list"] == [{"name": "unscored:time-budget", "value": 1.0, "type": "Metric"}]
+               for r in response[2:])  # fmt: skip
+    assert [p["id"] for p in problems] == ["2", "3", "4", "5"]
+    assert all(p["problem"] == "time-budget" and "2.5 s time budget before this item" in p["detail"] for p in problems)
+    assert list(check_response(batch, response)) == []
+
+
+def test_a_match_that_outlasts_the_budget_is_interrupted_and_the_batch_still_answers():
+    # Passes the static check (a required `=` between the repeats) but is cubic on `=`s: minutes.
+    slow = item("=" * 20_000, "slow", pattern=".*=.*x")
+    problems = []
+    before = signal.getsignal(signal.SIGALRM)
+
+    response = contract.grade_batch(
+        [slow, item("T-1", "next", pattern="T-1")], regex.grade, problems.append, budget_s=0.2
+    )
+
+    assert [(r["id"], r["aggregate_reward_score"]) for r in response] == [("slow", 0.0), ("next", 0.0)]
+    assert [p["id"] for p in problems] == ["slow", "next"]
+    assert "while grading this item, which was stopped" in problems[0]["detail"]
+    assert signal.getsignal(signal.SIGALRM) is before and signal.getitimer(signal.ITIMER_REAL)[0] == 0
+
+
+class _Context:
+    def __init__(self, remaining_ms):
+        self.remaining_ms = remaining_ms
+
+    def get_remaining_time_in_millis(self):
+        return self.remaining_ms
+
+
+@pytest.mark.parametrize(
+    ("context", "budget"),
+    [
+        (None, BATCH_TIME_BUDGET_S),
+        (_Context(60_000), BATCH_TIME_BUDGET_S),
+        (_Context(30_000), 20.0),
+        (_Context(5), 0.0),
+    ],
+)
+def test_the_budget_is_the_default_or_the_lambdas_remaining_time_less_a_margin(context, budget):
+    assert contract.budget_for(context) == budget
+
+
+def test_a_lambda_with_no_time_left_answers_every_item_unscored():
+    problems = []
+
+    response = REGEX([item("T-1", "a", pattern="T-1"), item("T-1", "b", pattern="T-1")], _Context(5), problems.append)
+
+    assert [r["aggregate_reward_score"] for r in response] == [0.0, 0.0]
+    assert [p["problem"] for p in problems] == ["time-budget", "time-budget"]
 
 
 # the contract, for every grader
@@ -341,6 +507,25 @@ def test_an_environment_adds_its_own_grader_module_by_name(tmp_path, monkeypatch
     response = handler_of(module)([item("Which order?"), item("No.", "2")], None)
 
     assert [result["aggregate_reward_score"] for result in response] == [1.0, 0.0]
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("def grade(item)\n    return 1\n", "module 'mine_bad' failed to import (SyntaxError: "),
+        ("import json\nSETTINGS = json.loads('{')\n", "module 'mine_bad' failed to import (JSONDecodeError: "),
+        ("raise RuntimeError('no API key')\n", "module 'mine_bad' failed to import (RuntimeError: no API key)"),
+    ],
+)
+def test_a_grader_module_that_fails_to_import_is_refused_naming_it_and_why(tmp_path, monkeypatch, source, message):
+    (tmp_path / "mine_bad.py").write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "mine_bad", raising=False)
+
+    with pytest.raises(UnknownGrader) as refused:
+        load_grader("mine", {"mine": "mine_bad"})
+
+    assert str(refused.value).startswith(f"grader 'mine': {message}")
 
 
 @pytest.mark.parametrize(

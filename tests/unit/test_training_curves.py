@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import xml.etree.ElementTree as ET
+from collections import Counter
 
 import boto3
 import pytest
@@ -87,7 +89,6 @@ def test_perplexity_is_optional_and_headers_are_read_loosely():
             "line 1: no column step_number, epoch_number, training_loss (columns: step, epoch",
         ),
         ("step_number,epoch_number,training_loss\n0,0,abc\n", "line 2: training_loss 'abc' is not a finite number"),
-        ("step_number,epoch_number,training_loss\n0,0,1\n1,0,nan\n", "line 3: training_loss 'nan' is not a finite"),
         ("step_number,epoch_number,training_loss\n0.5,0,1\n", "line 2: step_number '0.5' is not a whole number"),
         ("step_number,epoch_number,training_loss\n0,0\n", "line 2: no training_loss value"),
         ("step_number,epoch_number,training_loss\n\n0,0,1\n\n1,0,x\n", "line 5: training_loss 'x' is not"),
@@ -127,8 +128,29 @@ def test_too_many_rows_or_a_line_without_end_are_refused():
         list(bounded_lines([b"\xff\xfe\x00"], uri=URI))
 
 
+def test_a_nan_or_infinite_loss_is_kept_as_where_the_run_diverged_not_refused():
+    """Was: the file was refused ("no curve available"). A NaN loss is a diverged run, the
+    clearest case of "unstable" there is: the curve keeps its finite points and the first bad step."""
+    curve_ = parsed("step_number,epoch_number,training_loss\n0,0,1\n1,0,0.9\n2,1,nan\n3,1,inf\n")
+
+    assert [p.step for p in curve_.points] == [0, 1]
+    assert (curve_.not_finite.step, curve_.not_finite.epoch) == (2, 1) and math.isnan(curve_.not_finite.loss)
+
+
+def test_steps_numbered_anew_in_each_epoch_are_counted_on_not_folded_together():
+    text = "step_number,epoch_number,training_loss\n" + "".join(
+        f"{s},{e},{3 - e - s / 10}\n" for e in range(3) for s in range(4)
+    )
+
+    curve_ = parsed(text)
+
+    assert curve_.restarted and len(curve_.points) == 12
+    assert [(p.step, p.epoch) for p in curve_.points[3:5]] == [(3, 0), (4, 1)]
+    assert curve_.losses == sorted(curve_.losses, reverse=True)
+
+
 rows = st.lists(
-    st.tuples(st.integers(0, 500), st.integers(0, 9), st.floats(0, 50, allow_nan=False), st.none() | st.floats(1, 1e6)),
+    st.tuples(st.integers(0, 500), st.floats(0, 50, allow_nan=False), st.none() | st.floats(1, 1e6)),
     min_size=1,
     max_size=80,
 )
@@ -136,16 +158,18 @@ rows = st.lists(
 
 @given(rows)
 def test_any_well_formed_file_parses_to_the_mean_loss_of_each_step_in_step_order(rows):
+    """The epoch follows the step here (as in a job that numbers steps across epochs): a step
+    number under two epochs means numbering starts anew each epoch, tested above."""
     text = "step_number,epoch_number,training_loss,perplexity\n" + "".join(
-        f"{s},{e},{loss!r},{'' if p is None else repr(p)}\n" for s, e, loss, p in rows
+        f"{s},{s // 60},{loss!r},{'' if p is None else repr(p)}\n" for s, loss, p in rows
     )
 
     curve_ = parsed(text)
 
     steps = sorted({s for s, *_ in rows})
-    assert [p.step for p in curve_.points] == steps
+    assert [p.step for p in curve_.points] == steps and not curve_.restarted
     for point in curve_.points:
-        losses = [loss for s, _, loss, _ in rows if s == point.step]
+        losses = [loss for s, loss, _ in rows if s == point.step]
         assert point.loss == pytest.approx(sum(losses) / len(losses))
 
 
@@ -205,10 +229,14 @@ def oscillating(n: int) -> list[float]:
 
 
 def test_an_oscillating_training_loss_is_unstable_and_the_learning_rate_is_halved():
+    """The summary was "strayed more than 30% from its moving mean", a share of the loss itself:
+    that called every noisy low loss unstable. The swing is now measured against the overall
+    drop, and only a swing that alternates step to step (not independent noise) is unstable."""
     found = diagnose(curve(oscillating(100)), None, tuning())
 
     assert found.verdict == UNSTABLE
-    assert "strayed more than 30% from its 5-step moving mean" in found.summary
+    assert "swung up and down around its 5-step moving mean" in found.summary
+    assert "alternating from step to step" in found.summary and found.details["lag1Autocorrelation"] < -0.5
     assert found.change.as_dict() == {"hyperparameter": "learningRate", "value": "0.000005", "current": "0.00001"}
 
 
@@ -262,6 +290,188 @@ def test_too_few_steps_show_no_curve():
     assert found.verdict == UNAVAILABLE and found.summary.startswith(f"no curve available: {URI} has 2 step(s)")
 
 
+# -- noise is not a verdict: seeded random curves (review ef814cf, B1, S3, S4) ------------------
+
+NOISE_SEEDS = range(200)
+
+
+def converged(rng: random.Random, n: int = 200) -> list[float]:
+    """A curve that has flattened out, plus noise of one of the kinds a real run has: Gaussian
+    batch noise from 1% to 40% of the floor, or per-record (batch size 1) losses, exponential
+    around the trend (as large as the loss itself) or gamma-distributed."""
+    floor, scale, rate = rng.uniform(0.03, 0.5), rng.uniform(0.8, 2.5), rng.uniform(n / 15, n / 8)
+    kind = rng.choice(["gaussian", "exponential", "gamma"])
+    sd = rng.uniform(0.01, 0.4) * floor
+    losses = []
+    for i in range(n):
+        trend = floor + scale * math.exp(-i / rate)
+        if kind == "gaussian":
+            losses.append(max(1e-4, trend + rng.gauss(0, sd)))
+        elif kind == "exponential":
+            losses.append(trend * rng.expovariate(1.0))
+        else:
+            losses.append(trend * rng.gammavariate(4, 0.25))
+    return losses
+
+
+def test_200_seeded_noisy_converged_curves_are_all_healthy():
+    verdicts = Counter()
+    for seed in NOISE_SEEDS:
+        rng = random.Random(seed)
+        found = diagnose(curve(converged(rng, rng.choice([60, 200, 1000])), steps_per_epoch=500), None, tuning())
+        verdicts[found.verdict] += 1
+        assert found.verdict == HEALTHY, (seed, found.summary)
+    assert verdicts == {HEALTHY: 200}
+
+
+def test_the_reviewers_converged_curve_with_small_noise_is_healthy_for_every_seed():
+    """Was 25 of 50 "underfitting" (sd 0.02) and 46 of 50 "unstable" (sd 0.04)."""
+    for sd in (0.02, 0.04):
+        for seed in range(50):
+            rng = random.Random(seed)
+            losses = [1.8 * math.exp(-i / 25) + 0.15 + rng.gauss(0, sd) for i in range(200)]
+
+            assert diagnose(curve(losses, steps_per_epoch=100), None, tuning()).verdict == HEALTHY, (sd, seed)
+
+
+def test_noisy_converged_validation_curves_are_never_overfitting():
+    for seed in NOISE_SEEDS:
+        rng = random.Random(seed)
+        level, sd = rng.uniform(0.2, 1.0), rng.uniform(0.002, 0.03)
+        valid = [level + 1.0 * math.exp(-i / 1.5) + rng.gauss(0, sd * level) for i in range(rng.randint(5, 20))]
+
+        found = diagnose(curve(falling(200)), curve(valid, every=10), tuning())
+
+        assert found.verdict == HEALTHY, (seed, found.summary)
+
+
+def test_a_flat_noisy_validation_curve_2_percent_above_its_minimum_is_not_overfitting():
+    """The reviewer's case: 0.80, 0.79, 0.80, 0.81, 0.806 was "overfitting: set epochCount to 2"."""
+    found = diagnose(curve(falling(100)), curve([0.80, 0.79, 0.80, 0.81, 0.806], every=20), tuning(epochCount="5"))
+
+    assert found.verdict == HEALTHY
+
+
+def test_clearly_still_falling_noisy_curves_are_underfitting():
+    for seed in range(50):
+        rng = random.Random(seed)
+        n, floor = rng.choice([100, 300]), rng.uniform(0.1, 0.5)
+        losses = [floor + 1.5 * math.exp(-i / (n * 1.5)) + rng.gauss(0, 0.02) for i in range(n)]
+
+        found = diagnose(curve(losses), None, tuning())
+
+        assert found.verdict == UNDERFITTING, (seed, found.summary)
+        assert found.details["trainingDrop"] > curves.UNDERFITTING_DROP and found.change.value == "4"
+
+
+def test_one_validation_evaluation_leaves_the_training_loss_to_judge_underfitting():
+    """Was "healthy": a curve of one point never fell, so the run was never underfitting."""
+    found = diagnose(curve([2.0 - 1.5 * i / 99 for i in range(100)]), curve([1.0], every=100), tuning())
+
+    assert found.verdict == UNDERFITTING
+    assert "1 evaluation(s), too few for a trend: judged on training loss alone" in found.summary
+
+
+def test_training_still_falling_while_validation_has_flattened_is_not_underfitting():
+    validation = curve([0.9, 0.5, 0.40, 0.39, 0.39, 0.39, 0.39, 0.39, 0.39, 0.39], every=10)
+
+    assert diagnose(curve(falling(100, rate=200)), validation, tuning()).verdict == HEALTHY
+
+
+def test_a_noisy_loss_climbing_back_up_is_unstable_and_the_learning_rate_is_halved():
+    for seed in range(50):
+        rng = random.Random(seed)
+        losses = [0.3 + 1.5 * math.exp(-i / 20) + 0.01 * max(0, i - 100) + rng.gauss(0, 0.03) for i in range(200)]
+
+        found = diagnose(curve(losses, steps_per_epoch=100), None, tuning())
+
+        assert found.verdict == UNSTABLE and "climbed back up" in found.summary, (seed, found.summary)
+        assert found.change.hyperparameter == "learningRate"
+
+
+def test_spikes_many_times_the_noise_are_unstable_but_one_bad_batch_is_not():
+    rng = random.Random(7)
+    base = [0.2 + 1.5 * math.exp(-i / 20) + rng.gauss(0, 0.01) for i in range(200)]
+    spiky = [loss * (4 if i > 30 and i % 12 == 0 else 1) for i, loss in enumerate(base)]
+    one_bad = [loss * (4 if i == 150 else 1) for i, loss in enumerate(base)]
+
+    found = diagnose(curve(spiky, steps_per_epoch=100), None, tuning())
+    assert found.verdict == UNSTABLE and "jumped more than 8 times its noise" in found.summary
+    assert diagnose(curve(one_bad, steps_per_epoch=100), None, tuning()).verdict == HEALTHY
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf"])
+def test_a_nan_or_infinite_loss_is_unstable_at_its_step(bad):
+    """Was "no curve available: ... is not a finite number": a diverged run read as a missing one."""
+    text = "step_number,epoch_number,training_loss\n" + "".join(
+        f"{i},{i // 50},{1.5 * math.exp(-i / 20) + 0.2}\n" for i in range(70)
+    )
+    text += "".join(f"{i},1,{bad}\n" for i in range(70, 100))
+
+    found = diagnose(parsed(text), None, tuning())
+
+    assert found.verdict == UNSTABLE
+    assert found.summary.startswith("unstable: the loss became NaN/infinite at step 70 (training loss, epoch 1)")
+    assert found.change.as_dict() == {"hyperparameter": "learningRate", "value": "0.000005", "current": "0.00001"}
+
+
+def test_a_loss_nan_from_the_first_step_is_unstable_and_still_charted():
+    training = parsed("step_number,epoch_number,training_loss\n0,0,nan\n1,0,nan\n")
+    found = diagnose(training, None, tuning())
+
+    assert found.verdict == UNSTABLE and "at step 0" in found.summary
+    root = ET.fromstring(curves_chart.render(training, None, found, "Training curves: x"))
+    assert "loss NaN/infinite" in [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert curves.curves_document(training, None, found, {})["training"]["notFinite"] == {"step": 0, "epoch": 0}
+
+
+def test_a_nan_validation_loss_is_unstable_too():
+    validation = parsed("step_number,epoch_number,validation_loss\n9,0,0.9\n19,0,0.5\n29,0,nan\n", "validation_loss")
+
+    found = diagnose(curve(falling(100)), validation, tuning())
+
+    assert found.verdict == UNSTABLE and "at step 29 (validation loss, epoch 0)" in found.summary
+
+
+def test_clear_noisy_overfitting_gives_the_right_k_and_epoch():
+    for seed in range(50):
+        rng = random.Random(seed)
+        evaluations, lowest_at = rng.randint(8, 16), rng.randint(2, 4)
+        valid = [
+            0.4 + 0.15 * abs(i - lowest_at) ** (1 if i > lowest_at else 1.5) + rng.gauss(0, 0.004)
+            for i in range(evaluations)
+        ]
+        # 25 steps an epoch, an evaluation every 10 steps: evaluation i is step 10i+9.
+        found = diagnose(
+            curve(falling(evaluations * 10), steps_per_epoch=25),
+            curve(valid, every=10, steps_per_epoch=25),
+            tuning(epochCount="5"),
+        )
+
+        assert found.verdict == OVERFITTING, (seed, found.summary)
+        step = 10 * lowest_at + 9
+        assert found.details["k"] == evaluations - 1 - lowest_at and found.details["minimumStep"] == step
+        assert found.details["minimumEpoch"] == step // 25 + 1
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.floats(0.0, 0.5),
+    st.floats(0.02, 1.0),
+    st.sampled_from([50, 120, 400]),
+)
+def test_trend_flat_over_its_tail_plus_noise_under_a_tenth_of_its_drop_is_healthy(seed, floor, noise_share, n):
+    """The reviewer's properties: noise whose spread is under a tenth of the curve's drop is never
+    unstable, and a trend flat over its tail is never underfitting, whatever the loss floor."""
+    rng = random.Random(seed)
+    drop = 1.5
+    sd = noise_share * 0.1 * drop / 3  # 3 sd: the noise stays within a tenth of the drop
+    losses = [floor + 0.05 + drop * math.exp(-i / (n / 12)) + rng.gauss(0, sd) for i in range(n)]
+
+    assert diagnose(curve(losses, steps_per_epoch=n), None, tuning()).verdict == HEALTHY
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(st.floats(0.001, 20, allow_nan=False), min_size=3, max_size=120),
@@ -303,6 +513,15 @@ def test_the_chart_is_plain_self_contained_svg_with_axes_legend_and_epoch_bounda
     assert "training loss" in texts and "validation loss (circle: lowest)" in texts
     assert not [e for e in root.iter() if e.tag.endswith(("script", "style", "image", "foreignObject"))]
     assert "href" not in svg and "@import" not in svg and "url(" not in svg
+
+
+def test_a_control_character_in_the_dataset_name_still_gives_well_formed_xml():
+    found = diagnose(curve(falling(100)), None, tuning())
+
+    svg = curves_chart.render(curve(falling(100)), None, found, "Training curves: mail\x01\x1b[0m\ufffe")
+    root = ET.fromstring(svg)
+
+    assert root.find("{http://www.w3.org/2000/svg}title").text.startswith("Training curves: mail\ufffd\ufffd[0m\ufffd")
 
 
 def test_ticks_are_round_numbers_that_cover_the_range():

@@ -310,6 +310,8 @@ class _Job:
     failure: str | None = None  # why it fails whatever the scenario (a broken grader), Bedrock's failureMessage
     hours: float | None = None  # how long it runs, when not the scenario's job_hours
     rewards: dict[str, Any] | None = None  # RFT: what the grader scored on the sampled answers
+    foundation: str = ""  # the foundation model's ID, also for a job on top of a custom model
+    parent: str | None = None  # re-fine-tuning: the custom model it customized further
 
 
 @dataclass
@@ -464,7 +466,7 @@ class BedrockEmulator:
             "creationTime": job.created.isoformat(),
             "lastModifiedTime": now.isoformat(),
             "endTime": (job.ended or self._end(job)).isoformat(),
-            "baseModelArn": f"arn:aws:bedrock:{self.region}::foundation-model/{job.request['baseModelIdentifier']}",
+            "baseModelArn": self._base_arn(job),
         }
         if status == "Completed":
             detail["outputModelArn"] = job.model_arn
@@ -521,7 +523,9 @@ class BedrockEmulator:
         if operation == "CreateModelCustomizationJob":
             base = params["baseModelIdentifier"]
             base_arn = base if base.startswith("arn:") else f"arn:aws:bedrock:{self.region}::foundation-model/{base}"
-            new_model = f"{arn}:custom-model/{base}/{_id(params['customModelName'])}"  # as created below
+            parent = self._job_of_model(base)
+            foundation = parent.foundation if parent is not None else base.split(":foundation-model/")[-1]
+            new_model = f"{arn}:custom-model/{foundation}/{_id(params['customModelName'])}"  # as created below
             return [resource(base_arn), (new_model, requested)]
         if operation in ("GetModelCustomizationJob", "StopModelCustomizationJob"):
             identifier = params["jobIdentifier"]
@@ -595,14 +599,27 @@ class BedrockEmulator:
         refusal = self._refuse_base_model(params["baseModelIdentifier"], now) or refuse_method(params)
         if refusal:
             return refusal
+        parent = self._job_of_model(params["baseModelIdentifier"])
         if any(
             job.request["customModelName"] == params["customModelName"] and not job.model_deleted
             for job in self.jobs.values()
         ):
             return 400, _error("ConflictException", f"A custom model named {params['customModelName']} already exists.")
-        arn = f"arn:aws:bedrock:{self.region}:{ACCOUNT}:model-customization-job/{params['baseModelIdentifier']}/{_id(params['jobName'])}"
-        model_arn = f"arn:aws:bedrock:{self.region}:{ACCOUNT}:custom-model/{params['baseModelIdentifier']}/{_id(params['customModelName'])}"
-        job = self.jobs[params["jobName"]] = _Job(request=params, arn=arn, model_arn=model_arn, created=now)
+        # A custom model's ARN names its foundation model, also when it was customized from another
+        # custom model (botocore's BaseModelIdentifier pattern: custom-model/<base model id>/<id>).
+        foundation = parent.foundation if parent is not None else params["baseModelIdentifier"]
+        arn = f"arn:aws:bedrock:{self.region}:{ACCOUNT}:model-customization-job/{foundation}/{_id(params['jobName'])}"
+        model_arn = (
+            f"arn:aws:bedrock:{self.region}:{ACCOUNT}:custom-model/{foundation}/{_id(params['customModelName'])}"
+        )
+        job = self.jobs[params["jobName"]] = _Job(
+            request=params,
+            arn=arn,
+            model_arn=model_arn,
+            created=now,
+            foundation=foundation,
+            parent=parent.model_arn if parent is not None else None,
+        )
         if params.get("customizationType") == "REINFORCEMENT_FINE_TUNING":
             self._grade_samples(job)
         stopped_after = self.behaviour.stopped_by_someone_after_hours
@@ -628,7 +645,7 @@ class BedrockEmulator:
             "status": status,
             "creationTime": job.created,
             "lastModifiedTime": now,
-            "baseModelArn": f"arn:aws:bedrock:{self.region}::foundation-model/{job.request['baseModelIdentifier']}",
+            "baseModelArn": self._base_arn(job),
             "hyperParameters": job.request.get("hyperParameters", {}),
             "trainingDataConfig": job.request["trainingDataConfig"],
             "validationDataConfig": job.request.get("validationDataConfig", {"validators": []}),
@@ -775,7 +792,7 @@ class BedrockEmulator:
             status = self._status(job)
             summary = {
                 "jobArn": job.arn,
-                "baseModelArn": f"arn:aws:bedrock:{self.region}::foundation-model/{job.request['baseModelIdentifier']}",
+                "baseModelArn": self._base_arn(job),
                 "jobName": job.request["jobName"],
                 "status": status,
                 "creationTime": job.created,
@@ -840,14 +857,16 @@ class BedrockEmulator:
                 "modelArn": job.model_arn,
                 "modelName": job.request["customModelName"],
                 "creationTime": self._end(job),
-                "baseModelArn": f"arn:aws:bedrock:{self.region}::foundation-model/{job.request['baseModelIdentifier']}",
-                "baseModelName": job.request["baseModelIdentifier"],
-                "customizationType": "FINE_TUNING",
+                "baseModelArn": self._base_arn(job),
+                "baseModelName": job.foundation,
+                "customizationType": job.request.get("customizationType", "FINE_TUNING"),
                 "ownerAccountId": ACCOUNT,
                 "modelStatus": self._model_status(job),
             }
             for job in self.jobs.values()
-            if self._status(job) == "Completed" and not job.model_deleted
+            if self._status(job) == "Completed"
+            and not job.model_deleted
+            and _listed(job.request["customModelName"], params)
         ]
         return 200, {"modelSummaries": summaries}
 
@@ -859,7 +878,7 @@ class BedrockEmulator:
             "modelArn": job.model_arn,
             "modelName": job.request["customModelName"],
             "jobArn": job.arn,
-            "baseModelArn": f"arn:aws:bedrock:{self.region}::foundation-model/{job.request['baseModelIdentifier']}",
+            "baseModelArn": self._base_arn(job),
             "customizationType": job.request.get("customizationType", "FINE_TUNING"),
             "creationTime": self._end(job),
             "modelStatus": self._model_status(job),
@@ -958,6 +977,10 @@ class BedrockEmulator:
 
     # -- helpers --------------------------------------------------------------------------------
 
+    def _base_arn(self, job: _Job) -> str:
+        """What the job was customized from: the foundation model, or the parent custom model."""
+        return job.parent or f"arn:aws:bedrock:{self.region}::foundation-model/{job.foundation}"
+
     def _job_of_model(self, identifier: str | None) -> _Job | None:
         return next((j for j in self.jobs.values() if identifier in (j.model_arn, j.request["customModelName"])), None)
 
@@ -972,10 +995,17 @@ class BedrockEmulator:
         """Bedrock refuses models past their end of life (and models it does not know)."""
         from customization.catalog import load_catalog
 
+        if ":custom-model/" in model_id:
+            # A custom model of this account, customized further (the submit page: the base may be
+            # a "previously customized model"): it must exist and be Active, as Bedrock requires.
+            parent = self._job_of_model(model_id)
+            if parent is None or parent.model_deleted or self._status(parent) != "Completed":
+                return 400, _error("ValidationException", f"The provided model identifier {model_id} is invalid.")
+            if self._model_status(parent) != "Active":
+                return 400, _error("ValidationException", f"The custom model {model_id} is not in Active state.")
+            return None
         model = load_catalog().models.get(model_id.split(":foundation-model/")[-1])
         if model is None:
-            if ":custom-model/" in model_id and self._job_of_model(model_id) is not None:
-                return None  # a custom model of this account, customized further
             return 400, _error("ValidationException", f"The provided model identifier {model_id} is invalid.")
         if model.lifecycle.ended(self.today or now.date()):
             return 400, _error("ValidationException", "This model version has reached the end of its life.")
@@ -1169,8 +1199,13 @@ def _summary(operation: str, params: dict[str, Any], body: dict[str, Any], statu
         or params.get("modelDeploymentName")
         or params.get("customModelDeploymentIdentifier")
         or params.get("modelIdentifier")
+        or params.get("resourceARN")
+        or params.get("nameContains")
         or ""
     )
+    base = params.get("baseModelIdentifier") or ""
+    if operation == "CreateModelCustomizationJob" and ":custom-model/" in base:
+        target = f"{target} (base: custom model {base})"
     if status != 200:
         return f"{operation} {target} -> {body['Error']['Code']}"
     if "status" in body or "modelStatus" in body:
@@ -1214,9 +1249,14 @@ def refuse_method(params: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
 
     kind = params.get("customizationType", "FINE_TUNING")
     config = params.get("customizationConfig") or {}
-    base = params["baseModelIdentifier"].split(":foundation-model/")[-1]
+    from customization.lineage import foundation_model_id
+
+    identifier = params["baseModelIdentifier"]
+    base = foundation_model_id(identifier)
     catalog = load_catalog()
     model = catalog.models.get(base)
+    if ":custom-model/" in identifier and (model is None or kind not in model.recustomization.methods):
+        return 400, _error("ValidationException", f"{kind} is not supported for a custom model of {base}.")
     if kind in ("DISTILLATION", "REINFORCEMENT_FINE_TUNING") and params.get("hyperParameters"):
         return 400, _error("ValidationException", f"hyperParameters are not supported for {kind}.")
     if kind == "DISTILLATION":

@@ -18,6 +18,9 @@ def render(report: RunReport) -> str:
             lines += [f"    {line}" for line in listed if line.strip()]
         if execution.get("jobStartedAfter"):
             lines.append(f"  job started {execution['jobStartedAfter']} after the upload")
+        lineage = execution.get("lineage") or {}
+        if lineage:
+            lines.append(f"  parent: {lineage.get('parentRun') or '-'} ({lineage.get('parentModel')})")
         if execution.get("customModelArn"):
             lines.append(f"  custom model: {execution['customModelArn']}")
         if execution.get("servingArn"):
@@ -28,9 +31,11 @@ def render(report: RunReport) -> str:
         )
         cost = execution.get("cost") or {}
         if cost:
+            training, storage = cost.get("trainingUsd"), cost.get("storageUsdPerMonth")
+            unknown = " (unknown: no price in the catalog)" if None in (training, storage) else ""
             lines.append(
-                f"  estimated cost: training ${cost.get('trainingUsd')}, storage "
-                f"${cost.get('storageUsdPerMonth')}/month, serving {cost.get('servingMode')}"
+                f"  estimated cost: training {_price(training)}, storage "
+                f"{_price(storage, '/month')}, serving {cost.get('servingMode')}{unknown}"
             )
         lines += _curves(execution, report.saved_reports)
         lines += _evaluation(execution, report.saved_reports)
@@ -90,3 +95,8 @@ def _evaluation(execution: dict, saved: dict[str, str]) -> list[str]:
         f"  evaluation report: {saved[uri]} (copied from {uri})" if uri in saved else f"  evaluation report: {uri}"
     )
     return lines
+
+
+def _price(usd: float | None, per: str = "") -> str:
+    """An estimate as the run's report has it; a price the catalog lacks is unknown, never $None or $0."""
+    return "unknown" if usd is None else f"${usd:g}{per}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import tempfile
 import threading
 import time
@@ -214,9 +215,11 @@ def run(
             .read()
         )
         emulator.invoke_grader = lambda arn, batch: invoker.grade(arn, batch, emulator.behaviour.fault_after)
+        grader_names = _grader_names(deployment)
         emulator.on_grading = lambda job_name, rewards: timeline.add(
             "bedrock",
-            f"grader {rewards['grader'].rsplit(':', 1)[-1]} scored {rewards['samples']} sampled answers to "
+            f"grader {grader_names.get(rewards['grader'], rewards['grader'].rsplit(':', 1)[-1])} scored "
+            f"{rewards['samples']} sampled answers to "
             f"{rewards['prompts']} prompts of {job_name}: mean reward {rewards['meanReward']:.2f} "
             f"(min {rewards['minReward']:.2f}, max {rewards['maxReward']:.2f})",
         )
@@ -234,24 +237,43 @@ def run(
         for dataset_name in names:
             for _ in range(uploads):
                 _upload(s3, data_bucket, source, dataset_name, broken=scenario.broken_dataset, timeline=timeline)
-        events = _captured_upload_events(deployment)
         pattern = EventPattern.load(json.dumps(deployment.rule_pattern("TrainingFileUploaded")))
         starter = invoker.function("StartRun")
-        for event in events:
-            assert pattern.matches_event(event), "the captured event must match the deployed rule"
-            deliveries = 2 if scenario.duplicate_event else 1
-            for delivery in range(deliveries):
-                timeline.add(
-                    "event",
-                    f"S3 Object Created {event['detail']['object']['key']} "
-                    f"(version {event['detail']['object']['version-id'][:8]}…)"
-                    + (" delivered again" if delivery else ""),
-                )
-                invoker.call(starter, event)
+
+        def start_runs() -> None:
+            for event in _captured_upload_events(deployment):
+                assert pattern.matches_event(event), "the captured event must match the deployed rule"
+                deliveries = 2 if scenario.duplicate_event else 1
+                for delivery in range(deliveries):
+                    timeline.add(
+                        "event",
+                        f"S3 Object Created {event['detail']['object']['key']} "
+                        f"(version {event['detail']['object']['version-id'][:8]}…)"
+                        + (" delivered again" if delivery else ""),
+                    )
+                    invoker.call(starter, event)
+
+        start_runs()
         sfn = boto3.client("stepfunctions", region_name=REGION)
         watcher.start_backstop()
         try:
             executions = _follow(sfn, deployment, scenario, clock, timeline)
+            if scenario.re_fine_tune:
+                # The second upload customizes the first run's model further (job.json baseRun).
+                parent = sfn.describe_execution(executionArn=executions[0])["name"]
+                job = {**json.loads((source / "job.json").read_text()), "baseRun": parent}
+                job.pop("baseModel", None)  # a re-fine-tuned run trains on its parent's base
+                _upload(
+                    s3,
+                    data_bucket,
+                    source,
+                    f"{name}-refined",
+                    broken=False,
+                    timeline=timeline,
+                    job=json.dumps(job).encode(),
+                )
+                start_runs()
+                executions = _follow(sfn, deployment, scenario, clock, timeline)
         finally:
             watcher.stop()
         _abort_guard(deployment, invoker, executions, timeline)
@@ -428,9 +450,10 @@ def _result_text(step: str, result: dict[str, Any] | None) -> str:
     result = result or {}
     if step == "ValidateDataset":
         records, cost = result.get("records", {}), result.get("cost") or {}
+        parent = (result.get("lineage") or {}).get("parentModel")
         return (
             f"valid, {records.get('train', 0)} training + {records.get('validation', 0)} validation records, "
-            f"estimated training ${cost.get('trainingUsd')}"
+            f"estimated training ${cost.get('trainingUsd')}" + (f"; trains on top of {parent}" if parent else "")
         )
     if step == "StartCustomizationJob":
         return f"job {result.get('jobName')} {'(already started)' if result.get('alreadyStarted') else 'started'}"
@@ -469,13 +492,16 @@ def _result_text(step: str, result: dict[str, Any] | None) -> str:
     return json.dumps(result, default=str)[:160]
 
 
-def _upload(s3, bucket: str, source: Path, name: str, *, broken: bool, timeline: _Timeline) -> None:
-    """As a user would: job.json and validation.jsonl first, the training file last."""
+def _upload(
+    s3, bucket: str, source: Path, name: str, *, broken: bool, timeline: _Timeline, job: bytes | None = None
+) -> None:
+    """As a user would: job.json and validation.jsonl first, the training file last. `job`:
+    the job.json to upload instead of the folder's."""
     files = sorted(source.iterdir(), key=lambda path: path.name.startswith("train."))
     for path in files:
         if path.name not in ("job.json", "validation.jsonl", "train.jsonl", "train.txt"):
             continue
-        body = path.read_bytes()
+        body = job if job is not None and path.name == "job.json" else path.read_bytes()
         if broken and path.name.startswith("train."):
             lines = body.splitlines()
             lines[2] = b'{"prompt": "wrong format for this model"}'
@@ -628,6 +654,7 @@ def _execution_summary(sfn, arn: str) -> dict[str, Any]:
         "customModelArn": (output.get("result") or {}).get("customModelArn"),
         "servingArn": (output.get("serving") or {}).get("arn"),
         "cost": (output.get("validation") or {}).get("cost"),
+        "lineage": (output.get("validation") or {}).get("lineage"),
         "evaluation": output.get("evaluation"),
         "curves": curves_of(output) or None,
         "servingDeleted": serving_deleted(output),
@@ -708,3 +735,19 @@ def _duration(delta: dt.timedelta) -> str:
     hours, rest = divmod(seconds, 3600)
     minutes, seconds = divmod(rest, 60)
     return f"{hours}h{minutes:02d}m{seconds:02d}s" if hours else f"{minutes}m{seconds:02d}s"
+
+
+def _grader_names(deployment) -> dict[str, str]:
+    """Each deployed grader's function ARN -> its name in cdk.json (the stack writes the name
+    into the function's description: stacks/constructs/graders.py)."""
+    names = {}
+    for logical_id, resource in deployment.pipeline.resources.items():
+        properties = resource.get("Properties", {})
+        if resource.get("Type") != "AWS::Lambda::Function" or not str(properties.get("Handler", "")).startswith(
+            "graders."
+        ):
+            continue
+        match = re.match(r"Reward function '([^']+)'", str(properties.get("Description", "")))
+        if match:
+            names[deployment._physical(deployment.pipeline, logical_id, "Arn")] = match.group(1)
+    return names

@@ -27,6 +27,9 @@ class Scenario:
     upload_twice: bool = False
     abort_after_hours: float | None = None
     burst_uploads: int = 0  # upload the dataset under this many names at once
+    # Once the first run ended, upload the dataset again under `<name>-refined` with a job.json
+    # naming the first run as its baseRun: the second job trains on the first custom model.
+    re_fine_tune: bool = False
     expected_status: str = "SUCCEEDED"
 
 
@@ -110,6 +113,13 @@ SCENARIOS = [
         "EventBridge delivers the upload event twice and the first start's response is lost; one execution, one job",
         duplicate_event=True,
         behaviour=Behaviour(lose_first_create_response=True),
+    ),
+    Scenario(
+        "re-fine-tune",
+        "a first run trains and succeeds; a second upload whose job.json names it as baseRun trains on top of "
+        "its custom model (the job's baseModelIdentifier is that model's ARN), with the lineage in its state, "
+        "reports and tags; nothing is left running or billing",
+        re_fine_tune=True,
     ),
     Scenario(
         "new-version",

@@ -199,6 +199,13 @@ def markdown(evaluation: dict) -> str:
         f"{custom[METRIC_FIELDS[metric]]:.3f} vs {base[METRIC_FIELDS[metric]]:.3f} ({evaluation['improvement']:+.3f}); "
         f"the gate asks for at least {evaluation['minImprovement']:+.3f}.",
     ]
+    lineage = evaluation.get("lineage") or {}
+    if lineage:
+        lines += [
+            "",
+            f"Trained on top of `{lineage.get('parentModel')}` (run `{lineage.get('parentRun') or '-'}`): the base "
+            "model compared against is that model's foundation model.",
+        ]
     if evaluation.get("servingAction"):
         lines += ["", f"Serving: {evaluation['servingAction']}"]
     lines += ["", *table(custom, base), "", *curves_section(evaluation.get("curves"))]

@@ -66,6 +66,26 @@ def skipped(reason: str) -> dict[str, Any]:
     return {"status": "skipped", "promoted": None, "reason": reason}
 
 
+# Why a run has no validation records to score the models on, and what to do, per method.
+_NO_VALIDATION_RECORDS = {
+    "DISTILLATION": (
+        "a distillation run trains on prompts and the teacher's answers, and takes no validation records to score "
+        "against: ask the student and its teacher yourself with python -m tools invoke"
+    ),
+    "REINFORCEMENT_FINE_TUNING": (
+        "a reinforcement fine-tuning run is judged by its grader's reward during training (the job's metrics in the "
+        "Bedrock console), not on validation records: try the model with python -m tools invoke"
+    ),
+}
+
+
+def _no_validation_records(customization_type: str) -> str:
+    return _NO_VALIDATION_RECORDS.get(
+        customization_type,
+        "the run has no validation records: upload validation.jsonl or set validationSplit (0.1 to 0.2)",
+    )
+
+
 def evaluate(
     s3: Any,
     runtime: Any,
@@ -85,7 +105,7 @@ def evaluate(
     data_format = model.data_formats[run_settings["customizationType"]]
     validation_uri = (validation.get("prepared") or {}).get("validationUri")
     if validation_uri is None:
-        return skipped("the run has no validation records: upload validation.jsonl or set validationSplit (0.1 to 0.2)")
+        return skipped(_no_validation_records(run_settings["customizationType"]))
     bucket, key = validation_uri.removeprefix("s3://").split("/", 1)
     body = s3.get_object(Bucket=bucket, Key=key)["Body"]
     # Large chunks: reading a long record in botocore's default 1 KB chunks is quadratic.
@@ -115,6 +135,8 @@ def evaluate(
         "servingAction": _serving_action(comparison.promoted, serving, settings),
         # The job's training curves, diagnosed by ReadTrainingCurves before serving.
         "curves": curves_of(state) or None,
+        # Re-fine-tuning: the run and model this one trained on top of (the base stays the foundation model).
+        "lineage": validation.get("lineage"),
     }
     evaluation = report(comparison, context, selection.cases, custom_answers, base_answers)
     report_uri, markdown_uri = _write_reports(s3, validation["reportUri"], evaluation)

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from customization import lineage
 from customization.catalog import (
     CONTINUED_PRE_TRAINING,
     DISTILLATION,
@@ -53,6 +54,11 @@ class JobSettings:
     max_response_length: int | None = None
     # REINFORCEMENT_FINE_TUNING: the name of one of the environment's deployed graders.
     grader: str | None = None
+    # Re-fine-tuning: the run (or custom model ARN) job.json names as the base, and, once the
+    # ValidateDataset step resolved it with Bedrock, the parent custom model's ARN: the job's
+    # baseModelIdentifier (base_model is then the parent's foundation model).
+    base_run: str | None = None
+    parent_model: str | None = None
 
     def as_dict(self) -> dict:
         method = {
@@ -61,6 +67,8 @@ class JobSettings:
                 ("teacherModel", self.teacher_model),
                 ("maxResponseLengthForInference", self.max_response_length),
                 ("grader", self.grader),
+                ("baseRun", self.base_run),
+                ("parentModel", self.parent_model),
             )
             if value is not None
         }
@@ -149,6 +157,7 @@ _KEYS = {
     "teacherModel": "teacher_model",
     "maxResponseLengthForInference": "max_response_length",
     "grader": "grader",
+    lineage.KEY: "base_run",
 }
 
 
@@ -185,6 +194,16 @@ def apply_job_file(defaults: JobSettings, text: str | None, log: ProblemLog, fil
             changes["serving_mode"] = _serving_mode(value, defaults.serving_mode, log, file)
         else:
             changes[_KEYS[key]] = value
+    if "base_model" in changes and "base_run" in changes:
+        # A re-fine-tuned run trains on its parent's model: a second base would contradict it.
+        log.error(
+            file,
+            None,
+            R_JOB,
+            f"baseModel and {lineage.KEY} cannot both be set: a run that customizes an earlier run's model "
+            f"trains on that model's base; remove baseModel",
+        )
+        del changes["base_model"]
     # Hyperparameters chosen for the default model and method rarely fit another one: a job
     # that picks its own model or method starts from that one's defaults.
     other_model = "base_model" in changes and changes["base_model"] != defaults.base_model
@@ -299,6 +318,11 @@ def check_settings(settings: JobSettings, log: ProblemLog, *, file: str) -> JobS
             f"customizationType {show(settings.customization_type)} is not one of {', '.join(CUSTOMIZATION_TYPES)}",
         )
     settings = _check_method_settings(settings, log, file)
+    if settings.base_run is not None:
+        problem = lineage.syntax_problem(settings.base_run)
+        if problem:
+            log.error(file, None, R_JOB, problem)
+            settings = replace(settings, base_run=None)
     split = settings.validation_split
     if split is not None and (
         isinstance(split, bool) or not isinstance(split, int | float) or not 0 < split <= MAX_VALIDATION_SPLIT
@@ -360,6 +384,7 @@ class ResolvedRun:
     settings: JobSettings
     serving: ServingPlan
     origin: str
+    parent: lineage.Parent | None = None  # the custom model a re-fine-tuning run trains on
 
 
 # job.json holds a handful of settings: anything larger is a mistake (a dataset saved under the
@@ -392,10 +417,14 @@ def resolve_run(
     *,
     job_file: str,
     defaults_origin: str = "environment defaults",
+    parents: Callable[[str], lineage.Parent] | None = None,
 ) -> ResolvedRun:
     """The environment's defaults with a dataset's job.json (`job`, its bytes, or None) applied,
     checked the way the pipeline checks them: the same code in the ValidateDataset step,
-    `tools submit` and `tools validate --env`, so what passes here passes there."""
+    `tools submit` and `tools validate --env`, so what passes here passes there.
+
+    `parents` resolves a job.json `baseRun` with Bedrock (the ValidateDataset step passes
+    `lineage.resolve_parent`); without it (offline) only its syntax is checked."""
     text = None
     if job is not None and len(job) > JOB_FILE_MAX_BYTES:
         log.error(
@@ -417,7 +446,12 @@ def resolve_run(
         serving = replace(serving, mode=NONE)
     origin = job_file if text is not None else defaults_origin
     allowed = defaults.allowed_base_models
-    if allowed and settings.base_model not in allowed:
+    parent = None
+    if settings.base_run is not None and parents is not None:
+        parent, settings = _resolve_parent(defaults, settings, text, parents, log, origin)
+        if parent is None:
+            return ResolvedRun(settings=settings, serving=serving, origin=origin)
+    elif allowed and settings.base_model not in allowed:
         log.error(
             origin,
             None,
@@ -435,14 +469,17 @@ def resolve_run(
         and not _sets(text, "validationSplit")
     ):
         # The environment's default split is for models that take validation data; asked of
-        # one that does not, it is left out, not an error the dataset cannot fix.
-        log.warning(
-            origin,
-            None,
-            "validation-data",
-            f"validationSplit: the environment's default ({settings.validation_split:g}) is not applied: "
-            f"{model.name} takes no validation data{_for_method(kind)}, so every record trains",
-        )
+        # one that does not, it is left out, not an error the dataset cannot fix. A fine-tuning
+        # run is told (its model differs from the usual); distillation and RFT take none by
+        # design, so telling every such run would only be noise.
+        if kind == FINE_TUNING:
+            log.warning(
+                origin,
+                None,
+                "validation-data",
+                f"validationSplit: the environment's default ({settings.validation_split:g}) is not applied: "
+                f"{model.name} takes no validation data{_for_method(kind)}, so every record trains",
+            )
         settings = replace(settings, validation_split=None)
     if model is not None and serving.mode == ON_DEMAND and not model.on_demand_serving:
         log.error(
@@ -453,7 +490,52 @@ def resolve_run(
             "(Amazon Nova), or serve with provisioned throughput or none (serving.mode in cdk.json, "
             "--serving on the command line)",
         )
-    return ResolvedRun(settings=settings, serving=serving, origin=origin)
+    return ResolvedRun(settings=settings, serving=serving, origin=origin, parent=parent)
+
+
+def _resolve_parent(
+    defaults: RunDefaults,
+    settings: JobSettings,
+    text: str | None,
+    parents: Callable[[str], lineage.Parent],
+    log: ProblemLog,
+    origin: str,
+) -> tuple[lineage.Parent | None, JobSettings]:
+    """The parent baseRun names, checked against what this environment allows and what the
+    catalog says Bedrock allows; the run's settings then train on top of it. (None, settings)
+    after one error line naming the parent and what to do."""
+    where = f"{lineage.KEY} {settings.base_run!r}"
+    try:
+        parent = parents(settings.base_run)
+    except lineage.ParentProblem as problem:
+        log.error(origin, None, "base-run", str(problem))
+        return None, settings
+    allowed = defaults.allowed_base_models
+    model = load_catalog().models.get(parent.foundation_model)
+    problem = None
+    if model is None:
+        problem = f"its base model {parent.foundation_model!r} is not in the catalog: customize a catalog model's run"
+    elif allowed and model.id not in allowed:
+        problem = (
+            f"its base model {model.id} is not allowed in this environment (allowed: {', '.join(allowed)}): "
+            "add it to customization.otherBaseModels in cdk.json"
+        )
+    else:
+        kind = settings.customization_type if isinstance(settings.customization_type, str) else FINE_TUNING
+        reason = model.recustomization.problem(model.name, kind, parent.customization_type)
+        if reason:
+            problem = f"{reason}: train on {model.id} instead (remove {lineage.KEY})"
+    if problem:
+        log.error(origin, None, "base-run", f"{where} ({parent.arn}): {problem}")
+        return None, settings
+    changes: dict[str, Any] = {"base_model": model.id, "parent_model": parent.arn}
+    if model.id != settings.base_model:
+        # As for a job.json that picks another model: the environment's hyperparameters were
+        # chosen for its own model; only the job's own apply.
+        document = json.loads(text.removeprefix("\ufeff")) if text else {}
+        own = document.get("hyperParameters") if isinstance(document, dict) else None
+        changes["hyperparameters"] = dict(own) if isinstance(own, Mapping) else {}
+    return parent, replace(settings, **changes)
 
 
 def _check_method_choices(defaults: RunDefaults, settings: JobSettings, log: ProblemLog, origin: str) -> None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from customization import layout
+from customization import layout, lineage
 from customization.naming import RunNames
 from customization.serving import ServingPlan
 from customization.validation.dataset import DatasetCheck, check_dataset, write_prepared
@@ -81,12 +81,19 @@ class S3Object:
 
 
 def validate_upload(
-    upload: UploadedDataset, s3: Any, defaults: RunDefaults, serving: ServingPlan, names: RunNames
+    upload: UploadedDataset,
+    s3: Any,
+    defaults: RunDefaults,
+    serving: ServingPlan,
+    names: RunNames,
+    bedrock: Callable[[], Any] | None = None,
 ) -> dict[str, Any]:
     """Check the upload; return the run's summary, or raise DatasetInvalidError after writing the report.
 
     Everything it writes goes under the run's folder (`names.folder`: slug and run id), never
-    a key built from the raw dataset name."""
+    a key built from the raw dataset name. With `bedrock` (a factory of the Bedrock client, called
+    only when needed), a job.json `baseRun` is resolved to the custom model it names
+    (re-fine-tuning); the summary then carries the run's `lineage`."""
     name = layout.dataset_name(upload.key)
     log = ProblemLog(keep=REPORT_PROBLEMS_KEPT)
     report_key = layout.report_key(names.folder)
@@ -96,8 +103,18 @@ def validate_upload(
         log.error(upload.key, None, "dataset-name", name_problem)
     try:
         job_key = layout.sibling_key(upload.key, layout.JOB_FILE)
+        parents = (
+            None
+            if bedrock is None
+            else lambda reference: lineage.resolve_parent(bedrock(), reference, names.environment)
+        )
         run = resolve_run(
-            defaults, serving, _read(s3, upload.bucket, job_key), log, job_file=f"s3://{upload.bucket}/{job_key}"
+            defaults,
+            serving,
+            _read(s3, upload.bucket, job_key),
+            log,
+            job_file=f"s3://{upload.bucket}/{job_key}",
+            parents=parents,
         )
         settings = run.settings
         validation = _existing(s3, upload.bucket, layout.sibling_key(upload.key, layout.VALIDATION_FILE))
@@ -119,6 +136,8 @@ def validate_upload(
             **result.summary(),
             "reportUri": f"s3://{upload.bucket}/{report_key}",
         }
+        if run.parent is not None:
+            summary["lineage"] = run.parent.lineage()
         if result.valid:
             summary["prepared"] = _prepared_uris(result, train, validation, upload.bucket, names.folder, s3)
     except Exception as error:
