@@ -19,10 +19,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 
+from customization import invocation_logs
 from customization.catalog import FINE_TUNING, UnknownModelError, load_catalog
 from customization.evaluation.step import EvaluationSettings
 from customization.naming import PROJECT
 from customization.serving import COMMITMENTS, NO_COMMITMENT, NONE, ON_DEMAND, PROVISIONED, SERVING_MODES, ServingPlan
+from customization.sweep import MAX_VARIANTS
 from customization.validation.hyperparameters import check_hyperparameters
 from customization.validation.jobspec import MAX_VALIDATION_SPLIT, JobSettings, RunDefaults
 
@@ -36,6 +38,7 @@ ENVIRONMENT_NAME = re.compile(r"^(?=.{1,20}$)[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
 RegionName = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$")]
 Days = Annotated[int, Field(ge=1, le=3650)]
+KmsKeyArn = Annotated[str, StringConstraints(pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[a-zA-Z0-9-]{1,128}$")]
 
 
 class ConfigError(ValueError):
@@ -77,6 +80,12 @@ class CustomizationConfig(_Settings):
     # role may invoke exactly these, each as AWS offers it (in-Region, or through its profile), so
     # an environment pays for no teacher it did not choose.
     teacher_models: list[str] = Field(default_factory=list, alias="teacherModels")
+    # Distillation from Bedrock invocation logs (customization.invocation_logs): the S3 folders a
+    # job.json `invocationLogs` may name; the customization role may read exactly these. Empty: off.
+    invocation_log_prefixes: list[str] = Field(default_factory=list, alias="invocationLogPrefixes")
+    # The KMS key the logs are encrypted with, when it is a customer-managed one (SSE-S3 logs need
+    # nothing): the role may decrypt with it through S3 only.
+    invocation_log_key_arn: KmsKeyArn | None = Field(default=None, alias="invocationLogKeyArn")
 
     @property
     def allowed_base_models(self) -> list[str]:
@@ -118,6 +127,17 @@ class CustomizationConfig(_Settings):
                     f"teacherModels: {teacher} teaches {', '.join(teachers[teacher].students)}, none of which is "
                     "baseModel or in otherBaseModels: allow a student, or drop the teacher"
                 )
+        for prefix in self.invocation_log_prefixes:
+            problem = invocation_logs.prefix_problem(prefix)
+            if problem:
+                raise ValueError(f"invocationLogPrefixes: {problem}")
+        if (self.invocation_log_prefixes or self.invocation_log_key_arn) and not self.teacher_models:
+            raise ValueError(
+                "invocationLogPrefixes: invocation logs are a source of distillation prompts, and this environment "
+                "allows no teacher: add one to teacherModels, or drop the log settings"
+            )
+        if self.invocation_log_key_arn and not self.invocation_log_prefixes:
+            raise ValueError("invocationLogKeyArn: set invocationLogPrefixes too (the key decrypts those logs)")
         return self
 
     def run_defaults(
@@ -125,10 +145,12 @@ class CustomizationConfig(_Settings):
         serving_mode: str | None = None,
         cost_ceiling_usd: float | None = None,
         graders: Mapping[str, str] | None = None,
+        max_sweep_variants: int | None = None,
     ) -> RunDefaults:
         """What every run starts from before its job.json (the pipeline and `tools validate --env`)."""
         return RunDefaults(
             cost_ceiling_usd=cost_ceiling_usd,
+            max_sweep_variants=max_sweep_variants,
             settings=JobSettings(
                 base_model=self.base_model,
                 customization_type=self.customization_type,
@@ -139,6 +161,7 @@ class CustomizationConfig(_Settings):
             allowed_base_models=tuple(self.allowed_base_models),
             teacher_models=tuple(self.teacher_models),
             graders=dict(graders or {}),
+            invocation_log_prefixes=tuple(self.invocation_log_prefixes),
         )
 
 
@@ -186,6 +209,9 @@ class EvaluationConfig(_Settings):
     concurrency: Annotated[int, Field(ge=1, le=16)] = 4
     # At most the smallest output limit among the catalog's models (Meta Llama: 2,048 tokens).
     max_output_tokens: Annotated[int, Field(ge=1, le=2048)] = Field(default=512, alias="maxOutputTokens")
+    # A hyperparameter sweep's winner: the lowest final validation loss of its job, or the
+    # lowest on its validation curve (customization.sweep); only the winner is evaluated.
+    sweep_metric: Literal["validationLoss", "bestValidationLoss"] = Field(default="validationLoss", alias="sweepMetric")
 
     def settings(self) -> EvaluationSettings:
         return EvaluationSettings(
@@ -212,6 +238,13 @@ class LimitsConfig(_Settings):
     # run can take maxJobHours plus serving and evaluation), short enough that a forgotten
     # queue ends with a notification rather than never.
     run_slot_wait_hours: Annotated[float, Field(ge=0, le=336)] = Field(default=48, alias="runSlotWaitHours")
+    # Hyperparameter sweeps (job.json "sweep"): at most this many variants per run, each a paid
+    # job; 0 refuses every sweep. Validation also holds all of them together to costCeilingUsd.
+    max_sweep_variants: Annotated[int, Field(ge=0, le=MAX_VARIANTS)] = Field(default=4, alias="maxSweepVariants")
+    # A sweep's jobs training at once (its Map's MaxConcurrency). Bedrock's quota on concurrent
+    # customization jobs is per account and region and shared with every other run: keep this
+    # times maxConcurrentRuns within it (Service Quotas), or the starts wait on CapacityUnavailable.
+    max_parallel_jobs: Annotated[int, Field(ge=1, le=20)] = Field(default=2, alias="maxParallelJobs")
 
 
 class PollingConfig(_Settings):
@@ -376,6 +409,18 @@ class EnvironmentConfig(_Settings):
             )
         return self
 
+    @model_validator(mode="after")
+    def _the_log_key_is_this_accounts(self) -> EnvironmentConfig:
+        # The logs themselves must be in this account's buckets (s3:ResourceAccount in the role's
+        # policy); a key of another account would let that account decide what the job reads.
+        key = self.customization.invocation_log_key_arn
+        if key and self.account is not None and key.split(":")[4] != self.account:
+            raise ValueError(
+                f"customization.invocationLogKeyArn: {key} is a key of account {key.split(':')[4]}, not of the "
+                f"environment's account {self.account}: invocation logs are read from this account only"
+            )
+        return self
+
     @property
     def pinned(self) -> bool:
         return self.account is not None and self.region is not None
@@ -384,7 +429,9 @@ class EnvironmentConfig(_Settings):
         """What every run of the environment starts from: its customization defaults and its
         cost ceiling (the pipeline, `tools validate --env` and `tools submit` use this one)."""
         return self.customization.run_defaults(
-            cost_ceiling_usd=self.limits.cost_ceiling_usd, graders=self.graders.deployed
+            cost_ceiling_usd=self.limits.cost_ceiling_usd,
+            graders=self.graders.deployed,
+            max_sweep_variants=self.limits.max_sweep_variants,
         )
 
 

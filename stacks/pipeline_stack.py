@@ -12,6 +12,7 @@ from constructs import Construct
 
 from customization.inventory import SafetyNetSettings
 from customization.job_watch import WatchSettings
+from customization.sweep import SweepSettings
 from customization.training import JobEnvironment
 from stacks.config import EnvironmentConfig
 from stacks.constructs.abort_guard import AbortGuard
@@ -48,6 +49,8 @@ class PipelineStack(CapabilityStack):
             key=storage.key,
             job_vpc=config.job_vpc,
             teacher_models=config.customization.teacher_models,
+            invocation_log_prefixes=config.customization.invocation_log_prefixes,
+            invocation_log_key_arn=config.customization.invocation_log_key_arn,
         )
         self.notifications = Notifications(self, "Notifications", config=config)
         self.slots = RunSlots(self, "RunSlots", key=self.notifications.key, max_runs=config.limits.max_concurrent_runs)
@@ -121,6 +124,7 @@ class PipelineStack(CapabilityStack):
             defaults=defaults,
             watch=WatchSettings(config.limits.max_job_hours),
             backstop=Duration.minutes(config.polling.backstop_minutes),
+            sweep=SweepSettings(config.evaluation.sweep_metric) if config.limits.max_sweep_variants else None,
         )
         self.curves = TrainingCurvesStep(
             self,
@@ -137,6 +141,7 @@ class PipelineStack(CapabilityStack):
             watch_job=self.training.watch_job,
             stop_job=self.training.stop_job,
             read_curves=self.curves.function,
+            select_winner=self.training.select_winner,
             create_serving=self.serving.create if self.serving else None,
             poll_serving=self.serving.poll if self.serving else None,
             delete_serving=self.serving.delete if self.serving else None,
@@ -187,6 +192,7 @@ class PipelineStack(CapabilityStack):
             security_group_ids=tuple(vpc.security_group_ids) if vpc else (),
             teachers=self.customization_role.teacher_identifiers,
             graders=self.graders.arns(),
+            invocation_log_prefixes=tuple(config.customization.invocation_log_prefixes),
         )
 
     def _observability(self, config: EnvironmentConfig, state_machine) -> None:

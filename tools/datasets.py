@@ -83,7 +83,10 @@ def render_text(result: DatasetCheck) -> str:
         lines.append(
             f"... {log.truncated:,} more problem(s) not shown (by rule: {counts}); use --max-problems or --json"
         )
-    if result.train is not None:
+    logs = result.settings.invocation_logs
+    if isinstance(logs, dict) and result.cost is not None and result.cost.prompts_unknown:
+        lines.append(f"prompts: from the invocation logs at {logs.get('s3Uri')} (counted by the job, at most 15,000)")
+    elif result.train is not None:
         held_out = f", {result.split.validation_records:,} held out for validation" if result.split else ""
         validation = f", validation {result.validation_records:,}" if result.validation else ""
         lines.append(

@@ -47,10 +47,13 @@ _METHODS = (
     ),
     (
         "DISTILLATION",
-        "`bedrock-conversation-2024` prompts, the assistant turn optional; at most 15,000",
+        "`bedrock-conversation-2024` prompts, the assistant turn optional; at most 15,000. Or your Bedrock "
+        "invocation logs (job.json `invocationLogs`, an empty `train.jsonl`; the environment allows the prefix in "
+        "`customization.invocationLogPrefixes`)",
         "the teacher's answers (prompts x maxResponseLengthForInference x its on-demand output price, an "
-        "estimate) plus training on prompts and answers",
-        "examples/distill-support-replies",
+        "estimate) plus training on prompts and answers; from invocation logs unknown (the job counts the "
+        "prompts), bounded by 15,000 prompts for the cost ceiling",
+        "examples/distill-support-replies`; from logs: `examples/distill-from-invocation-logs",
     ),
     (
         "REINFORCEMENT_FINE_TUNING",

@@ -13,6 +13,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from customization.notifications import console_link, first_line_of_cause
 from customization.run_state import EVALUATION, RESULT, VALIDATION, curves_of, part, served_arn, training_cost_usd
+from customization.sweep import table as sweep_table
 from tools.deployed import (
     EXIT_OK,
     EXIT_USAGE,
@@ -102,7 +103,10 @@ def run_detail(session: Any, environment: DeployedEnvironment, run_name: str) ->
         if "stateEnteredEventDetails" in e
     ]
     names = names_of_execution(environment, execution)
-    found = bedrock_job(session.client("bedrock"), names.job_name) if names else {}
+    output = json.loads(execution.get("output") or "{}")
+    # A sweep's run: its winner's job (`-v<n>`); the table below names the others.
+    job_name = (output.get("job") or {}).get("jobName") if isinstance(output.get("sweep"), dict) else None
+    found = bedrock_job(session.client("bedrock"), job_name or names.job_name) if names else {}
     job: dict[str, Any] = {}
     if names:
         job = {
@@ -120,6 +124,7 @@ def run_detail(session: Any, environment: DeployedEnvironment, run_name: str) ->
         "datasetVersion": upload.get("versionId"),
         "scores": _scores(part(output, EVALUATION)),
         "curves": curves_detail(session.client("s3"), curves_of(output)) if curves_of(output) else None,
+        "sweep": output.get("sweep") if isinstance(output.get("sweep"), dict) else None,
         "cause": execution.get("cause"),
         "timeline": timeline,
         "bedrockJob": {k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in job.items()},
@@ -196,6 +201,7 @@ def render_detail(detail: dict[str, Any]) -> str:
         lines.append(f"estimated cost: training {usd(detail['cost'])}")
     if detail.get("curves"):
         lines += _curves_lines(detail["curves"])
+    lines += sweep_table(detail.get("sweep"))
     if detail.get("evaluation"):
         lines.append(f"evaluation: {detail['evaluation']}")
     if detail.get("serving"):

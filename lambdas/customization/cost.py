@@ -27,6 +27,11 @@ class CostEstimate:
     # Distillation: the teacher answering every prompt, at most max response length tokens each.
     teacher_usd: float | None = None
     teacher_output_tokens: int | None = None
+    # Distillation from invocation logs: how many prompts the job reads is not known before it
+    # runs. The estimate is then unknown, and this bound (every prompt the job may read, answered
+    # at full length) is what the cost ceiling is checked against.
+    upper_bound_usd: float | None = None
+    prompts_unknown: bool = False
 
     def as_dict(self) -> Cost:
         """As the run's state and reports carry it (camelCase, see customization.run_state)."""
@@ -43,18 +48,26 @@ class CostEstimate:
                 if self.teacher_output_tokens is None
                 else {"teacherUsd": self.teacher_usd, "teacherOutputTokens": self.teacher_output_tokens}
             ),
+            **({"promptsUnknown": True, "upperBoundUsd": self.upper_bound_usd} if self.prompts_unknown else {}),
         }
 
     def summary(self) -> str:
-        parts = [f"training ~{_usd(self.training_usd)} ({self.training_tokens:,} tokens x {self.epochs:g} epochs)"]
-        if self.teacher_output_tokens is not None:
+        if self.prompts_unknown:
+            parts = [
+                "training and teacher inference unknown: the prompts come from invocation logs, counted by the job; "
+                f"at most {_usd(self.upper_bound_usd)} (the bound the cost ceiling is checked against)"
+            ]
+        else:
+            parts = [f"training {_usd(self.training_usd)} ({self.training_tokens:,} tokens x {self.epochs:g} epochs)"]
+        if self.teacher_output_tokens is not None and not self.prompts_unknown:
             parts.append(
-                f"teacher inference ~{_usd(self.teacher_usd)} (estimate: at most {self.teacher_output_tokens:,} "
+                f"teacher inference {_usd(self.teacher_usd)} (estimate: at most {self.teacher_output_tokens:,} "
                 "output tokens)"
             )
-        parts.append(f"storage ~{_usd(self.storage_usd_per_month)}/month")
+        storage = self.storage_usd_per_month
+        parts.append("storage unknown" if storage is None else f"storage {_usd(storage)}/month")
         if self.serving_mode == PROVISIONED:
-            parts.append(f"provisioned throughput ~{_usd(self.serving_usd_per_hour)}/hour while it exists")
+            parts.append(f"provisioned throughput {_usd(self.serving_usd_per_hour)}/hour while it exists")
         elif self.serving_mode == ON_DEMAND:
             parts.append("on-demand serving billed per token when invoked")
         return "; ".join(parts)
@@ -121,5 +134,52 @@ def estimate_cost(
     )
 
 
+def estimate_from_logs(
+    model: ModelSpec,
+    epochs: float,
+    serving: ServingPlan,
+    *,
+    max_prompts: int,
+    teacher: TeacherSpec | None,
+    max_response_length: int | None,
+) -> CostEstimate:
+    """Distillation from invocation logs: the prompt count is unknown before the job (never
+    shown as 0). Bounded by the most prompts the job reads, each answered at full length; the
+    prompts' own tokens are not known and not in the bound (stated in the notes)."""
+    bound = estimate_cost(
+        model,
+        0,
+        epochs,
+        serving,
+        customization_type=DISTILLATION,
+        prompts=max_prompts,
+        teacher=teacher,
+        max_response_length=max_response_length,
+    )
+    upper = None
+    if bound.training_usd is not None and bound.teacher_usd is not None:
+        upper = round(bound.training_usd + bound.teacher_usd, 2)
+    length = max_response_length or DEFAULT_TEACHER_RESPONSE_TOKENS
+    notes = (
+        bound.notes[0],
+        "the prompts come from invocation logs: how many is known only once the job read them, so the cost is unknown",
+        f"upper bound: {max_prompts:,} prompts (the most a distillation job reads) x {length:,} answer tokens, for the "
+        "teacher's output and the student's training; the prompts' own tokens are not counted",
+        *(note for note in bound.notes[1:] if not note.startswith("teacher inference:")),
+    )
+    return CostEstimate(
+        training_tokens=0,
+        epochs=epochs,
+        training_usd=None,
+        storage_usd_per_month=bound.storage_usd_per_month,
+        serving_mode=bound.serving_mode,
+        serving_usd_per_hour=bound.serving_usd_per_hour,
+        notes=notes,
+        upper_bound_usd=upper,
+        prompts_unknown=True,
+    )
+
+
 def _usd(amount: float | None) -> str:
-    return "unknown" if amount is None else f"${amount:,.2f}"
+    """An estimate (~$1,234.50); a price the catalog lacks is "unknown", never $0 or ~unknown."""
+    return "unknown" if amount is None else f"~${amount:,.2f}"

@@ -26,6 +26,8 @@ def read_curves(s3: Any, state: dict[str, Any]) -> dict[str, Any]:
     """The diagnosis of the run's completed job (`state`: upload, validation, job, result)."""
     validation, job = state["validation"], state["job"]
     settings = validation.get("settings") or {}
+    if state.get("variant") is not None:  # a sweep's variant: its advice names its own values
+        settings = {**settings, "hyperParameters": state["variant"].get("hyperParameters") or {}}
     output_bucket, output_prefix = job["outputUri"].removeprefix("s3://").split("/", 1)
     job_folder = f"model-customization-job-{job['jobArn'].rsplit('/', 1)[-1]}/"
     training = validation_curve = None
@@ -54,6 +56,9 @@ def read_curves(s3: Any, state: dict[str, Any]) -> dict[str, Any]:
             f"the job's metrics under s3://{output_bucket}/{output_prefix} could not be read ({error})"
         )
     result: dict[str, Any] = {**_brief(diagnosis), "reportUri": None, "chartUri": None}
+    if state.get("variant") is not None:  # a sweep's variant: SelectWinner may rank by it
+        losses = validation_curve.losses if validation_curve is not None else []
+        result["bestValidationLoss"] = min(losses) if losses else None
     context = {
         "dataset": (validation.get("dataset") or {}).get("name"),
         "jobArn": job["jobArn"],
@@ -61,7 +66,8 @@ def read_curves(s3: Any, state: dict[str, Any]) -> dict[str, Any]:
         "hyperParameters": settings.get("hyperParameters") or {},
     }
     try:
-        result.update(_write(s3, validation["reportUri"], training, validation_curve, diagnosis, context))
+        variant = (state.get("variant") or {}).get("index")
+        result.update(_write(s3, validation["reportUri"], training, validation_curve, diagnosis, context, variant))
     except (ClientError, BotoCoreError) as error:
         result["reportError"] = f"curves.json and curves.svg could not be written ({error})"
     return result
@@ -133,10 +139,13 @@ def _optional_validation(s3: Any, bucket: str, key: str | None) -> tuple[curves.
         return None, f"validation curve left out: {error}"
 
 
-def _write(s3, report_uri: str, training, validation, diagnosis: Diagnosis, context: dict) -> dict[str, str]:
-    """curves.json (always) and curves.svg (when there is a curve), beside the run's validation report."""
+def _write(
+    s3, report_uri: str, training, validation, diagnosis: Diagnosis, context: dict, variant: int | None = None
+) -> dict[str, str]:
+    """curves.json (always) and curves.svg (when there is a curve), beside the run's validation
+    report; a sweep variant's in the run's v<n>/ folder (the winner's are the ones reports link)."""
     bucket, report_key = report_uri.removeprefix("s3://").split("/", 1)
-    folder = report_key.rsplit("/", 1)[0] + "/"
+    folder = report_key.rsplit("/", 1)[0] + "/" + (f"v{variant}/" if variant is not None else "")
     document = curves.curves_document(training, validation, diagnosis, context)
     written = {
         "reportUri": _put(s3, bucket, folder + layout.CURVES_REPORT, json.dumps(document, indent=2), "application/json")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from customization import layout
 
@@ -44,6 +44,12 @@ class RunNames:
     dataset: str  # as uploaded, any characters
     slug: str  # ASCII letters, digits and single dashes
     run_id: str  # 16 hex digits of the upload's identity
+    # A sweep's variant (1, 2, ...): its job, custom model and job token end in `-v<n>`; what
+    # the run creates once (serving) keeps the run's names. None: the run's one job.
+    variant: int | None = None
+
+    def for_variant(self, index: int) -> RunNames:
+        return replace(self, variant=index)
 
     @property
     def folder(self) -> str:
@@ -58,11 +64,21 @@ class RunNames:
 
     @property
     def job_name(self) -> str:
-        return self._bedrock_name("job")
+        return self._bedrock_name("job", self._variant_suffix)
+
+    @property
+    def job_marker(self) -> str:
+        """What every job name of this run contains, the sweep's variants' included: how
+        compensation and the abort guard list the run's jobs."""
+        return f"{self.environment}-job-{self.run_id}"
 
     @property
     def custom_model_name(self) -> str:
-        return self._bedrock_name("model")
+        return self._bedrock_name("model", self._variant_suffix)
+
+    @property
+    def _variant_suffix(self) -> str:
+        return f"-v{self.variant}" if self.variant is not None else ""
 
     @property
     def provisioned_model_name(self) -> str:
@@ -74,7 +90,7 @@ class RunNames:
 
     def client_token(self, purpose: str) -> str:
         """Idempotency token for one create call: repeated, Bedrock ignores the request."""
-        return f"{purpose}-{self.environment}-{self.run_id}"
+        return f"{purpose}-{self.environment}-{self.run_id}{self._variant_suffix}"
 
     @property
     def tags(self) -> dict[str, str]:
@@ -91,8 +107,9 @@ class RunNames:
         Bedrock's TagValue pattern: an ARN fits it as it is)."""
         return {**self.tags, PARENT_RUN_TAG: _tag_value(parent)} if parent else self.tags
 
-    def _bedrock_name(self, kind: str) -> str:
-        fixed = f"{self.environment}-{kind}-{self.run_id}"
+    def _bedrock_name(self, kind: str, suffix: str = "") -> str:
+        # The suffix (a sweep variant's) takes room from the slug, never from the run's identity.
+        fixed = f"{self.environment}-{kind}-{self.run_id}{suffix}"
         room = BEDROCK_NAME_MAX - len(fixed) - 1
         return f"{self.slug[:room].rstrip('-')}-{fixed}" if room > 1 else fixed
 

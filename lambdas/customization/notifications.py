@@ -27,6 +27,7 @@ from customization.run_state import (
     serving_deleted,
 )
 from customization.serving import PROVISIONED
+from customization.sweep import table as sweep_table
 
 # SNS's Publish reference: "UTF-8 text with no line breaks or control characters, and less than
 # 100 characters long" (checked 2026-11-29; older versions of the page said ASCII only).
@@ -71,7 +72,13 @@ def compose(outcome: str, state: dict[str, Any], execution_arn: str, environment
         f"Environment: {environment}",
         f"Dataset: s3://{upload.get('bucket', '?')}/{upload.get('key', '?')} (version {upload.get('versionId')})",
     ]
-    if validation:
+    logs = (validation.get("settings") or {}).get("invocationLogs") if validation else None
+    if isinstance(logs, dict):
+        lines.append(
+            f"Prompts: from the invocation logs at {logs.get('s3Uri')} (counted by the job); "
+            f"base model {(validation.get('settings') or {}).get('baseModel')}"
+        )
+    elif validation:
         records = validation.get("records") or {}
         lines.append(
             f"Records: {records.get('train', 0):,} training, {records.get('validation', 0):,} validation; "
@@ -89,6 +96,8 @@ def compose(outcome: str, state: dict[str, Any], execution_arn: str, environment
         if losses:
             lines.append("Metrics: " + ", ".join(losses))
     lines += curves_lines(curves_of(state), region)
+    if sweep_lines := sweep_table(state.get("sweep")):
+        lines += ["", *sweep_lines]
     if serving.get("arn"):
         lines.append(f"Serving ({serving.get('mode')}): {serving['arn']}")
     if outcome == "succeeded":
@@ -241,6 +250,12 @@ def _cost_line(cost: dict[str, Any]) -> str:
     parts = []
     if cost.get("trainingUsd") is not None:
         parts.append(f"training ~${cost['trainingUsd']:,.2f}")
+    if cost.get("promptsUnknown"):  # distillation from invocation logs
+        bound = cost.get("upperBoundUsd")
+        parts.append(
+            "training and teacher inference unknown (prompts from invocation logs)"
+            + ("" if bound is None else f", at most ~${bound:,.2f} for 15,000 prompts")
+        )
     if "teacherOutputTokens" in cost:  # distillation
         teacher = cost.get("teacherUsd")
         parts.append("teacher inference " + ("unknown" if teacher is None else f"~${teacher:,.2f} (estimate)"))

@@ -19,6 +19,7 @@ UPLOAD = "$.upload"  # the execution's input: which object version started the r
 VALIDATION = "$.validation"  # ValidateDataset
 JOB = "$.job"  # StartCustomizationJob
 RESULT = "$.result"  # WaitForJob (WatchJob settles it): the trained model
+SWEEP = "$.sweep"  # TrainVariants' outcomes, then SelectWinner's table of the sweep
 CURVES = "$.curves"  # ReadTrainingCurves: the diagnosis of the job's loss curves (or {Error, Cause})
 SERVING = "$.serving"  # CreateServing, then PollServing
 EVALUATION = "$.evaluation"  # EvaluateModel
@@ -54,6 +55,7 @@ class RunSettings(TypedDict):
     servingMode: str | None
     baseRun: NotRequired[str]  # job.json: the run (or custom model ARN) it customizes further
     parentModel: NotRequired[str]  # that custom model's ARN: the job's baseModelIdentifier
+    invocationLogs: NotRequired[dict]  # job.json: distillation prompts from invocation logs (s3Uri, ...)
 
 
 class Cost(TypedDict):
@@ -66,6 +68,8 @@ class Cost(TypedDict):
     servingMode: str
     servingUsdPerHour: float | None
     notes: list[str]
+    promptsUnknown: NotRequired[bool]  # from invocation logs: the job counts the prompts
+    upperBoundUsd: NotRequired[float | None]  # then: the bound the cost ceiling is checked against
 
 
 class Prepared(TypedDict):

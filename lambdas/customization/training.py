@@ -14,6 +14,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from customization import invocation_logs
 from customization.bedrock_errors import (
     BedrockRequestRejected,
     error_code,
@@ -61,6 +62,8 @@ class JobEnvironment:
     teachers: Mapping[str, str] = field(default_factory=dict)
     # Reinforcement fine-tuning: deployed grader name -> its function's ARN.
     graders: Mapping[str, str] = field(default_factory=dict)
+    # Distillation from invocation logs: the prefixes the customization role may read.
+    invocation_log_prefixes: tuple[str, ...] = ()
 
     def to_environment(self) -> dict[str, str]:
         variables = {
@@ -75,6 +78,8 @@ class JobEnvironment:
             variables["TEACHER_IDENTIFIERS"] = as_json(dict(self.teachers))
         if self.graders:
             variables["GRADER_ARNS"] = as_json(dict(self.graders))
+        if self.invocation_log_prefixes:
+            variables["INVOCATION_LOG_PREFIXES"] = as_json(list(self.invocation_log_prefixes))
         if self.subnet_ids:
             variables["JOB_VPC"] = as_json(
                 {"subnetIds": list(self.subnet_ids), "securityGroupIds": list(self.security_group_ids)}
@@ -95,6 +100,7 @@ class JobEnvironment:
             security_group_ids=tuple(vpc.get("securityGroupIds", ())),
             teachers=json_value(environ, "TEACHER_IDENTIFIERS", {}),
             graders=json_value(environ, "GRADER_ARNS", {}),
+            invocation_log_prefixes=tuple(json_value(environ, "INVOCATION_LOG_PREFIXES", [])),
         )
 
 
@@ -104,6 +110,8 @@ def check_cost(summary: dict[str, Any], ceiling_usd: float | None) -> None:
     estimate = cost.get("trainingUsd")
     if estimate is not None and cost.get("teacherUsd") is not None:
         estimate += cost["teacherUsd"]  # distillation: the teacher's answers are billed to the run too
+    if cost.get("promptsUnknown"):
+        estimate = cost.get("upperBoundUsd")  # from invocation logs: the bound, as validation stated it
     if ceiling_usd is not None and estimate is not None and estimate > ceiling_usd:
         raise CostCeilingExceeded(
             f"estimated training cost ${estimate:,.2f} is above this environment's ceiling ${ceiling_usd:,.2f}: "
@@ -131,7 +139,7 @@ def start_job(bedrock: Any, names: RunNames, summary: dict[str, Any], env: JobEn
         "customModelKmsKeyId": env.kms_key_arn,
         "jobTags": tags,
         "customModelTags": tags,
-        "trainingDataConfig": {"s3Uri": prepared["trainUri"]},
+        "trainingDataConfig": training_data(settings, prepared, env),
         "outputDataConfig": {"s3Uri": output_uri},
         **method_request(settings, env),
     }
@@ -152,6 +160,20 @@ def start_job(bedrock: Any, names: RunNames, summary: dict[str, Any], env: JobEn
         "outputUri": output_uri,
         "alreadyStarted": already_started,
     }
+
+
+def training_data(settings: dict[str, Any], prepared: dict[str, Any], env: JobEnvironment) -> dict[str, Any]:
+    """trainingDataConfig: the run's prepared file, or for distillation from invocation logs the
+    logs (refused here too when not under a prefix the environment allows, as for a teacher)."""
+    logs = settings.get(invocation_logs.KEY)
+    if not logs:
+        return {"s3Uri": prepared["trainUri"]}
+    if invocation_logs.allowed_prefix(logs.get("s3Uri", ""), env.invocation_log_prefixes) is None:
+        raise SettingsError(
+            f"invocationLogs.s3Uri {logs.get('s3Uri')!r} is not under this environment's log prefixes "
+            f"({', '.join(env.invocation_log_prefixes) or 'none'})"
+        )
+    return {"invocationLogsConfig": invocation_logs.request_config(logs)}
 
 
 def method_request(settings: dict[str, Any], env: JobEnvironment) -> dict[str, Any]:
@@ -245,9 +267,10 @@ def find_job(bedrock: Any, job_name: str) -> dict[str, Any] | None:
     return None
 
 
-def stop_job(bedrock: Any, job_name: str) -> dict[str, Any]:
-    """Stop the job if it still runs; a job that already ended is left as it is."""
-    job = find_job(bedrock, job_name)
+def stop_job(bedrock: Any, job_name: str, listed: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Stop the job if it still runs; a job that already ended is left as it is. `listed`: the
+    run's jobs as already listed (a sweep's: one List call finds them all)."""
+    job = find_job(bedrock, job_name) if listed is None else next((j for j in listed if j["jobName"] == job_name), None)
     if job is None:
         return {"jobName": job_name, "stopped": False, "reason": "no job was started"}
     if job["status"] != "InProgress":

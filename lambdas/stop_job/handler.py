@@ -30,6 +30,7 @@ from customization.notifications import compose_abort, publish
 from customization.serving import ServingPlan, delete_serving
 from customization.settings import DeadLetterSettings, TopicSettings
 from customization.slots import SlotSettings, release
+from customization.sweep import run_jobs
 from customization.training import stop_job
 
 STATUS_CHANGE = "Step Functions Execution Status Change"
@@ -41,6 +42,11 @@ def lambda_handler(event: dict[str, Any], context: Any = None) -> dict[str, Any]
     if event.get("detail-type") == STATUS_CHANGE:
         return _after_execution_ended(event)
     upload = event["upload"]
+    if event.get("variant") is not None:
+        # A sweep's variant failed (its iteration's catch): stop its job only; the run goes on.
+        outcome = _stop_variant(upload, event["variant"]["index"])
+        runtime.log("stop job", **outcome)
+        return outcome
     outcome = _stop_and_delete(upload, trigger=event.get("reason", "failure"))
     runtime.log("stop job", **outcome)
     return outcome
@@ -51,10 +57,23 @@ def _stop_and_delete(upload: dict[str, Any], *, trigger: str, delete: bool = Tru
     bedrock = runtime.client("bedrock")
     # Nobody waits for this job any more: its late events and the backstop leave it alone.
     forget(runtime.client("dynamodb"), runtime.settings(SlotSettings).table_name, names.job_name)
-    outcome = {**stop_job(bedrock, names.job_name), "trigger": trigger}
+    # Every job whose name carries the run's marker: its one job, or a sweep's `-v<n>` variants.
+    listed = run_jobs(bedrock, names)
+    outcome = {**stop_job(bedrock, names.job_name, listed), "trigger": trigger}
+    variants = sorted({job["jobName"] for job in listed} - {names.job_name})
+    for name in variants:
+        forget(runtime.client("dynamodb"), runtime.settings(SlotSettings).table_name, name)
+    if variants:
+        outcome["variants"] = [stop_job(bedrock, name, listed) for name in variants]
     if delete:
         outcome["serving"] = delete_serving(bedrock, names, runtime.settings(ServingPlan))
     return outcome
+
+
+def _stop_variant(upload: dict[str, Any], index: int) -> dict[str, Any]:
+    name = runtime.names_of(upload).for_variant(index).job_name
+    forget(runtime.client("dynamodb"), runtime.settings(SlotSettings).table_name, name)
+    return {**stop_job(runtime.client("bedrock"), name), "trigger": f"variant {index} failed"}
 
 
 def _after_execution_ended(event: dict[str, Any]) -> dict[str, Any]:

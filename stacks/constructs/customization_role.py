@@ -8,7 +8,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from customization import layout
+from customization import invocation_logs, layout
 from customization.catalog import load_catalog
 from stacks.config import JobVpcConfig
 from stacks.nag import acknowledge_wildcard_resource
@@ -33,6 +33,8 @@ class CustomizationServiceRole(Construct):
         key: kms.IKey,
         job_vpc: JobVpcConfig | None = None,
         teacher_models: list[str] | None = None,
+        invocation_log_prefixes: list[str] | None = None,
+        invocation_log_key_arn: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -66,6 +68,53 @@ class CustomizationServiceRole(Construct):
         self.teacher_identifiers: dict[str, str] = {}
         if teacher_models:
             self._allow_invoking_teachers(stack, teacher_models)
+        if invocation_log_prefixes:
+            self._allow_reading_invocation_logs(stack, invocation_log_prefixes, invocation_log_key_arn)
+
+    def _allow_reading_invocation_logs(self, stack: Stack, prefixes: list[str], key_arn: str | None) -> None:
+        """Distillation from invocation logs: GetObject on exactly the environment's log prefixes,
+        ListBucket on their buckets for those prefixes only (the permissions AWS's customization
+        access page lists for training data, custom-model-job-access-security.html, checked
+        2026-11-29). s3:ResourceAccount holds both to this account's buckets: a bucket name is
+        global, and the stack cannot tell that another account's bucket of that name is safe to
+        train on. A customer-managed key of the logs is usable through S3 only; SSE-S3 logs need
+        nothing."""
+        this_account = {"StringEquals": {"s3:ResourceAccount": stack.account}}
+        objects, listed = [], {}
+        for uri in prefixes:
+            bucket, prefix = invocation_logs.bucket_and_prefix(uri)
+            objects.append(f"arn:{stack.partition}:s3:::{bucket}/{prefix}*")
+            listed.setdefault(bucket, []).append(f"{prefix}*")
+        self.policy.add_statements(
+            iam.PolicyStatement(
+                sid="ReadInvocationLogs", actions=["s3:GetObject"], resources=objects, conditions=this_account
+            ),
+            *(
+                iam.PolicyStatement(
+                    sid=sid,
+                    actions=["s3:ListBucket"],
+                    resources=[f"arn:{stack.partition}:s3:::{bucket}"],
+                    conditions={**this_account, "StringLike": {"s3:prefix": bucket_prefixes}},
+                )
+                for sid, (bucket, bucket_prefixes) in zip(_unique_sids(listed), listed.items(), strict=True)
+            ),
+        )
+        for resource in objects:
+            acknowledge_wildcard_resource(
+                self.policy,
+                resource,
+                "GetObject under one of the invocation-log prefixes this environment allows "
+                "(customization.invocationLogPrefixes) only, in this account's buckets: Bedrock names the log files",
+            )
+        if key_arn:
+            self.policy.add_statements(
+                iam.PolicyStatement(
+                    sid="DecryptInvocationLogsThroughS3",
+                    actions=["kms:Decrypt"],
+                    resources=[key_arn],
+                    conditions={"StringEquals": {"kms:ViaService": f"s3.{stack.region}.amazonaws.com"}},
+                )
+            )
 
     def _allow_invoking_teachers(self, stack: Stack, teacher_models: list[str]) -> None:
         """Distillation: the job invokes the teacher as this role. AWS's page ("Choose teacher and
@@ -250,3 +299,13 @@ class CustomizationServiceRole(Construct):
                 resources=[*subnets, *groups],
             ),
         )
+
+
+def _unique_sids(buckets) -> list[str]:
+    """ListInvocationLogs<Bucket> per bucket; IAM wants a policy's Sids unique, and "a.b" and "a-b"
+    read alike once the punctuation is dropped, so a repeat gets a number."""
+    sids: list[str] = []
+    for bucket in buckets:
+        sid = "ListInvocationLogs" + "".join(c for c in bucket.title() if c.isalnum())
+        sids.append(sid if sid not in sids else f"{sid}{len(sids) + 1}")
+    return sids

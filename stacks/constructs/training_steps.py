@@ -14,6 +14,7 @@ from constructs import Construct
 
 from customization.job_watch import WatchSettings
 from customization.serving import ServingPlan
+from customization.sweep import SweepSettings
 from customization.training import JobEnvironment
 from stacks.constructs.bedrock_arns import BEDROCK_IDS_REASON, LIST_REASON, BedrockArns
 from stacks.constructs.capability import Capability
@@ -47,6 +48,7 @@ class TrainingSteps(Capability):
         defaults: FunctionDefaults,
         watch: WatchSettings,
         backstop: Duration,
+        sweep: SweepSettings | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.start_job = PipelineFunction(
@@ -62,6 +64,26 @@ class TrainingSteps(Capability):
         self.stop_job = self._stop_job(serving, slots, notifications, arns, defaults)
         for step in (self.start_job, self.watch_job, self.stop_job):
             step.acknowledge_wildcards([arns.jobs], BEDROCK_IDS_REASON)
+        # Only where the environment allows sweeps (limits.maxSweepVariants > 0).
+        self.select_winner = self._select_winner(sweep, arns, defaults) if sweep else None
+
+    def _select_winner(self, sweep: SweepSettings, arns: BedrockArns, defaults: FunctionDefaults) -> PipelineFunction:
+        select = PipelineFunction(
+            self,
+            "SelectWinner",
+            handler_package="select_winner",
+            description="Picks a sweep's winner by validation loss and deletes the losers' custom models",
+            defaults=defaults,
+            settings=[sweep],
+        )
+        # The losers' custom models: only ever this environment's (tag-conditioned).
+        select.grant(
+            iam.PolicyStatement(
+                actions=["bedrock:DeleteCustomModel"], resources=[arns.custom_models], conditions=arns.owned
+            )
+        )
+        select.acknowledge_wildcards([arns.custom_models], BEDROCK_IDS_REASON)
+        return select
 
     def _watch_job(
         self,

@@ -3,6 +3,9 @@
 ValidateDataset -> AcquireRunSlot -> StartCustomizationJob -> WaitForJob -> ReadTrainingCurves ->
 [CreateServing -> PollServing -> EvaluateModel -> (DeleteServingNotPromoted)] -> ReleaseRunSlot ->
 NotifySuccess.
+A run whose job.json sweeps hyperparameters goes from StartCustomizationJob (its SweepRun
+error) to TrainVariants, a Map of start/wait/curves per variant, then SelectWinner puts the
+winner where the single job's results go and the run goes on to serving as above.
 
 The job is not polled: WaitForJob waits on a task token that WatchJob completes when Bedrock's
 "Model Customization Job State Change" event arrives (seconds after the job ends), or at the
@@ -36,6 +39,9 @@ from stacks.config import EnvironmentConfig
 from stacks.constructs.functions import FunctionDefaults, PipelineFunction
 from stacks.constructs.run_slots import DYNAMODB_TRANSIENT_ERRORS, SLOT_TAKEN, RunSlots
 from stacks.nag import acknowledge
+
+# StartCustomizationJob's error for a run with a sweep (start_job.handler.SweepRun).
+SWEEP_RUN = "SweepRun"
 
 # Lambda's own transient errors, retried on every task.
 LAMBDA_TRANSIENT_ERRORS = [
@@ -155,6 +161,10 @@ def execution_timeout(config: EnvironmentConfig) -> Duration:
     )
     if config.serving.mode != NONE:
         hours += EVALUATION_HOURS
+    # A sweep trains its variants in waves of limits.maxParallelJobs: each wave after the first
+    # may take maxJobHours more (with its wait for the account's quota).
+    waves = -(-limits.max_sweep_variants // limits.max_parallel_jobs)
+    hours += max(waves - 1, 0) * (limits.max_job_hours + limits.quota_wait_hours)
     return Duration.minutes(round(hours * 60))
 
 
@@ -170,6 +180,8 @@ class WorkflowFunctions:
     delete_serving: PipelineFunction | None
     evaluate: PipelineFunction | None
     notify: PipelineFunction
+    # Only where the environment allows hyperparameter sweeps (limits.maxSweepVariants > 0).
+    select_winner: PipelineFunction | None = None
 
 
 class CustomizationWorkflow(Construct):
@@ -200,8 +212,8 @@ class CustomizationWorkflow(Construct):
         self.compensate = self._compensation(self._release("ReleaseRunSlotAfterFailure", self.notify_failure))
         notify_success = self._notify("NotifySuccess", "succeeded", sfn.Succeed(self, "RunSucceeded"))
         self.finish = self._release("ReleaseRunSlot", notify_success)
-        chain = self._training(config, functions)
-        chain = chain.next(self.finish if config.serving.mode == NONE else self._serving(config, functions))
+        after_training = self.finish if config.serving.mode == NONE else self._serving(config, functions)
+        chain = self._training(config, functions, after_training).next(after_training)
         self.log_group = logs.LogGroup(
             self,
             "ExecutionLogs",
@@ -259,8 +271,9 @@ class CustomizationWorkflow(Construct):
         compensate.next(then)
         return compensate
 
-    def _training(self, config: EnvironmentConfig, functions: WorkflowFunctions) -> sfn.Chain:
-        """ValidateDataset -> AcquireRunSlot -> StartCustomizationJob -> WaitForJob, with the job's time limit."""
+    def _training(self, config: EnvironmentConfig, functions: WorkflowFunctions, after: sfn.IChainable) -> sfn.Chain:
+        """ValidateDataset -> AcquireRunSlot -> StartCustomizationJob -> WaitForJob, with the job's time limit;
+        a sweep's run goes from StartCustomizationJob (its SweepRun error) to TrainVariants, then `after`."""
         validate = self._task(
             "ValidateDataset",
             functions.validate,
@@ -284,10 +297,98 @@ class CustomizationWorkflow(Construct):
         # Starting is idempotent (the job's name and token): a start that timed out, perhaps
         # after Bedrock accepted the job, is tried again and finds that job.
         start_job.add_retry(errors=LAMBDA_TIMEOUTS, interval=Duration.seconds(5), backoff_rate=2, max_attempts=2)
+        if functions.select_winner is not None:
+            # Routed by a catch, not a Choice: a run without a sweep keeps its 20 transitions.
+            start_job.add_catch(self._sweep(config, functions, after), errors=[SWEEP_RUN], result_path=run_state.JOB)
         start_job.add_catch(self.compensate, errors=["States.ALL"], result_path=run_state.FAILURE)
         wait_for_job = self._wait_for_job(config, functions)
         chain = validate.next(self._acquire_slot(config)).next(start_job).next(wait_for_job)
         return chain.next(self._read_curves(functions))
+
+    def _sweep(self, config: EnvironmentConfig, functions: WorkflowFunctions, after: sfn.IChainable) -> sfn.IChainable:
+        """TrainVariants (a Map over $.validation.variants, limits.maxParallelJobs at once): each
+        iteration starts its variant's job (names ending -v<n>), waits on its task token and reads
+        its curves; a variant that fails has its job stopped and records the error, and the others
+        go on. SelectWinner then puts the winner where the single job's results go ($.job,
+        $.result, $.curves) and deletes the losers' custom models; no winner: Compensate."""
+        train = sfn.Map(
+            self,
+            "TrainVariants",
+            items_path=f"{run_state.VALIDATION}.variants",
+            max_concurrency=config.limits.max_parallel_jobs,
+            item_selector={
+                "upload": sfn.JsonPath.object_at(run_state.UPLOAD),
+                "validation": sfn.JsonPath.object_at(run_state.VALIDATION),
+                "variant": sfn.JsonPath.object_at("$$.Map.Item.Value"),
+            },
+            result_path=run_state.SWEEP,
+        )
+        train.item_processor(self._variant(config, functions))
+        train.add_catch(self.compensate, errors=["States.ALL"], result_path=run_state.FAILURE)
+        select = self._task(
+            "SelectWinner", functions.select_winner, {"state": sfn.JsonPath.entire_payload}, result_path="$"
+        )
+        select.add_catch(self.compensate, errors=["States.ALL"], result_path=run_state.FAILURE)
+        train.next(select).next(after)
+        return train
+
+    def _variant(self, config: EnvironmentConfig, functions: WorkflowFunctions) -> sfn.IChainable:
+        """One iteration of TrainVariants: StartVariantJob -> WaitForVariantJob -> ReadVariantCurves
+        -> VariantTrained; a start or wait that fails goes to StopVariantJob -> VariantFailed."""
+        variant = sfn.JsonPath.object_at("$.variant")
+        start = self._task(
+            "StartVariantJob",
+            functions.start_job,
+            {
+                "upload": sfn.JsonPath.object_at(run_state.UPLOAD),
+                "validation": sfn.JsonPath.object_at(run_state.VALIDATION),
+                "variant": variant,
+            },
+            result_path=run_state.JOB,
+        )
+        if config.limits.quota_wait_hours > 0:
+            capacity_wait_schedule(config).retry(start, "CapacityUnavailable")
+        start.add_retry(errors=LAMBDA_TIMEOUTS, interval=Duration.seconds(5), backoff_rate=2, max_attempts=2)
+        wait = self._wait_for_job(config, functions, name="WaitForVariantJob")
+        read = self._task(
+            "ReadVariantCurves",
+            functions.read_curves,
+            {
+                "state": {
+                    "upload": sfn.JsonPath.object_at(run_state.UPLOAD),
+                    "validation": sfn.JsonPath.object_at(run_state.VALIDATION),
+                    "job": sfn.JsonPath.object_at(run_state.JOB),
+                    "variant": variant,
+                }
+            },
+            result_path=run_state.CURVES,
+        )
+        done = sfn.Pass(
+            self,
+            "VariantTrained",
+            parameters={
+                "variant": variant,
+                "job": sfn.JsonPath.object_at(run_state.JOB),
+                "result": sfn.JsonPath.object_at(run_state.RESULT),
+                "curves": sfn.JsonPath.object_at(run_state.CURVES),
+            },
+        )
+        read.add_catch(done, errors=["States.ALL"], result_path=run_state.CURVES)
+        failed = sfn.Pass(
+            self, "VariantFailed", parameters={"variant": variant, "failure": sfn.JsonPath.object_at(run_state.FAILURE)}
+        )
+        stop = self._task(
+            "StopVariantJob",
+            functions.stop_job,
+            {"upload": sfn.JsonPath.object_at(run_state.UPLOAD), "variant": variant, "reason": "variant failed"},
+            result_path=run_state.CLEANUP,
+            throttled=PERSISTENT_THROTTLING,
+        )
+        stop.add_catch(failed, errors=["States.ALL"], result_path=run_state.CLEANUP_ERROR)
+        stop.next(failed)
+        for step in (start, wait):
+            step.add_catch(stop, errors=["States.ALL"], result_path=run_state.FAILURE)
+        return start.next(wait).next(read).next(done)
 
     def _read_curves(self, functions: WorkflowFunctions) -> sfn.TaskStateBase:
         """The completed job's curves and diagnosis, on every path that goes on (serving or not).
@@ -310,13 +411,15 @@ class CustomizationWorkflow(Construct):
         read.add_catch(go_on, errors=["States.ALL"], result_path=run_state.CURVES)
         return sfn.Chain.custom(read, [read, go_on], read)
 
-    def _wait_for_job(self, config: EnvironmentConfig, functions: WorkflowFunctions) -> sfn.TaskStateBase:
+    def _wait_for_job(
+        self, config: EnvironmentConfig, functions: WorkflowFunctions, name: str = "WaitForJob"
+    ) -> sfn.TaskStateBase:
         """Wait, on a task token, until WatchJob says how the job ended: from Bedrock's event in
         seconds, or from the hourly backstop if the event was lost. A job still training at
         limits.maxJobHours times the task out, and the run stops it (Compensate)."""
         wait = tasks.LambdaInvoke(
             self,
-            "WaitForJob",
+            name,
             lambda_function=functions.watch_job.function,
             integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN,
             payload=sfn.TaskInput.from_object(
@@ -332,8 +435,9 @@ class CustomizationWorkflow(Construct):
         )
         # Keeping the token is idempotent (a retry replaces it): Lambda's own errors are retried.
         wait.add_retry(errors=LAMBDA_TRANSIENT_ERRORS, interval=Duration.seconds(2), backoff_rate=2, max_attempts=6)
-        wait.add_catch(self._time_limit(config), errors=["States.Timeout"], result_path=run_state.FAILURE)
-        wait.add_catch(self.compensate, errors=["States.ALL"], result_path=run_state.FAILURE)
+        if name == "WaitForJob":  # a sweep's variant: its iteration's own catch stops it
+            wait.add_catch(self._time_limit(config), errors=["States.Timeout"], result_path=run_state.FAILURE)
+            wait.add_catch(self.compensate, errors=["States.ALL"], result_path=run_state.FAILURE)
         return wait
 
     def _acquire_slot(self, config: EnvironmentConfig) -> sfn.TaskStateBase:

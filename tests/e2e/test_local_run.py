@@ -648,6 +648,28 @@ def test_distillation_runs_end_to_end_and_the_estimate_includes_the_teacher(repo
     _nothing_left(report)
 
 
+def test_distillation_from_invocation_logs_reads_the_allowed_prefix_as_the_job_role(reports):
+    report = reports("distillation-from-logs")
+    [execution] = report.executions
+
+    assert execution["status"] == "SUCCEEDED"
+    assert report.bedrock_calls["CreateModelCustomizationJob"] == 1
+    # The emulated Bedrock read the logs as the customization role (IAM decided on its deployed
+    # policy) and kept what job.json's filter matched: 24 of the 30 logged invocations.
+    assert any(
+        entry.source == "bedrock"
+        and "read 30 logged invocations under s3://local-bedrock-invocation-logs/bedrock/AWSLogs/" in entry.text
+        and "24 prompts matched" in entry.text
+        for entry in report.timeline
+    )
+    cost = execution["cost"]
+    assert cost["trainingUsd"] is None and cost["promptsUnknown"] is True and cost["upperBoundUsd"] > 0
+    message = report.notifications[0]["message"]
+    assert "Prompts: from the invocation logs at s3://local-bedrock-invocation-logs/bedrock/AWSLogs/" in message
+    assert "unknown (prompts from invocation logs), at most ~$" in message
+    _nothing_left(report)
+
+
 def test_rft_calls_the_deployed_grader_and_reports_its_rewards(reports):
     report = reports("rft")
     [execution] = report.executions

@@ -364,7 +364,9 @@ def _listed_jobs(clients, *jobs: dict) -> None:
         {key: job[key] for key in ("jobArn", "baseModelArn", "jobName", "status", "creationTime")} for job in jobs
     ]
     clients["bedrock"].add_response(
-        "list_model_customization_jobs", {"modelCustomizationJobSummaries": summaries}, {"nameContains": NAMES.job_name}
+        "list_model_customization_jobs",
+        {"modelCustomizationJobSummaries": summaries},
+        {"nameContains": NAMES.job_marker},
     )
 
 

@@ -278,6 +278,13 @@ class Behaviour:
     # The loss curves a completed job writes to its output path (tools/local_run/metrics.py):
     # healthy, overfitting, unstable, underfitting, or missing (no metrics files at all).
     curve: str = "healthy"
+    # A sweep's variants (job names ending -v<n>): their final validation loss, and those that fail.
+    variant_losses: dict[int, float] = field(default_factory=dict)
+    failing_variants: frozenset[int] = frozenset()
+
+    def variant_of(self, job_name: str) -> int | None:
+        head, _, number = job_name.rpartition("-v")
+        return int(number) if head and number.isdigit() else None
 
     def fault_after(self, function: str) -> EmulatedFailure | None:
         """The failure `function` meets after its handler returned, if the scenario gives it one."""
@@ -352,6 +359,10 @@ class BedrockEmulator:
     read_input: Callable[[str], bytes] | None = None
     invoke_grader: Callable[[str, list[dict[str, Any]]], Any] | None = None
     on_grading: Callable[[str, dict[str, Any]], None] | None = None
+    # Distillation from invocation logs: the log records under an S3 prefix as the job's role may
+    # read them (s3 URI, role ARN -> records; raises PermissionError with IAM's words when it may not).
+    read_logs: Callable[[str, str], list[dict[str, Any]]] | None = None
+    on_logs: Callable[[str, dict[str, Any]], None] | None = None
     _create_attempts: int = 0
     _lost_response: bool = False
     _started: dt.datetime | None = None
@@ -622,6 +633,8 @@ class BedrockEmulator:
         )
         if params.get("customizationType") == "REINFORCEMENT_FINE_TUNING":
             self._grade_samples(job)
+        if params["trainingDataConfig"].get("invocationLogsConfig"):
+            self._read_invocation_logs(job)
         stopped_after = self.behaviour.stopped_by_someone_after_hours
         ends = now + dt.timedelta(
             hours=stopped_after if stopped_after is not None else job.hours or self.behaviour.job_hours
@@ -663,7 +676,13 @@ class BedrockEmulator:
                 outputModelArn=job.model_arn,
                 endTime=self._end(job),
                 trainingMetrics={"trainingLoss": self.behaviour.training_loss},
-                validationMetrics=[{"validationLoss": self.behaviour.validation_loss}],
+                validationMetrics=[
+                    {
+                        "validationLoss": self.behaviour.variant_losses.get(
+                            self.behaviour.variant_of(job.request["jobName"]), self.behaviour.validation_loss
+                        )
+                    }
+                ],
             )
         elif status == "Failed":
             body.update(failureMessage=job.failure or self.behaviour.failure_message, endTime=self._end(job))
@@ -1037,7 +1056,8 @@ class BedrockEmulator:
             job.status, job.ended = "Stopped", job.created + dt.timedelta(hours=stop_after)
             return job.status
         if now >= self._end(job):
-            job.status = "Failed" if job.failure else self.behaviour.job_outcome
+            failing = self.behaviour.variant_of(job.request["jobName"]) in self.behaviour.failing_variants
+            job.status = "Failed" if job.failure or failing else self.behaviour.job_outcome
             if job.status == "Completed":
                 self._write_metrics(job)
         return job.status
@@ -1054,8 +1074,49 @@ class BedrockEmulator:
         )
         epochs = int(float((request.get("hyperParameters") or {}).get("epochCount", 2)))
         with_validation = bool((request.get("validationDataConfig") or {}).get("validators"))
-        for path, text in metrics_files(self.behaviour.curve, epochs, with_validation).items():
+        variant_loss = self.behaviour.variant_losses.get(self.behaviour.variant_of(request["jobName"]))
+        offset = variant_loss - self.behaviour.validation_loss if variant_loss is not None else 0.0
+        for path, text in metrics_files(self.behaviour.curve, epochs, with_validation, offset).items():
             self.write_output(folder + path, text.encode())
+
+    def _read_invocation_logs(self, job: _Job) -> None:
+        """What a distillation job from invocation logs does first: read the logs under the prefix
+        as the job's role (IAM decides), keep the records the request metadata filters match, at
+        most 15,000 prompts. No readable log, or none that matches, fails the job early, with the
+        reason, as Bedrock's data processing would."""
+        from customization.invocation_logs import MAX_PROMPTS, matches
+
+        config = job.request["trainingDataConfig"]["invocationLogsConfig"]
+        uri = config["invocationLogSource"]["s3Uri"]
+        if self.read_logs is None:
+            return
+        try:
+            records = self.read_logs(uri, job.request["roleArn"])
+        except PermissionError as error:
+            job.failure, job.hours = (
+                f"Access denied reading the invocation logs at {uri}: {error}",
+                GRADER_FAILURE_HOURS,
+            )
+            return
+        filters = config.get("requestMetadataFilters")
+        kept = [record for record in records if matches(record.get("requestMetadata") or {}, filters)]
+        if not kept:
+            job.failure = (
+                f"No invocation logs at {uri} match the request metadata filters ({len(records)} read): "
+                "nothing to distill from"
+            )
+            job.hours = GRADER_FAILURE_HOURS
+            return
+        if self.on_logs is not None:
+            self.on_logs(
+                job.request["jobName"],
+                {
+                    "uri": uri,
+                    "read": len(records),
+                    "prompts": min(len(kept), MAX_PROMPTS),
+                    "usePromptResponse": bool(config.get("usePromptResponse")),
+                },
+            )
 
     def _grade_samples(self, job: _Job) -> None:
         """What Bedrock does at each RFT step, once: sample answers to the prompts and send them,
@@ -1280,6 +1341,8 @@ def refuse_method(params: dict[str, Any]) -> tuple[int, dict[str, Any]] | None:
             )
         if teacher.inference_profile and identifier == teacher.id:
             return 400, _error("ValidationException", f"{teacher.name} can only be used through an inference profile.")
+    if (params.get("trainingDataConfig") or {}).get("invocationLogsConfig") and kind != "DISTILLATION":
+        return 400, _error("ValidationException", "invocationLogsConfig is supported for DISTILLATION only.")
     if kind == "REINFORCEMENT_FINE_TUNING":
         if model is None or kind not in model.customization_types:
             return 400, _error("ValidationException", f"Reinforcement fine-tuning is not supported for {base}.")

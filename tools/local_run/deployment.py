@@ -165,6 +165,20 @@ class LocalDeployment:
             policies[function.name] = [self.resolve(document) for document in (*attached, *inline)]
         return policies
 
+    def role_policies(self) -> dict[str, list[dict]]:
+        """Each role's identity policies as deployed, by its ARN (what IAM evaluates when a
+        service acts as the role, e.g. Bedrock reading a job's data as the customization role)."""
+        return {
+            self._physical(self.pipeline, role_id, "Arn"): [
+                self.resolve(resource["Properties"]["PolicyDocument"])
+                for resource in self.pipeline.resources.values()
+                if resource["Type"] in ("AWS::IAM::ManagedPolicy", "AWS::IAM::Policy")
+                and {"Ref": role_id} in resource["Properties"].get("Roles", [])
+            ]
+            for role_id, role in self.pipeline.resources.items()
+            if role["Type"] == "AWS::IAM::Role"
+        }
+
     def bucket(self, construct_path: str) -> str:
         logical_id, _ = self.storage.named(construct_path)
         return self._physical(self.storage, logical_id)
@@ -229,6 +243,14 @@ class LocalDeployment:
         )["stateMachineArn"]
 
 
+# Held while a handler runs with its function's variables in os.environ, and while anything
+# else in the process creates an SDK client (runner.py patches boto3.client): botocore reads the
+# environment as a whole when it builds a client (its proxy settings iterate os.environ), and a
+# handler's variables being removed at that moment made the read fail with KeyError('ENVIRONMENT')
+# under load. Reentrant: a handler creates its own clients while it holds it.
+ENVIRONMENT_LOCK = threading.RLock()
+
+
 class HandlerInvoker:
     """Runs a deployed function's handler in-process, as the Lambda runtime would."""
 
@@ -247,7 +269,7 @@ class HandlerInvoker:
             deployment._physical(deployment.pipeline, logical_id): function
             for logical_id, function in deployment.functions.items()
         }
-        self._lock = threading.Lock()
+        self._lock = ENVIRONMENT_LOCK
         self.invocations: list[tuple[str, dict[str, Any], dict[str, Any] | None, str | None]] = []
         if str(LAMBDAS) not in sys.path:
             sys.path.insert(0, str(LAMBDAS))

@@ -38,8 +38,9 @@ def losses(shape: str, step: int) -> tuple[float, float]:
     return training * _noise(step, 0.03), validation * _noise(step, 0.004)
 
 
-def metrics_files(shape: str, epochs: int, with_validation: bool) -> dict[str, str]:
-    """Path below model-customization-job-<id>/ -> CSV text; nothing for the shape "missing"."""
+def metrics_files(shape: str, epochs: int, with_validation: bool, validation_offset: float = 0.0) -> dict[str, str]:
+    """Path below model-customization-job-<id>/ -> CSV text; nothing for the shape "missing".
+    `validation_offset` moves the validation curve (a sweep's variants end at different losses)."""
     if shape == "missing":
         return {}
     if shape not in SHAPES:
@@ -49,6 +50,7 @@ def metrics_files(shape: str, epochs: int, with_validation: bool) -> dict[str, s
     validation = ["step_number,epoch_number,validation_loss,perplexity"]
     for step in steps:
         train_loss, validation_loss = losses(shape, step)
+        validation_loss += validation_offset
         epoch = step // STEPS_PER_EPOCH  # from 0, like step_number
         training.append(f"{step},{epoch},{train_loss:.6f},{math.exp(train_loss):.6f}")
         if (step + 1) % EVALUATION_EVERY == 0:

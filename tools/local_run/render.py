@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from customization.evaluation.scorecard import table
 from customization.notifications import cause_message, first_line_of_cause
+from customization.sweep import table as sweep_table
 from tools.local_run.runner import RunReport
 
 
@@ -38,6 +39,7 @@ def render(report: RunReport) -> str:
                 f"{_price(storage, '/month')}, serving {cost.get('servingMode')}{unknown}"
             )
         lines += _curves(execution, report.saved_reports)
+        lines += [f"  {line}" for line in sweep_table(execution.get("sweep")) if line]
         lines += _evaluation(execution, report.saved_reports)
     calls = ", ".join(f"{name} x{count}" for name, count in sorted(report.bedrock_calls.items())) or "none"
     lines.append(f"bedrock calls: {calls}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import logging
 import re
@@ -37,7 +38,8 @@ from customization.run_state import curves_of, serving_deleted
 from stacks.config import cdk_json_context
 from tools.assembly import CloudAssembly
 from tools.local_run.bedrock import ACCOUNT, BedrockEmulator, SimulatedClock
-from tools.local_run.deployment import ROOT, LocalDeployment
+from tools.local_run.deployment import ENVIRONMENT_LOCK, ROOT, LocalDeployment
+from tools.local_run.iam import decide
 from tools.local_run.scenarios import Scenario, merged
 from tools.local_run.strict import strict_validation
 from tools.synth import synthesize
@@ -223,6 +225,15 @@ def run(
             f"{rewards['prompts']} prompts of {job_name}: mean reward {rewards['meanReward']:.2f} "
             f"(min {rewards['minReward']:.2f}, max {rewards['maxReward']:.2f})",
         )
+        if scenario.invocation_logs:
+            _put_invocation_logs(s3_client := boto3.client("s3", region_name=REGION), source, scenario.invocation_logs)
+            emulator.read_logs = _log_reader(s3_client, deployment.role_policies())
+            emulator.on_logs = lambda job_name, logs: timeline.add(
+                "bedrock",
+                f"{job_name} read {logs['read']} logged invocations under {logs['uri']}: {logs['prompts']} prompts "
+                f"matched the request metadata filters"
+                + (" (with their logged responses)" if logs["usePromptResponse"] else " (the teacher answers them)"),
+            )
         watcher = _JobWatcher(deployment, invoker, clock, timeline)
         emulator.publish_event = watcher.bedrock_event
         backend = lambda_simple_backends[ACCOUNT][REGION]
@@ -234,9 +245,22 @@ def run(
         name = source.name
         uploads = 2 if scenario.upload_twice else 1
         names = [f"{name}-{n}" for n in range(1, scenario.burst_uploads + 1)] if scenario.burst_uploads else [name]
+        job_file = (
+            json.dumps({**json.loads((source / "job.json").read_text()), **scenario.job}).encode()
+            if scenario.job
+            else None
+        )
         for dataset_name in names:
             for _ in range(uploads):
-                _upload(s3, data_bucket, source, dataset_name, broken=scenario.broken_dataset, timeline=timeline)
+                _upload(
+                    s3,
+                    data_bucket,
+                    source,
+                    dataset_name,
+                    broken=scenario.broken_dataset,
+                    timeline=timeline,
+                    job=job_file,
+                )
         pattern = EventPattern.load(json.dumps(deployment.rule_pattern("TrainingFileUploaded")))
         starter = invoker.function("StartRun")
 
@@ -389,9 +413,19 @@ class _interpreter_patches:
             return EmptyResult()
 
         StepFunctionResponse.send_task_failure = send_task_failure
+        # The interpreter's threads create a client per task (moto's boto_client_for); they must not
+        # read the environment while a handler's variables are being swapped (deployment.py).
+        self._original_boto3_client = boto3.client
+
+        def client(*args, **kwargs):
+            with ENVIRONMENT_LOCK:
+                return self._original_boto3_client(*args, **kwargs)
+
+        boto3.client = client
         return self
 
     def __exit__(self, *exc):
+        boto3.client = self._original_boto3_client
         StepFunctionResponse.send_task_failure = self._original_send_task_failure
         ExecutionWorker.stop = self._original_stop
         CallbackEndpoint.wait = self._original_callback_wait
@@ -451,6 +485,12 @@ def _result_text(step: str, result: dict[str, Any] | None) -> str:
     if step == "ValidateDataset":
         records, cost = result.get("records", {}), result.get("cost") or {}
         parent = (result.get("lineage") or {}).get("parentModel")
+        logs = (result.get("settings") or {}).get("invocationLogs")
+        if isinstance(logs, dict):
+            return (
+                f"valid, prompts from the invocation logs at {logs.get('s3Uri')} (counted by the job); estimated "
+                f"cost unknown, at most ${cost.get('upperBoundUsd')} for 15,000 prompts (the ceiling's bound)"
+            )
         return (
             f"valid, {records.get('train', 0)} training + {records.get('validation', 0)} validation records, "
             f"estimated training ${cost.get('trainingUsd')}" + (f"; trains on top of {parent}" if parent else "")
@@ -481,6 +521,18 @@ def _result_text(step: str, result: dict[str, Any] | None) -> str:
         if result.get("status") != "evaluated":
             return f"skipped: {result.get('reason')}"
         return str(result.get("headline"))
+    if step == "SelectWinner":
+        sweep = result.get("sweep") or {}
+        rows = {row["variant"]: row for row in sweep.get("variants", [])}
+        winner = rows.get(sweep.get("winner")) or {}
+        return (
+            f"winner v{sweep.get('winner')} of {len(rows)} (lowest {sweep.get('metric')}: "
+            f"{winner.get('finalValidationLoss')}); "
+            + ", ".join(
+                f"v{n}: {row.get('customModel') or ('served' if row.get('winner') else row.get('verdict'))}"
+                for n, row in rows.items()
+            )
+        )
     if step == "ReadTrainingCurves":
         return f"{result.get('summary')}"
     if step == "Notify":
@@ -509,6 +561,43 @@ def _upload(
             body = b"\n".join(lines) + b"\n"
         s3.put_object(Bucket=bucket, Key=f"datasets/{name}/{path.name}", Body=body)
         timeline.add("upload", f"s3://{bucket}/datasets/{name}/{path.name} ({len(body):,} bytes)")
+
+
+def _put_invocation_logs(s3, source: Path, prefix: str) -> None:
+    """The dataset folder's logs/ files under `prefix`, in a bucket of the emulated account, as
+    Bedrock's model invocation logging writes them (before the run, as in an account)."""
+    bucket, _, key_prefix = prefix.removeprefix("s3://").partition("/")
+    s3.create_bucket(Bucket=bucket)
+    folder = source / "logs"
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            s3.put_object(Bucket=bucket, Key=key_prefix + path.relative_to(folder).as_posix(), Body=path.read_bytes())
+
+
+def _log_reader(s3, role_policies: dict[str, list[dict]]) -> Callable[[str, str], list[dict[str, Any]]]:
+    """How Bedrock reads invocation logs as a job's role: ListBucket on the prefix, GetObject on
+    each file, each decided by IAM on the role's deployed policies (with s3:prefix and
+    s3:ResourceAccount); one JSON record a line, gzipped or not."""
+
+    def read(uri: str, role_arn: str) -> list[dict[str, Any]]:
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        policies = role_policies.get(role_arn, [])
+        account = {"s3:resourceaccount": [ACCOUNT]}
+        if decide(policies, "s3:ListBucket", f"arn:aws:s3:::{bucket}", {**account, "s3:prefix": [prefix]}) != "allowed":
+            raise PermissionError(f"{role_arn} is not authorized to perform: s3:ListBucket on arn:aws:s3:::{bucket}")
+        records = []
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                resource = f"arn:aws:s3:::{bucket}/{item['Key']}"
+                if decide(policies, "s3:GetObject", resource, account) != "allowed":
+                    raise PermissionError(f"{role_arn} is not authorized to perform: s3:GetObject on {resource}")
+                body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+                if item["Key"].endswith(".gz"):
+                    body = gzip.decompress(body)
+                records += [json.loads(line) for line in body.splitlines() if line.strip()]
+        return records
+
+    return read
 
 
 def _captured_upload_events(deployment: LocalDeployment) -> list[dict[str, Any]]:
@@ -660,6 +749,7 @@ def _execution_summary(sfn, arn: str) -> dict[str, Any]:
         "servingDeleted": serving_deleted(output),
         "servingMode": (output.get("serving") or {}).get("mode"),
         "jobName": (output.get("job") or {}).get("jobName"),
+        "sweep": output.get("sweep") if isinstance(output.get("sweep"), dict) else None,
     }
 
 

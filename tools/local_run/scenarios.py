@@ -11,6 +11,10 @@ EMAIL_CLASSIFIER = "examples/email-classifier"
 SUPPORT_HANDBOOK = "examples/support-handbook"
 DISTILL_SUPPORT_REPLIES = "examples/distill-support-replies"
 RFT_SUPPORT_TRIAGE = "examples/rft-support-triage"
+DISTILL_FROM_LOGS = "examples/distill-from-invocation-logs"
+# Where the scenario puts the example's logs/ folder: a bucket of the emulated account, as
+# Bedrock's model invocation logging would have written them.
+LOCAL_LOG_PREFIX = "s3://local-bedrock-invocation-logs/bedrock/"
 
 
 @dataclass(frozen=True)
@@ -30,8 +34,16 @@ class Scenario:
     # Once the first run ended, upload the dataset again under `<name>-refined` with a job.json
     # naming the first run as its baseRun: the second job trains on the first custom model.
     re_fine_tune: bool = False
+    # Keys merged over the dataset's job.json before it is uploaded (a sweep, keepSweepModels).
+    job: dict[str, Any] = field(default_factory=dict)
+    # Distillation from invocation logs: the dataset folder's logs/ files are put under this S3
+    # prefix (in a bucket of the emulated account) before the upload.
+    invocation_logs: str | None = None
     expected_status: str = "SUCCEEDED"
 
+
+# A grid of 3 variants: the run's other hyperparameters stay the dataset's (epochCount 2).
+SWEEP = {"sweep": {"learningRate": [0.000005, 0.00001, 0.00002]}}
 
 SCENARIOS = [
     Scenario(
@@ -57,6 +69,16 @@ SCENARIOS = [
         "the customization role may invoke it, the estimate includes its inference, and the distilled model is "
         "served like a fine-tuned one",
         dataset=DISTILL_SUPPORT_REPLIES,
+    ),
+    Scenario(
+        "distillation-from-logs",
+        "distillation whose prompts come from the account's Bedrock invocation logs, not an uploaded file: the "
+        "environment allows the log prefix, the customization role reads exactly it, the job gets "
+        "invocationLogsConfig with a request-metadata filter, the cost is unknown and bounded by 15,000 prompts; "
+        "nothing is left running or billing",
+        dataset=DISTILL_FROM_LOGS,
+        invocation_logs=LOCAL_LOG_PREFIX,
+        settings={"customization": {"invocationLogPrefixes": [LOCAL_LOG_PREFIX]}},
     ),
     Scenario(
         "rft",
@@ -120,6 +142,37 @@ SCENARIOS = [
         "its custom model (the job's baseModelIdentifier is that model's ARN), with the lineage in its state, "
         "reports and tags; nothing is left running or billing",
         re_fine_tune=True,
+    ),
+    Scenario(
+        "sweep",
+        "a hyperparameter sweep of 3 learning rates (a Map, limits.maxParallelJobs at once): the variant with the "
+        "lowest validation loss wins and is the only one served and evaluated; the losers' custom models are "
+        "deleted; the sweep's table is in the report",
+        job=SWEEP,
+        behaviour=Behaviour(variant_losses={1: 0.1712, 2: 0.1388, 3: 0.1521}),
+    ),
+    Scenario(
+        "sweep-one-fails",
+        "the same sweep with variant 2's job failed by Bedrock: the others go on, the best of them wins and is "
+        "served; the failed variant's error is in the sweep's table",
+        job=SWEEP,
+        behaviour=Behaviour(variant_losses={1: 0.1712, 2: 0.1388, 3: 0.1521}, failing_variants=frozenset({2})),
+    ),
+    Scenario(
+        "sweep-aborted",
+        "someone aborts a sweep's run while two variants train: the abort guard finds every job of the run by "
+        "its name and stops both; the third variant never starts",
+        job=SWEEP,
+        abort_after_hours=2,
+        expected_status="ABORTED",
+    ),
+    Scenario(
+        "sweep-over-ceiling",
+        "a sweep of 4 variants whose estimates together are above limits.costCeilingUsd: refused at validation "
+        "with the total, no job started",
+        job={"sweep": {"epochCount": [1, 2], "learningRate": [0.00001, 0.00002]}},
+        settings={"limits": {"costCeilingUsd": 0.05}},
+        expected_status="FAILED",
     ),
     Scenario(
         "new-version",

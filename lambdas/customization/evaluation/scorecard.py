@@ -12,6 +12,7 @@ from customization.catalog import ModelSpec
 from customization.evaluation.cases import Case
 from customization.evaluation.inference import Answer
 from customization.evaluation.metrics import Gate, exact_match, percentile, token_f1
+from customization.sweep import table as sweep_table
 
 METRICS = {"exactMatch": "exact match", "tokenF1": "token F1"}  # config name -> words
 # config name -> the ModelScore field (and evaluation.json key) that holds it
@@ -209,6 +210,8 @@ def markdown(evaluation: dict) -> str:
     if evaluation.get("servingAction"):
         lines += ["", f"Serving: {evaluation['servingAction']}"]
     lines += ["", *table(custom, base), "", *curves_section(evaluation.get("curves"))]
+    if sweep_lines := sweep_table(evaluation.get("sweep")):
+        lines += ["## Hyperparameter sweep", "", *sweep_lines, ""]
     for title, rows in (
         ("Where the custom model gained most", evaluation["bestExamples"]),
         ("Where the custom model did worst", evaluation["worstExamples"]),

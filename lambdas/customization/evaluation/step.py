@@ -137,6 +137,8 @@ def evaluate(
         "curves": curves_of(state) or None,
         # Re-fine-tuning: the run and model this one trained on top of (the base stays the foundation model).
         "lineage": validation.get("lineage"),
+        # A hyperparameter sweep's table (SelectWinner): this model is its winner.
+        "sweep": state.get("sweep"),
     }
     evaluation = report(comparison, context, selection.cases, custom_answers, base_answers)
     report_uri, markdown_uri = _write_reports(s3, validation["reportUri"], evaluation)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from customization import invocation_logs
 from customization.catalog import (
     DISTILLATION,
     INPUT_TEXT,
@@ -22,9 +23,10 @@ from customization.catalog import (
     UnknownModelError,
     load_catalog,
 )
-from customization.cost import CostEstimate, estimate_cost
+from customization.cost import CostEstimate, estimate_cost, estimate_from_logs
 from customization.serving import ServingPlan
-from customization.validation.hyperparameters import check_hyperparameters
+from customization.validation import sweeps
+from customization.validation.hyperparameters import CheckedHyperparameters, check_hyperparameters
 from customization.validation.jobspec import JobSettings
 from customization.validation.prepare import SplitPlan, plan_split, text_to_input_records, write_lines, write_split
 from customization.validation.problems import ProblemLog
@@ -76,6 +78,8 @@ class DatasetCheck:
     hyperparameters: dict[str, str] = field(default_factory=dict)
     split: SplitPlan | None = None
     cost: CostEstimate | None = None
+    # A sweep's variants: {"index", "sweep", "hyperParameters", "trainingUsd"} each (validation.sweeps).
+    variants: list[dict] = field(default_factory=list)
 
     @property
     def valid(self) -> bool:
@@ -124,6 +128,7 @@ class DatasetCheck:
             "problems": [problem.as_dict() for problem in self.log.problems],
             "problemsNotShown": self.log.truncated,
             "cost": self.cost.as_dict() if self.cost else None,
+            **({"variants": self.variants} if self.variants else {}),
         }
 
 
@@ -140,6 +145,7 @@ def check_dataset(
     today: dt.date | None = None,
     cost_ceiling_usd: float | None = None,
     graders: Mapping[str, str] | None = None,
+    max_sweep_variants: int | None = None,
 ) -> DatasetCheck:
     """Check `train` (and `validation`) for `settings`; `graders` (name -> module, the
     environment's deployed ones; None: the built-in ones) are where a reinforcement fine-tuning
@@ -194,9 +200,13 @@ def check_dataset(
         log.warning(settings_origin, None, R_HYPERPARAMETER, f"hyperParameters.{problem.key}: {problem.message}")
     result.hyperparameters = checked.values
     accepted = model.hyperparameters_for(settings.customization_type)
+    variant_checks = _check_variants(settings, model, log, settings_origin, max_sweep_variants)
     batch_size = checked.number("batchSize", accepted.get("batchSize"))
     result.token_limit = model.token_limit(int(batch_size) if batch_size else None)
 
+    if kind == DISTILLATION and settings.invocation_logs is not None:
+        _check_from_logs(result, train, validation, serving, cost_ceiling_usd, settings_origin, checked, accepted)
+        return result
     if _is_plain_text(train.name) and data_format != INPUT_TEXT:
         log.error(
             train.name,
@@ -249,6 +259,8 @@ def check_dataset(
         teacher=(catalog or load_catalog()).teachers.get(settings.teacher_model) if kind == DISTILLATION else None,
         max_response_length=settings.max_response_length,
     )
+    if variant_checks:
+        result.variants, result.cost = _variant_costs(variant_checks, accepted, result.cost, model, serving)
     training_usd = result.cost.training_usd
     if training_usd is not None and result.cost.teacher_usd is not None:
         training_usd += result.cost.teacher_usd  # distillation: the teacher's answers are part of the run
@@ -257,10 +269,65 @@ def check_dataset(
             settings_origin,
             None,
             R_COST,
-            f"estimated training cost ${training_usd:,.2f} is above this environment's ceiling "
-            f"${cost_ceiling_usd:,.2f}: reduce records or epochs, or raise limits.costCeilingUsd in cdk.json",
+            f"estimated training cost ${training_usd:,.2f}"
+            + (f" (the sweep's {len(result.variants)} variants together)" if result.variants else "")
+            + f" is above this environment's ceiling ${cost_ceiling_usd:,.2f}: "
+            + ("drop variants, " if result.variants else "")
+            + "reduce records or epochs, or raise limits.costCeilingUsd in cdk.json",
         )
     return result
+
+
+def _check_from_logs(
+    result: DatasetCheck,
+    train: Source,
+    validation: Source | None,
+    serving: ServingPlan | None,
+    cost_ceiling_usd: float | None,
+    origin: str,
+    checked,
+    accepted,
+) -> None:
+    """Distillation whose prompts come from invocation logs: the uploaded file only starts the
+    run, and must be empty (two sources of prompts would leave one silently unused); the cost is
+    unknown, and its bound is held to the ceiling."""
+    log, model, settings = result.log, result.model, result.settings
+    if any(chunk.strip() for chunk in train.chunks()):
+        log.error(
+            train.name,
+            None,
+            R_RECORDS,
+            f"job.json takes the prompts from {invocation_logs.KEY}, so this file must be empty (it only starts the "
+            f"run): empty it, or drop {invocation_logs.KEY} to train on its records",
+        )
+    if validation is not None:
+        log.error(
+            validation.name,
+            None,
+            R_VALIDATION,
+            f"distillation from {invocation_logs.KEY} takes no validation file: drop it",
+        )
+    result.train = FileScan(name=train.name)
+    max_prompts = model.records_for(DISTILLATION).train_max or invocation_logs.MAX_PROMPTS
+    teacher = settings.teacher_model if isinstance(settings.teacher_model, str) else None
+    result.cost = estimate_from_logs(
+        model,
+        checked.number("epochCount", accepted.get("epochCount")) or 1,
+        serving or ServingPlan(),
+        max_prompts=max_prompts,
+        teacher=load_catalog().teachers.get(teacher) if teacher else None,
+        max_response_length=settings.max_response_length,
+    )
+    bound = result.cost.upper_bound_usd
+    if cost_ceiling_usd is not None and bound is not None and bound > cost_ceiling_usd:
+        log.error(
+            origin,
+            None,
+            R_COST,
+            f"the prompts come from invocation logs, so the cost is known only once the job read them; at most "
+            f"{max_prompts:,} prompts it may be ${bound:,.2f}, above this environment's ceiling "
+            f"${cost_ceiling_usd:,.2f}: lower maxResponseLengthForInference, or raise limits.costCeilingUsd in cdk.json",
+        )
 
 
 def _grader_check(
@@ -382,3 +449,68 @@ def _method(result: DatasetCheck) -> str:
     with limits of its own."""
     kind = result.settings.customization_type
     return f"{kind} on {result.model.name}" if kind in _FIXED_LIMITS else result.model.name
+
+
+def _check_variants(
+    settings: JobSettings, model: ModelSpec, log: ProblemLog, origin: str, limit: int | None
+) -> list[tuple[dict, CheckedHyperparameters]]:
+    """Each sweep variant's hyperparameters (the run's, with the variant's over them), checked
+    like the run's own; problems name the variant. Empty when there is no sweep to run."""
+    combinations = settings.sweep
+    if not combinations:
+        return []
+    if not sweeps.check_variant_count(len(combinations), limit, log, origin):
+        return []
+    duplicate = sweeps.duplicate_problem(combinations)
+    if duplicate:
+        log.error(origin, None, sweeps.R_SWEEP, duplicate)
+        return []
+    checked = []
+    # One line per problem, naming the variants that have it (an unknown name is in every one).
+    problems: dict[tuple[str, str], list[tuple[int, dict]]] = {}
+    for number, combination in enumerate(combinations, 1):
+        merged = {**(settings.hyperparameters or {}), **combination}
+        variant = check_hyperparameters(merged, model, settings.customization_type)
+        for problem in variant.problems:
+            if problem.key in combination:
+                problems.setdefault((problem.key, problem.message), []).append((number, combination))
+        checked.append((combination, variant))
+    for (key, message), where in problems.items():
+        numbers = ", ".join(str(number) for number, _ in where)
+        which = (
+            f"sweep variant {numbers} ({sweeps.describe(where[0][1])})"
+            if len(where) == 1
+            else f"sweep variants {numbers}"
+        )
+        log.error(origin, None, sweeps.R_SWEEP, f"{which}: {key}: {message}")
+    return checked if all(variant.ok for _, variant in checked) else []
+
+
+def _variant_costs(
+    checks: list[tuple[dict, CheckedHyperparameters]],
+    accepted: Mapping,
+    single: CostEstimate,
+    model: ModelSpec,
+    serving: ServingPlan | None,
+) -> tuple[list[dict], CostEstimate]:
+    """The variants as the run carries them, and the run's estimate: every variant's training
+    together (each is a job over the same tokens, for its own epochs)."""
+    variants: list[dict] = []
+    total: float | None = 0.0
+    epochs = 0.0
+    for number, (combination, checked) in enumerate(checks, 1):
+        variant_epochs = checked.number("epochCount", accepted.get("epochCount")) or 1
+        cost = estimate_cost(model, single.training_tokens, variant_epochs, serving or ServingPlan())
+        variants.append(
+            {
+                "index": number,
+                "sweep": {name: checked.values.get(name, str(value)) for name, value in combination.items()},
+                "hyperParameters": checked.values,
+                "trainingUsd": cost.training_usd,
+            }
+        )
+        epochs += variant_epochs
+        total = None if total is None or cost.training_usd is None else total + cost.training_usd
+    note = f"sweep of {len(variants)} variants: the sum of their training estimates ({epochs:g} epochs in all)"
+    total = round(total, 2) if total is not None else None
+    return variants, replace(single, training_usd=total, epochs=epochs, notes=(*single.notes, note))

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from customization import lineage
+from customization import invocation_logs, lineage
 from customization.catalog import (
     CONTINUED_PRE_TRAINING,
     DISTILLATION,
@@ -24,6 +24,7 @@ from customization.catalog import (
 )
 from customization.serving import NONE, ON_DEMAND, ServingPlan
 from customization.settings import SettingsError, as_json, json_value
+from customization.validation import sweeps
 from customization.validation.problems import ProblemLog
 from customization.validation.records import lone_surrogate, show
 from customization.validation.scanner import json_problem
@@ -59,6 +60,14 @@ class JobSettings:
     # baseModelIdentifier (base_model is then the parent's foundation model).
     base_run: str | None = None
     parent_model: str | None = None
+    # DISTILLATION from Bedrock invocation logs (customization.invocation_logs): job.json's
+    # "invocationLogs" object; the prompts are then the logs', not the uploaded file's.
+    invocation_logs: object = None
+    # Hyperparameter sweep (validation.sweep): job.json's "sweep" as given, then its variants
+    # (each the run's hyperparameters with one combination over them); keepSweepModels keeps
+    # the losers' custom models.
+    sweep: object = None
+    keep_sweep_models: bool = False
 
     def as_dict(self) -> dict:
         method = {
@@ -69,6 +78,9 @@ class JobSettings:
                 ("grader", self.grader),
                 ("baseRun", self.base_run),
                 ("parentModel", self.parent_model),
+                (invocation_logs.KEY, self.invocation_logs),
+                ("sweep", self.sweep),
+                ("keepSweepModels", self.keep_sweep_models or None),
             )
             if value is not None
         }
@@ -99,13 +111,21 @@ class RunDefaults:
     # The graders the environment deploys, name -> module (cdk.json graders); None outside an
     # environment (`tools validate` without --env): the built-in ones.
     graders: Mapping[str, str] | None = None
+    # Log prefixes a job.json invocationLogs may name (customization.invocationLogPrefixes);
+    # None outside an environment: any well-formed prefix.
+    invocation_log_prefixes: tuple[str, ...] | None = None
+    # limits.maxSweepVariants; None outside an environment (`tools validate` without --env).
+    max_sweep_variants: int | None = None
 
     def to_environment(self) -> dict[str, str]:
         settings = self.settings
         ceiling = {} if self.cost_ceiling_usd is None else {"COST_CEILING_USD": str(self.cost_ceiling_usd)}
+        if self.max_sweep_variants is not None:
+            ceiling["MAX_SWEEP_VARIANTS"] = str(self.max_sweep_variants)
         return {
             **ceiling,
             "TEACHER_MODELS": as_json(list(self.teacher_models or ())),
+            "INVOCATION_LOG_PREFIXES": as_json(list(self.invocation_log_prefixes or ())),
             "DEPLOYED_GRADERS": as_json(dict(self.graders or {})),
             "DEFAULT_JOB_SETTINGS": as_json(
                 {
@@ -131,12 +151,15 @@ class RunDefaults:
         except (KeyError, TypeError, AttributeError) as error:
             raise SettingsError(f"DEFAULT_JOB_SETTINGS is malformed ({error!r}): redeploy the stack") from None
         ceiling = environ.get("COST_CEILING_USD")
+        sweeps = environ.get("MAX_SWEEP_VARIANTS")
         return cls(
+            max_sweep_variants=int(sweeps) if sweeps else None,
             settings=settings,
             allowed_base_models=tuple(json_value(environ, "ALLOWED_BASE_MODELS", [])),
             cost_ceiling_usd=float(ceiling) if ceiling else None,
             teacher_models=tuple(json_value(environ, "TEACHER_MODELS", [])),
             graders=dict(json_value(environ, "DEPLOYED_GRADERS", {})),
+            invocation_log_prefixes=tuple(json_value(environ, "INVOCATION_LOG_PREFIXES", [])),
         )
 
     def available_graders(self) -> dict[str, str]:
@@ -157,7 +180,10 @@ _KEYS = {
     "teacherModel": "teacher_model",
     "maxResponseLengthForInference": "max_response_length",
     "grader": "grader",
+    invocation_logs.KEY: "invocation_logs",
     lineage.KEY: "base_run",
+    "sweep": "sweep",
+    "keepSweepModels": "keep_sweep_models",
 }
 
 
@@ -318,6 +344,7 @@ def check_settings(settings: JobSettings, log: ProblemLog, *, file: str) -> JobS
             f"customizationType {show(settings.customization_type)} is not one of {', '.join(CUSTOMIZATION_TYPES)}",
         )
     settings = _check_method_settings(settings, log, file)
+    settings = sweeps.check_sweep_shape(settings, log, file)
     if settings.base_run is not None:
         problem = lineage.syntax_problem(settings.base_run)
         if problem:
@@ -346,6 +373,7 @@ def _check_method_settings(settings: JobSettings, log: ProblemLog, file: str) ->
         ("teacherModel", settings.teacher_model, DISTILLATION),
         ("maxResponseLengthForInference", settings.max_response_length, DISTILLATION),
         ("grader", settings.grader, REINFORCEMENT_FINE_TUNING),
+        (invocation_logs.KEY, settings.invocation_logs, DISTILLATION),
     ):
         if value is not None and kind != method:
             log.error(file, None, R_JOB, f"{key} is for customizationType {method} only; this run is {show(kind)}")
@@ -357,6 +385,8 @@ def _check_method_settings(settings: JobSettings, log: ProblemLog, file: str) ->
             f'teacherModel must name the distillation teacher, e.g. "amazon.nova-pro-v1:0", got '
             f"{show(settings.teacher_model)}",
         )
+        # A teacher that is not a model ID is no teacher: the checks after this one look it up.
+        settings = replace(settings, teacher_model=None)
     length, (low, high) = settings.max_response_length, MAX_RESPONSE_LENGTH_RANGE
     if length is not None and (isinstance(length, bool) or not isinstance(length, int) or not low <= length <= high):
         log.error(
@@ -374,6 +404,7 @@ def _check_method_settings(settings: JobSettings, log: ProblemLog, file: str) ->
             f'grader must name the reward function that scores the answers, e.g. "exact-match", got '
             f"{show(settings.grader)}",
         )
+        settings = replace(settings, grader=None)
     return settings
 
 
@@ -557,6 +588,10 @@ def _check_method_choices(defaults: RunDefaults, settings: JobSettings, log: Pro
             f"teacherModel {show(teacher)} is not allowed in this environment ({where}): add it to "
             "customization.teacherModels in cdk.json",
         )
+    if settings.customization_type == DISTILLATION and settings.invocation_logs is not None:
+        # The environment's prefixes only: the customization role may read exactly those.
+        for problem in invocation_logs.settings_problems(settings.invocation_logs, defaults.invocation_log_prefixes):
+            log.error(origin, None, "invocation-logs", problem)
     grader = settings.grader
     if settings.customization_type == REINFORCEMENT_FINE_TUNING and isinstance(grader, str):
         deployed = defaults.available_graders()

@@ -129,6 +129,7 @@ def validate_upload(
             serving=run.serving,
             cost_ceiling_usd=defaults.cost_ceiling_usd,
             graders=defaults.graders,
+            max_sweep_variants=defaults.max_sweep_variants,
         )
         summary = {
             "dataset": dataset,
@@ -138,6 +139,10 @@ def validate_upload(
         }
         if run.parent is not None:
             summary["lineage"] = run.parent.lineage()
+        for variant in summary.get("variants", ()):
+            # Deterministic per variant: a duplicate event starts nothing twice (customization.naming).
+            variant_names = names.for_variant(variant["index"])
+            variant.update(jobName=variant_names.job_name, customModelName=variant_names.custom_model_name)
         if result.valid:
             summary["prepared"] = _prepared_uris(result, train, validation, upload.bucket, names.folder, s3)
     except Exception as error:
