@@ -12,21 +12,8 @@ import pytest
 
 from tests.conftest import ROOT
 from tools.__main__ import main
-from tools.local_run.runner import START, run
+from tools.local_run.runner import START
 from tools.local_run.scenarios import BY_NAME, SCENARIOS
-
-
-@pytest.fixture(scope="module")
-def reports():
-    """Each scenario runs once per test session (about 3 s each)."""
-    cache = {}
-
-    def get(name: str):
-        if name not in cache:
-            cache[name] = run(BY_NAME[name])
-        return cache[name]
-
-    return get
 
 
 def _subjects(report) -> list[str]:

@@ -3,23 +3,6 @@ a Map trains the variants, SelectWinner serves only the best, and nothing is lef
 
 from __future__ import annotations
 
-import pytest
-
-from tools.local_run.runner import run
-from tools.local_run.scenarios import BY_NAME
-
-
-@pytest.fixture(scope="module")
-def reports():
-    cache = {}
-
-    def get(name: str):
-        if name not in cache:
-            cache[name] = run(BY_NAME[name])
-        return cache[name]
-
-    return get
-
 
 def _created_jobs(report) -> list[str]:
     return [e.text.split()[-1] for e in report.timeline if e.text.startswith("CreateModelCustomizationJob ")]

@@ -338,8 +338,9 @@ def _well_formed_conversation_texts(obj: dict) -> list[str] | None:
     return texts
 
 
-def _check_conversation(obj: dict, line: int, context: RecordContext) -> list[str] | None:
-    record, texts = _Record(context, line), []
+def _conversation_messages(record: _Record, obj: dict, texts: list[str]) -> list | None:
+    """What every bedrock-conversation-2024 record shares: its fields, schemaVersion and system
+    blocks (their text into `texts`); its messages, or None when there is no list to check."""
     record.fields(obj, _CONVERSATION_FIELDS)
     version = obj.get("schemaVersion")
     if version != SCHEMA_VERSION:
@@ -358,6 +359,14 @@ def _check_conversation(obj: dict, line: int, context: RecordContext) -> list[st
         return None
     if not isinstance(messages, list) or not messages:
         record.error(R_TYPE, f"messages must be a non-empty list, got {_kind(messages)}")
+        return None
+    return messages
+
+
+def _check_conversation(obj: dict, line: int, context: RecordContext) -> list[str] | None:
+    record, texts = _Record(context, line), []
+    messages = _conversation_messages(record, obj, texts)
+    if messages is None:
         return None
     roles, media = [], _MediaCount()
     for index, message in enumerate(messages):
@@ -496,24 +505,8 @@ def check_distillation_prompts(obj: dict, line: int, context: RecordContext) -> 
     teacher answers a prompt without one); text only; one user turn, and at most its answer,
     where the student takes single-turn records only (Llama)."""
     record, texts = _Record(context, line), []
-    record.fields(obj, _CONVERSATION_FIELDS)
-    version = obj.get("schemaVersion")
-    if version != SCHEMA_VERSION:
-        record.error(R_SCHEMA, f"schemaVersion must be {SCHEMA_VERSION!r}, got {show(version)}")
-    system = obj.get("system", [])
-    if not isinstance(system, list):
-        record.error(R_TYPE, f'system must be a list of {{"text": "..."}} blocks, got {_kind(system)}')
-    else:
-        for index, block in enumerate(system):
-            if not isinstance(block, dict) or block.keys() != {"text"}:
-                record.error(R_TYPE, f'system[{index}] must be {{"text": "..."}}, got {_kind(block)}')
-            else:
-                record.text(block["text"], f"system[{index}].text", texts)
-    messages = record.required(obj, "messages")
+    messages = _conversation_messages(record, obj, texts)
     if messages is None:
-        return None
-    if not isinstance(messages, list) or not messages:
-        record.error(R_TYPE, f"messages must be a non-empty list, got {_kind(messages)}")
         return None
     for index, message in enumerate(messages):
         path = f"messages[{index}]"
