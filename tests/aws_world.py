@@ -336,11 +336,15 @@ class DeployedWorld:
             time.sleep(0.02)
         return execution
 
-    def start_run(self, upload: dict[str, Any]) -> RunNames:
-        """What the upload event does: StartRun starts the run's execution (ended here at once)."""
+    def start_run(self, upload: dict[str, Any], state: dict[str, Any] | None = None) -> RunNames:
+        """What the upload event does: StartRun starts the run's execution (ended here at once).
+        `state`: the run's state at its end (customization.run_state), instead of the world's."""
         names = run_names(self.environment, upload["bucket"], upload["key"], upload["versionId"])
+        given = {"scripted": {"upload": upload, **state}} if state is not None else {}
         self.aws.client("stepfunctions").start_execution(
-            stateMachineArn=self.state_machine_arn, name=names.execution_name, input=json.dumps({"upload": upload})
+            stateMachineArn=self.state_machine_arn,
+            name=names.execution_name,
+            input=json.dumps({"upload": upload, **given}),
         )
         self.wait_for(names.execution_name)
         return names
@@ -476,14 +480,16 @@ def _succeeded_output(names: RunNames, model_arn: str, deployment_arn: str) -> d
 
 def _scripted_runs(succeeded_output: dict[str, Any]) -> dict[str, Any]:
     """A state machine whose runs end as the world's did: the support-tickets dataset is refused
-    by the cost ceiling, any other upload succeeds with `succeeded_output`."""
+    by the cost ceiling, a run given a `scripted` state ends with it, any other upload succeeds
+    with `succeeded_output`."""
     return {
         "StartAt": "ValidateDataset",
         "States": {
             "ValidateDataset": {
                 "Type": "Choice",
                 "Choices": [
-                    {"Variable": "$.upload.key", "StringEquals": FAILED_UPLOAD["key"], "Next": "NotifyFailure"}
+                    {"Variable": "$.upload.key", "StringEquals": FAILED_UPLOAD["key"], "Next": "NotifyFailure"},
+                    {"Variable": "$.scripted", "IsPresent": True, "Next": "AsScripted"},
                 ],
                 "Default": "EvaluateModel",
             },
@@ -492,6 +498,8 @@ def _scripted_runs(succeeded_output: dict[str, Any]) -> dict[str, Any]:
                 "Parameters": {"upload.$": "$.upload", **succeeded_output},
                 "Next": "NotifySuccess",
             },
+            # A run whose final state the test gives (DeployedWorld.start_run's `state`).
+            "AsScripted": {"Type": "Pass", "OutputPath": "$.scripted", "Next": "NotifySuccess"},
             "NotifySuccess": {"Type": "Pass", "Next": "RunSucceeded"},
             "RunSucceeded": {"Type": "Succeed"},
             "NotifyFailure": {"Type": "Pass", "Next": "RunFailed"},

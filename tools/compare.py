@@ -73,7 +73,7 @@ def column(detail: dict[str, Any]) -> dict[str, Any]:
         "dataset": detail.get("dataset"),
         "datasetVersion": detail.get("datasetVersion"),
         "baseModel": settings.get("baseModel"),
-        "parent": (detail.get("lineage") or {}).get("parentRun") or (detail.get("lineage") or {}).get("parentModel"),
+        "parent": _parent(detail.get("lineage") or {}),
         "customizationType": settings.get("customizationType"),
         "hyperParameters": settings.get("hyperParameters") or {},
         "trainingLoss": _loss(curves, "training", "final", job.get("trainingLoss")),
@@ -91,6 +91,13 @@ def column(detail: dict[str, Any]) -> dict[str, Any]:
         "serving": detail.get("serving"),
         "error": detail.get("error"),
     }
+
+
+def _parent(lineage: dict[str, Any]) -> str | None:
+    """The run (or model) this one customized further, and the dataset version that one trained on."""
+    parent = lineage.get("parentRun") or lineage.get("parentModel")
+    version = lineage.get("parentDatasetVersion")
+    return f"{parent} (dataset version {version})" if parent and version else parent
 
 
 def _loss(curves: dict[str, Any], curve: str, field: str, fallback: float | None = None) -> float | None:

@@ -221,7 +221,9 @@ def _parent_line(lineage: dict[str, Any]) -> str:
     parent = lineage.get("parentRun") or "a custom model"
     hyperparameters = ", ".join(f"{k}={v}" for k, v in sorted((lineage.get("parentHyperParameters") or {}).items()))
     trained = f"; it trained with {hyperparameters}" if hyperparameters else ""
-    return f"{parent} (model {lineage.get('parentModel')}{trained})"
+    version = lineage.get("parentDatasetVersion")
+    on = f" on {lineage.get('parentDataset') or 'its dataset'} version {version}" if version else ""
+    return f"{parent} (model {lineage.get('parentModel')}{trained}{on})"
 
 
 def _settings_line(settings: dict[str, Any]) -> str:

@@ -23,7 +23,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from customization.bedrock_errors import error_code, translated_error
-from customization.naming import PROJECT, RunNames, slugify
+from customization.naming import DATASET_VERSION_TAG, PROJECT, RunNames, slugify
 
 KEY = "baseRun"
 # A run's name is its execution's: the dataset's slug (ASCII letters, digits, single dashes),
@@ -74,12 +74,17 @@ class Parent:
     run: str | None  # the parent run's name, when its tags say which run made it
     dataset: str | None
     hyperparameters: Mapping[str, str] = field(default_factory=dict)
+    # The S3 version of the upload the parent trained on (its datasetVersion tag); None for a
+    # model of a run from before that tag, or of an unversioned upload.
+    dataset_version: str | None = None
 
     def lineage(self) -> dict[str, Any]:
         """What the run's state, reports and `tools status` carry about where it came from."""
         lineage: dict[str, Any] = {"parentRun": self.run, "parentModel": self.arn}
         if self.dataset:
             lineage["parentDataset"] = self.dataset
+        if self.dataset_version:
+            lineage["parentDatasetVersion"] = self.dataset_version
         lineage["parentBaseModel"] = self.foundation_model
         lineage["parentCustomizationType"] = self.customization_type
         if self.hyperparameters:
@@ -137,6 +142,7 @@ def resolve_parent(bedrock: Any, reference: str, environment: str) -> Parent:
         run=run,
         dataset=dataset,
         hyperparameters=dict(model.get("hyperParameters") or {}),
+        dataset_version=tags.get(DATASET_VERSION_TAG),
     )
 
 

@@ -33,8 +33,12 @@ PROJECT = "BedrockCustomization"
 RUN_TAG_KEYS = ("project", "environment", "dataset", "run")
 # Added to a re-fine-tuning run's job and custom model: the run (or model) it customized further.
 PARENT_RUN_TAG = "parentRun"
+# On a run's job and custom model: the S3 version of the upload it trained on. The run id is a
+# hash of the upload and cannot be read back, so a later run that customizes this model further
+# learns the version it descends from here (lineage). Absent for an unversioned upload.
+DATASET_VERSION_TAG = "datasetVersion"
 # Every tag key a run's creation may carry (IAM's aws:TagKeys allows exactly these).
-ALL_RUN_TAG_KEYS = (*RUN_TAG_KEYS, PARENT_RUN_TAG)
+ALL_RUN_TAG_KEYS = (*RUN_TAG_KEYS, PARENT_RUN_TAG, DATASET_VERSION_TAG)
 _NOT_NAME_CHARACTERS = re.compile(r"[^A-Za-z0-9]+")
 
 
@@ -102,10 +106,16 @@ class RunNames:
             "run": self.run_id,
         }
 
-    def tags_with_parent(self, parent: str | None) -> dict[str, str]:
-        """The run's tags, with `parentRun` when it customizes an earlier run's model (folded to
-        Bedrock's TagValue pattern: an ARN fits it as it is)."""
-        return {**self.tags, PARENT_RUN_TAG: _tag_value(parent)} if parent else self.tags
+    def model_tags(self, *, dataset_version: str | None = None, parent: str | None = None) -> dict[str, str]:
+        """The tags of the run's job and custom model: the run's, with the upload's S3 version
+        and, when it customizes an earlier run's model, `parentRun` (both folded to Bedrock's
+        TagValue pattern: S3 version ids and ARNs fit it as they are)."""
+        tags = dict(self.tags)
+        if dataset_version and dataset_version != "null":  # S3 names an unversioned object's version "null"
+            tags[DATASET_VERSION_TAG] = _tag_value(dataset_version)
+        if parent:
+            tags[PARENT_RUN_TAG] = _tag_value(parent)
+        return tags
 
     def _bedrock_name(self, kind: str, suffix: str = "") -> str:
         # The suffix (a sweep variant's) takes room from the slug, never from the run's identity.

@@ -89,7 +89,7 @@ class Validation(TypedDict):
     cost: Cost | None
     reportUri: str
     prepared: NotRequired[Prepared]
-    # Re-fine-tuning: parentRun, parentModel, parentDataset, parentBaseModel,
+    # Re-fine-tuning: parentRun, parentModel, parentDataset, parentDatasetVersion, parentBaseModel,
     # parentCustomizationType, parentHyperParameters (customization.lineage.Parent.lineage).
     lineage: NotRequired[dict[str, Any]]
 

@@ -125,7 +125,9 @@ def start_job(bedrock: Any, names: RunNames, summary: dict[str, Any], env: JobEn
     settings, prepared = summary["settings"], summary["prepared"]
     lineage = summary.get("lineage") or {}
     parent = lineage.get("parentRun") or lineage.get("parentModel")
-    tags = [{"key": key, "value": value} for key, value in names.tags_with_parent(parent).items()]
+    dataset_version = (summary.get("dataset") or {}).get("versionId")
+    model_tags = names.model_tags(dataset_version=dataset_version, parent=parent)
+    tags = [{"key": key, "value": value} for key, value in model_tags.items()]
     output_uri = f"s3://{env.output_bucket}/jobs/{names.job_name}/"
     request: dict[str, Any] = {
         "jobName": names.job_name,

@@ -187,14 +187,22 @@ def _completed_model(emulator: BedrockEmulator, environment: str) -> str:
     return emulator.client().get_model_customization_job(jobIdentifier=job_arn)["outputModelArn"]
 
 
+# The shape of a real S3 version id (S3's user guide, "How S3 Versioning works").
+S3_VERSION_ID = "3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo"
+
+
 def test_re_fine_tuning_builds_on_this_environments_model_only(emulator):
     """CreateModelCustomizationJob is authorized on the parent custom model too: a parent tagged
     as another environment's is refused (aws:ResourceTag IfExists), this environment's is not,
-    and the run's parentRun tag is among the keys creation may carry."""
+    and the run's parentRun and datasetVersion tags are among the keys creation may carry (an
+    S3 version id as S3 writes them, with '/' and '+', fits Bedrock's TagValue pattern)."""
     ours, theirs = _completed_model(emulator, ENVIRONMENT), _completed_model(emulator, "prod")
     start = emulator.client(caller="StartCustomizationJob")
     child = run_names(ENVIRONMENT, "data", "datasets/mail-refined/train.jsonl", "v1")
-    tags = [{"key": k, "value": v} for k, v in child.tags_with_parent("mail-0123456789abcdef").items()]
+    tags = [
+        {"key": k, "value": v}
+        for k, v in child.model_tags(dataset_version=S3_VERSION_ID, parent="mail-0123456789abcdef").items()
+    ]
     request = {
         **_job_request(ENVIRONMENT, tags),
         "jobName": child.job_name,
@@ -205,6 +213,7 @@ def test_re_fine_tuning_builds_on_this_environments_model_only(emulator):
     assert f"on resource: {theirs}" in message
     assert start.create_model_customization_job(**{**request, "baseModelIdentifier": ours})["jobArn"]
     assert emulator.jobs[child.job_name].parent == ours
+    assert {"key": "datasetVersion", "value": S3_VERSION_ID} in emulator.jobs[child.job_name].request["customModelTags"]
 
 
 def test_validation_reads_this_environments_models_and_lists_to_find_a_runs_model(emulator):

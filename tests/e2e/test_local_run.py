@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 
 import pytest
@@ -291,6 +292,9 @@ def test_a_second_upload_naming_the_first_run_as_base_run_trains_on_top_of_its_m
     assert report.statuses == ["SUCCEEDED", "SUCCEEDED"] and report.jobs_created == 2
     assert second["lineage"]["parentRun"] == first["name"]
     assert second["lineage"]["parentModel"] == first["customModelArn"]
+    # The parent's dataset version, read back from its custom model's datasetVersion tag.
+    assert first["datasetVersion"] and second["lineage"]["parentDatasetVersion"] == first["datasetVersion"]
+    assert second["datasetVersion"] != first["datasetVersion"]
     assert second["customModelArn"] != first["customModelArn"]
     # The second job's baseModelIdentifier is the first custom model (the emulation checks it is Active).
     created = [e.text for e in report.timeline if e.text.startswith("CreateModelCustomizationJob")]
@@ -671,6 +675,9 @@ def test_rft_calls_the_deployed_grader_and_reports_its_rewards(reports):
         entry.source == "bedrock" and "sampled answers" in entry.text and "mean reward" in entry.text
         for entry in report.timeline
     )
+    # AWS publishes no RFT training price: the run's line says unknown, never $0 or "$None".
+    [validated] = [e.text for e in report.timeline if e.text.startswith("ValidateDataset: valid")]
+    assert "estimated training unknown (no published price)" in validated and "$None" not in validated
     # RFT writes no metrics files: the curves say so, and the run goes on.
     assert execution["curves"]["verdict"] == "unavailable"
     assert "reinforcement fine-tuning jobs write no step_wise_training_metrics.csv" in execution["curves"]["summary"]
@@ -695,3 +702,27 @@ def _seconds(duration: str) -> int:
     parts = re.fullmatch(r"(?:(\d+)h)?(\d+)m(\d+)s", duration)
     hours, minutes, seconds = (int(part or 0) for part in parts.groups())
     return hours * 3600 + minutes * 60 + seconds
+
+
+def test_the_local_run_stays_offline_whatever_the_shell_points_at(monkeypatch, tmp_path):
+    """A shell set up for LocalStack or another account (endpoints in the environment and in the
+    profile's config file) runs the emulation all the same, and is left as it was."""
+    from tests.aws_world import closed_endpoint
+    from tools.local_run.runner import run
+
+    config = tmp_path / "config"
+    config.write_text(f"[profile elsewhere]\nregion = eu-west-1\nendpoint_url = {closed_endpoint()}\n")
+    shell = {
+        "AWS_ENDPOINT_URL": closed_endpoint(),
+        "AWS_ENDPOINT_URL_S3": closed_endpoint(),
+        "AWS_ENDPOINT_URL_STEPFUNCTIONS": closed_endpoint(),
+        "AWS_PROFILE": "elsewhere",
+        "AWS_CONFIG_FILE": str(config),
+    }
+    for name, value in shell.items():
+        monkeypatch.setenv(name, value)
+
+    report = run(BY_NAME["happy-path"])
+
+    assert report.statuses == ["SUCCEEDED"] and report.jobs_created == 1
+    assert {name: os.environ.get(name) for name in shell} == shell

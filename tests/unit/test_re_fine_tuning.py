@@ -33,7 +33,9 @@ DEFAULTS = {
     "hyperParameters": {"epochCount": "2"},
     "validationSplit": 0.1,
 }
-PARENT_UPLOAD = ("data-bucket", "datasets/mail/train.jsonl", "v1")
+# An S3 version id as S3 writes them ('/' and '+' included), which the parent's tag carries.
+PARENT_VERSION = "3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo"
+PARENT_UPLOAD = ("data-bucket", "datasets/mail/train.jsonl", PARENT_VERSION)
 
 
 # -- offline: the key's syntax -----------------------------------------------------------------
@@ -122,7 +124,7 @@ def _emulator(**behaviour) -> BedrockEmulator:
 def _parent(emulator, environment: str = "dev", base_model: str = NOVA_MICRO, **request) -> tuple[str, str]:
     """A completed run of `environment`: (its run name, its custom model ARN)."""
     names = run_names(environment, *PARENT_UPLOAD)
-    tags = [{"key": k, "value": v} for k, v in names.tags.items()]
+    tags = [{"key": k, "value": v} for k, v in names.model_tags(dataset_version=PARENT_UPLOAD[2]).items()]
     if request:
         emulator.client().create_model_customization_job(
             jobName=names.job_name,
@@ -168,6 +170,7 @@ def test_a_run_of_this_environment_resolves_to_its_model_and_the_run_trains_on_t
     assert summary["lineage"]["parentRun"] == parent_run
     assert summary["lineage"]["parentModel"] == parent_model
     assert summary["lineage"]["parentDataset"] == "mail"
+    assert summary["lineage"]["parentDatasetVersion"] == PARENT_VERSION  # from the parent model's tag
     report = json.loads(s3.get_object(Bucket=BUCKET, Key=summary["reportUri"].split("/", 3)[3])["Body"].read())
     assert report["lineage"] == summary["lineage"]
 
@@ -256,6 +259,7 @@ def test_the_job_builds_on_the_parent_model_and_tags_the_parent_run():
             "parentModel": parent_model,
         },
         "prepared": {"trainUri": "s3://data-bucket/prepared/spam/0123456789abcdef/train.jsonl"},
+        "dataset": {"name": "spam", "bucket": BUCKET, "key": "datasets/spam/train.jsonl", "versionId": "v2"},
         "lineage": {"parentRun": parent_run, "parentModel": parent_model},
     }
     env = JobEnvironment(
@@ -270,6 +274,9 @@ def test_the_job_builds_on_the_parent_model_and_tags_the_parent_run():
     job = emulator.jobs[names.job_name]
     assert job.request["baseModelIdentifier"] == parent_model
     assert {"key": "parentRun", "value": parent_run} in job.request["customModelTags"]
+    # The child's own upload version: what a run customizing this one further reads back.
+    assert {"key": "datasetVersion", "value": "v2"} in job.request["customModelTags"]
+    assert {"key": "datasetVersion", "value": "v2"} in job.request["jobTags"]
     assert job.parent == parent_model and job.foundation == NOVA_MICRO
 
 
@@ -320,6 +327,8 @@ def test_status_shows_the_parent_and_compare_has_it_in_the_parent_row():
     lineage = {
         "parentRun": "mail-0123456789abcdef",
         "parentModel": "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/abcdef123456",
+        "parentDataset": "mail",
+        "parentDatasetVersion": PARENT_VERSION,
         "parentHyperParameters": {"epochCount": "2"},
     }
     output = {"validation": {"settings": {"baseModel": NOVA_MICRO}, "lineage": lineage}}
@@ -330,7 +339,22 @@ def test_status_shows_the_parent_and_compare_has_it_in_the_parent_row():
 
     assert detail["lineage"] == lineage
     assert (
-        f"parent: mail-0123456789abcdef (model {lineage['parentModel']}; it trained with epochCount=2)"
-        in status.render_detail(detail).splitlines()
+        f"parent: mail-0123456789abcdef (model {lineage['parentModel']}; it trained with epochCount=2 "
+        f"on mail version {PARENT_VERSION})" in status.render_detail(detail).splitlines()
     )
-    assert compare.column(detail)["parent"] == "mail-0123456789abcdef"
+    assert compare.column(detail)["parent"] == f"mail-0123456789abcdef (dataset version {PARENT_VERSION})"
+
+
+def test_a_parent_from_before_the_dataset_version_tag_still_resolves_without_a_version(s3):
+    """Models of runs from before the datasetVersion tag (or of unversioned uploads) carry none:
+    the lineage says nothing about the version rather than guessing."""
+    emulator = _emulator()
+    names = run_names("dev", "data-bucket", "datasets/mail/train.jsonl", None)
+    tags = [{"key": k, "value": v} for k, v in names.model_tags(dataset_version="null").items()]
+    assert "datasetVersion" not in {tag["key"] for tag in tags}  # S3's "null" version is no version
+    parent_model = trained_model(emulator, names, NOVA_MICRO, tags=tags)
+
+    summary = _validate(s3, emulator, {"baseRun": parent_model})
+
+    assert summary["lineage"]["parentRun"] == names.execution_name
+    assert "parentDatasetVersion" not in summary["lineage"]

@@ -21,7 +21,9 @@ def render(report: RunReport) -> str:
             lines.append(f"  job started {execution['jobStartedAfter']} after the upload")
         lineage = execution.get("lineage") or {}
         if lineage:
-            lines.append(f"  parent: {lineage.get('parentRun') or '-'} ({lineage.get('parentModel')})")
+            version = lineage.get("parentDatasetVersion")
+            on = f", trained on dataset version {version}" if version else ""
+            lines.append(f"  parent: {lineage.get('parentRun') or '-'} ({lineage.get('parentModel')}{on})")
         if execution.get("customModelArn"):
             lines.append(f"  custom model: {execution['customModelArn']}")
         if execution.get("servingArn"):

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import gzip
 import json
 import logging
+import os
 import re
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,7 +181,7 @@ def run(
     config = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
     # Every request the run sends is checked as strictly as AWS checks it (patterns, lengths,
     # ranges, enums): what runs here would not be refused by a real account.
-    with strict_validation(), mock_aws(config=config), _interpreter_patches(clock):
+    with _offline(), strict_validation(), mock_aws(config=config), _interpreter_patches(clock):
         deployment = LocalDeployment(assembly, environment, REGION, PROJECT)
         deployment.create(capture_queue="local-capture")
         parser_backend = stepfunctions_parser_backends[ACCOUNT][REGION]
@@ -435,6 +437,29 @@ class _interpreter_patches:
         logging.getLogger("moto").setLevel(self._moto_log_level)
 
 
+# What could send the run's requests somewhere other than the emulation: endpoints set in the
+# shell or a profile (LocalStack users set AWS_ENDPOINT_URL), and the profile that names them.
+_ACCOUNT_SETTINGS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+
+
+@contextlib.contextmanager
+def _offline() -> Iterator[None]:
+    """The run talks to the emulation only, whatever the shell it is typed in points at: botocore's
+    own switch AWS_IGNORE_CONFIGURED_ENDPOINT_URLS drops endpoints from the environment and the
+    config file, and no profile or config file of the user's is read. Restored afterwards."""
+    saved = dict(os.environ)
+    for name in [name for name in os.environ if name.startswith("AWS_ENDPOINT_URL") or name in _ACCOUNT_SETTINGS]:
+        del os.environ[name]
+    os.environ.update(
+        AWS_IGNORE_CONFIGURED_ENDPOINT_URLS="true", AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull
+    )
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 def _invoker(deployment: LocalDeployment, emulator: BedrockEmulator, clock: SimulatedClock, timeline: _Timeline):
     from tools.local_run.deployment import HandlerInvoker
 
@@ -480,6 +505,11 @@ def _invoker(deployment: LocalDeployment, emulator: BedrockEmulator, clock: Simu
     return invoker
 
 
+def _usd(amount: Any) -> str:
+    # An unknown price (reinforcement fine-tuning publishes none) reads "unknown", never "$None" or $0.
+    return f"${amount}" if isinstance(amount, int | float) else "unknown (no published price)"
+
+
 def _result_text(step: str, result: dict[str, Any] | None) -> str:
     result = result or {}
     if step == "ValidateDataset":
@@ -493,7 +523,7 @@ def _result_text(step: str, result: dict[str, Any] | None) -> str:
             )
         return (
             f"valid, {records.get('train', 0)} training + {records.get('validation', 0)} validation records, "
-            f"estimated training ${cost.get('trainingUsd')}" + (f"; trains on top of {parent}" if parent else "")
+            f"estimated training {_usd(cost.get('trainingUsd'))}" + (f"; trains on top of {parent}" if parent else "")
         )
     if step == "StartCustomizationJob":
         return f"job {result.get('jobName')} {'(already started)' if result.get('alreadyStarted') else 'started'}"
@@ -744,6 +774,7 @@ def _execution_summary(sfn, arn: str) -> dict[str, Any]:
         "servingArn": (output.get("serving") or {}).get("arn"),
         "cost": (output.get("validation") or {}).get("cost"),
         "lineage": (output.get("validation") or {}).get("lineage"),
+        "datasetVersion": (output.get("upload") or {}).get("versionId"),
         "evaluation": output.get("evaluation"),
         "curves": curves_of(output) or None,
         "servingDeleted": serving_deleted(output),

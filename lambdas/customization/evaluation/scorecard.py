@@ -204,8 +204,9 @@ def markdown(evaluation: dict) -> str:
     if lineage:
         lines += [
             "",
-            f"Trained on top of `{lineage.get('parentModel')}` (run `{lineage.get('parentRun') or '-'}`): the base "
-            "model compared against is that model's foundation model.",
+            f"Trained on top of `{lineage.get('parentModel')}` (run `{lineage.get('parentRun') or '-'}`"
+            + (f", dataset version `{lineage['parentDatasetVersion']}`" if lineage.get("parentDatasetVersion") else "")
+            + "): the base model compared against is that model's foundation model.",
         ]
     if evaluation.get("servingAction"):
         lines += ["", f"Serving: {evaluation['servingAction']}"]
