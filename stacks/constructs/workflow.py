@@ -374,6 +374,14 @@ class CustomizationWorkflow(Construct):
             },
         )
         read.add_catch(done, errors=["States.ALL"], result_path=run_state.CURVES)
+        self._variant_failure(config, functions, start, wait)
+        return start.next(wait).next(read).next(done)
+
+    def _variant_failure(
+        self, config: EnvironmentConfig, functions: WorkflowFunctions, start: sfn.TaskStateBase, wait: sfn.TaskStateBase
+    ) -> None:
+        """A variant's start or wait that fails: StopVariantJob -> VariantFailed, inside its iteration."""
+        variant = sfn.JsonPath.object_at("$.variant")
         failed = sfn.Pass(
             self, "VariantFailed", parameters={"variant": variant, "failure": sfn.JsonPath.object_at(run_state.FAILURE)}
         )
@@ -386,9 +394,14 @@ class CustomizationWorkflow(Construct):
         )
         stop.add_catch(failed, errors=["States.ALL"], result_path=run_state.CLEANUP_ERROR)
         stop.next(failed)
+        # At limits.maxJobHours the variant fails as the run's one job would, named so in the table.
+        wait.add_catch(
+            self._time_limit(config, "VariantTimeLimitExceeded", then=stop),
+            errors=["States.Timeout"],
+            result_path=run_state.FAILURE,
+        )
         for step in (start, wait):
             step.add_catch(stop, errors=["States.ALL"], result_path=run_state.FAILURE)
-        return start.next(wait).next(read).next(done)
 
     def _read_curves(self, functions: WorkflowFunctions) -> sfn.TaskStateBase:
         """The completed job's curves and diagnosis, on every path that goes on (serving or not).
@@ -463,11 +476,14 @@ class CustomizationWorkflow(Construct):
         acquire.add_catch(self.notify_failure, errors=["States.ALL"], result_path=run_state.FAILURE)
         return acquire
 
-    def _time_limit(self, config: EnvironmentConfig) -> sfn.IChainable:
-        """A job still training at limits.maxJobHours (WaitForJob times out) is stopped."""
+    def _time_limit(
+        self, config: EnvironmentConfig, state_name: str = "JobTimeLimitExceeded", then: sfn.IChainable | None = None
+    ) -> sfn.IChainable:
+        """A job still training at limits.maxJobHours (its wait times out) is stopped: by the run's
+        compensation, or for a sweep's variant by `then` (its iteration's StopVariantJob)."""
         time_limit = sfn.Pass(
             self,
-            "JobTimeLimitExceeded",
+            state_name,
             parameters={
                 "Error": "JobTimeLimitExceeded",
                 "Cause": f"The customization job ran past limits.maxJobHours ({config.limits.max_job_hours:g} h) "
@@ -475,7 +491,7 @@ class CustomizationWorkflow(Construct):
             },
             result_path=run_state.FAILURE,
         )
-        time_limit.next(self.compensate)
+        time_limit.next(then or self.compensate)
         return time_limit
 
     def _role(self, functions: WorkflowFunctions) -> iam.Role:

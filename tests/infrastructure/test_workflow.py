@@ -217,6 +217,24 @@ def test_the_run_waits_for_its_job_on_a_task_token_bounded_by_the_time_limit(syn
 
 
 @pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_a_sweep_variant_at_the_time_limit_is_stopped_and_named_as_the_runs_job_would_be(synthesized, environment):
+    """Inside the Map, a variant still training at limits.maxJobHours is stopped by its own
+    iteration (the others go on), its failure named JobTimeLimitExceeded, not States.Timeout."""
+    config = synthesized.environments[environment].config
+    iteration = states(synthesized, environment)["TrainVariants"]["ItemProcessor"]["States"]
+    wait = iteration["WaitForVariantJob"]
+
+    assert wait["TimeoutSeconds"] == config.limits.max_job_hours * 3600
+    [time_limit] = [c for c in wait["Catch"] if c["ErrorEquals"] == ["States.Timeout"]]
+    assert wait["Catch"].index(time_limit) == 0  # ahead of States.ALL, which would take it otherwise
+    exceeded = iteration[time_limit["Next"]]
+    assert exceeded["Parameters"]["Error"] == "JobTimeLimitExceeded"
+    assert f"limits.maxJobHours ({config.limits.max_job_hours:g} h)" in exceeded["Parameters"]["Cause"]
+    assert exceeded["ResultPath"] == "$.failure"
+    assert exceeded["Next"] == "StopVariantJob" and iteration["StopVariantJob"]["Next"] == "VariantFailed"
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
 def test_runs_beyond_the_cap_wait_for_a_slot_then_fail_without_starting_anything(synthesized, environment):
     config = synthesized.environments[environment].config
     flow = states(synthesized, environment)
