@@ -8,7 +8,11 @@ Amazon Nova models", https://docs.aws.amazon.com/bedrock/latest/userguide/rft-ac
 checked 2026-11-29) asks for `lambda:InvokeFunction` on the reward function in that role's
 policy, and documents no resource-based policy for `bedrock.amazonaws.com`. A permission for the
 service principal would also let a job of any other role in the account call the grader, which
-the role's grant does not. Same account, so the identity policy alone is enough for Lambda.
+the role's grant does not; its SourceArn could not narrow it to this environment's jobs either,
+since a job's ARN ends in an ID Bedrock assigns, not its name. AWS's own RFT sample grants the
+same way (aws-samples/amazon-bedrock-samples, custom-models/bedrock-reinforcement-fine-tuning/
+helpers/iam_roles.py: `lambda:InvokeFunction` in the job role, no Lambda permission). Same
+account, so the identity policy alone is enough for Lambda.
 """
 
 from __future__ import annotations

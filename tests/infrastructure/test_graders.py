@@ -99,11 +99,19 @@ def test_the_invoking_policy_is_the_customization_role_s(template):
 
 
 def test_no_resource_policy_opens_a_grader_to_a_service_principal(template):
-    # The job's role invokes the grader (AWS's RFT access page); a permission for
-    # bedrock.amazonaws.com would let jobs of any role in the account call it too.
+    # The job's role invokes the grader (AWS's RFT access page and AWS's RFT sample); a
+    # permission for bedrock.amazonaws.com would let jobs of any role in the account call it too.
     assert (
         template.find_resources("AWS::Lambda::Permission", {"Properties": {"Principal": "bedrock.amazonaws.com"}}) == {}
     )
+    graders = set(_graders(template))
+    targets = [
+        (permission["Properties"]["FunctionName"].get("Fn::GetAtt") or [None])[0]
+        for permission in template.find_resources("AWS::Lambda::Permission").values()
+    ]
+    # The template has permissions (EventBridge's rules invoke functions), none for a grader.
+    assert len(graders) == 4 and [target for target in targets if target]
+    assert graders.isdisjoint(targets)
 
 
 def test_without_graders_nothing_is_deployed_and_the_job_role_may_invoke_nothing(synthesized):
