@@ -18,10 +18,12 @@ PREFIXES = ["s3://team-bedrock-logs/bedrock/AWSLogs/", "s3://team-bedrock-logs/e
 KEY = "arn:aws:kms:us-east-1:111122223333:key/1b4e2c4e-1111-4a4a-9b9b-123456789012"
 
 
-def _prod(tmp_path, **customization):
+def _prod(tmp_path, environment: str = "prod", **customization):
     environments = json.loads(json.dumps(cdk_json_context()["environments"]))
-    environments["prod"]["customization"].update(customization)
-    app, [stacks] = build_app(tmp_path, environment="prod", nag=False, context_overrides={"environments": environments})
+    environments[environment]["customization"].update(customization)
+    app, [stacks] = build_app(
+        tmp_path, environment=environment, nag=False, context_overrides={"environments": environments}
+    )
     policy = stacks.pipeline.customization_role.policy
     statements = {s["Sid"]: s for s in Stack.of(policy).resolve(policy.document.to_json())["Statement"]}
     return app, stacks, statements
@@ -93,3 +95,53 @@ def test_an_environment_without_prefixes_grants_nothing_for_logs(tmp_path):
     _, _, statements = _prod(tmp_path)
 
     assert not [sid for sid in statements if "InvocationLogs" in sid]
+
+
+# The longest value of each pseudo parameter an ARN is built from (aws-iso-b, a Region name, 12 digits).
+PSEUDO_PARAMETERS = {"AWS::Partition": 10, "AWS::Region": 14, "AWS::AccountId": 12, "AWS::URLSuffix": 20}
+
+
+def _within_budget() -> list[str]:
+    """As many prefixes of one long shape as the synth-time budget lets through, across buckets."""
+    from stacks.config import LOG_ACCESS_POLICY_BUDGET, _log_access_characters
+
+    prefixes: list[str] = []
+    while True:
+        candidate = (
+            f"s3://team-{len(prefixes) % 3}-bedrock-invocation-logs/bedrock/AWSLogs/111122223333/{len(prefixes):03}/"
+        )
+        if _log_access_characters([*prefixes, candidate]) > LOG_ACCESS_POLICY_BUDGET:
+            return prefixes
+        prefixes.append(candidate)
+
+
+@pytest.mark.parametrize("environment", ["dev", "prod"])
+def test_prefixes_within_the_synth_budget_keep_the_role_policy_within_iams_limit(tmp_path, environment):
+    """The budget is a promise: the most the config check lets through still deploys, in dev (whose
+    role also invokes graders) and prod. The policy is measured as IAM counts it (no whitespace),
+    a pseudo parameter as its longest value and any other reference as 128 characters, more than
+    any ARN or name it stands for."""
+    prefixes = _within_budget()
+    app, stacks, _ = _prod(
+        tmp_path,
+        environment,
+        teacherModels=["amazon.nova-pro-v1:0"],
+        invocationLogPrefixes=prefixes,
+        invocationLogKeyArn=KEY if environment == "prod" else None,
+    )
+    policy = stacks.pipeline.customization_role.policy
+    document = Stack.of(policy).resolve(policy.document.to_json())
+
+    def measured(value) -> int:
+        if isinstance(value, dict) and "Fn::Join" in value:  # the literal parts, and each reference's longest value
+            return 2 + sum(len(part) if isinstance(part, str) else measured(part) - 2 for part in value["Fn::Join"][1])
+        if isinstance(value, dict) and len(value) == 1 and next(iter(value)).startswith(("Fn::", "Ref")):
+            return 2 + PSEUDO_PARAMETERS.get(value.get("Ref"), 128)
+        if isinstance(value, dict):
+            return 2 + sum(len(json.dumps(k)) + 1 + measured(v) + 1 for k, v in value.items())
+        if isinstance(value, list):
+            return 2 + sum(measured(v) + 1 for v in value)
+        return len(json.dumps(value))
+
+    assert len(prefixes) >= 10
+    assert measured(document) <= 6_144
