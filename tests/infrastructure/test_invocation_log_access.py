@@ -18,7 +18,7 @@ PREFIXES = ["s3://team-bedrock-logs/bedrock/AWSLogs/", "s3://team-bedrock-logs/e
 KEY = "arn:aws:kms:us-east-1:111122223333:key/1b4e2c4e-1111-4a4a-9b9b-123456789012"
 
 
-def _prod(tmp_path, environment: str = "prod", **customization):
+def _synthesized(tmp_path, environment: str = "prod", **customization):
     environments = json.loads(json.dumps(cdk_json_context()["environments"]))
     environments[environment]["customization"].update(customization)
     app, [stacks] = build_app(
@@ -31,7 +31,7 @@ def _prod(tmp_path, environment: str = "prod", **customization):
 
 @pytest.fixture(scope="module")
 def with_logs(tmp_path_factory):
-    return _prod(
+    return _synthesized(
         tmp_path_factory.mktemp("logs"),
         teacherModels=["amazon.nova-pro-v1:0"],
         invocationLogPrefixes=PREFIXES,
@@ -92,7 +92,7 @@ def test_cdk_nag_stays_clean_with_the_feature_on(with_logs, pack):
 
 
 def test_an_environment_without_prefixes_grants_nothing_for_logs(tmp_path):
-    _, _, statements = _prod(tmp_path)
+    _, _, statements = _synthesized(tmp_path)
 
     assert not [sid for sid in statements if "InvocationLogs" in sid]
 
@@ -122,7 +122,7 @@ def test_prefixes_within_the_synth_budget_keep_the_role_policy_within_iams_limit
     a pseudo parameter as its longest value and any other reference as 128 characters, more than
     any ARN or name it stands for."""
     prefixes = _within_budget()
-    app, stacks, _ = _prod(
+    _, stacks, _ = _synthesized(
         tmp_path,
         environment,
         teacherModels=["amazon.nova-pro-v1:0"],
