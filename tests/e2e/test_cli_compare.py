@@ -115,3 +115,36 @@ def test_python_m_tools_compare_in_a_subprocess(deployed):
 
     assert result.returncode == 0, result.stderr
     assert "| state | SUCCEEDED | FAILED |" in result.stdout
+
+
+def test_a_re_fine_tuned_run_shows_its_lineage_in_status_and_compare(deployed, capsys):
+    """The run that customized the succeeded run's model further: `status RUN` names the parent,
+    its model, hyperparameters and the dataset version it trained on; `compare` puts the parent
+    and that version in its parent row."""
+    parent = deployed.succeeded
+    lineage = {
+        "parentRun": parent.execution_name,
+        "parentModel": deployed.model_arn,
+        "parentDataset": parent.dataset,
+        "parentDatasetVersion": "3/L4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY+MTRCxf3vjVBH40Nr8X8gdRQBpUMLUo",
+        "parentHyperParameters": {"epochCount": "2"},
+    }
+    upload = {"bucket": "data-bucket", "key": f"datasets/{parent.dataset}-refined/train.jsonl", "versionId": "r1"}
+    child = deployed.start_run(
+        upload,
+        {"validation": {"valid": True, "settings": {"baseModel": "amazon.nova-micro-v1:0:128k"}, "lineage": lineage}},
+    )
+
+    code, out, err = run(capsys, "status", *ENV, child.execution_name)
+    compared_code, compared, _ = run(capsys, "compare", *ENV, parent.execution_name, child.execution_name)
+
+    assert (code, err) == (0, "")
+    assert (
+        f"parent: {parent.execution_name} (model {deployed.model_arn}; it trained with epochCount=2 "
+        f"on {parent.dataset} version {lineage['parentDatasetVersion']})"
+    ) in out.splitlines()
+    assert compared_code == 0
+    assert _table(compared)["parent"] == [
+        "-",
+        f"{parent.execution_name} (dataset version {lineage['parentDatasetVersion']})",
+    ]
