@@ -25,6 +25,7 @@ COMMANDS = {
     "submit": ("tools.submit", "validate a dataset folder, upload it (which starts a run)"),
     "status": ("tools.status", "recent runs of a deployed environment, or one in detail"),
     "invoke": ("tools.invoke", "ask a run's served custom model (or any model) a question"),
+    "serve": ("tools.serve", "serve a run's custom model again (after failed, skipped or deleted serving)"),
     "compare": ("tools.compare", "runs side by side: data, settings, losses, diagnosis, evaluation, cost"),
     "cost": ("tools.cost", "what serving a model will cost: on demand against provisioned throughput"),
     "cleanup": ("tools.cleanup", "what a deployed environment's runs left billing; --yes deletes"),

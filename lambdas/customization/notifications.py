@@ -124,6 +124,11 @@ def compose(outcome: str, state: dict[str, Any], execution_arn: str, environment
                 f"The custom model above was kept: its storage bills{price} until it is deleted "
                 f"(python -m tools cleanup --env {environment} lists it)"
             )
+            if not serving.get("arn") or serving_deleted(state):
+                lines.append(
+                    "To serve it without training again, once the cause is fixed: "
+                    f"python -m tools serve --env {environment} {_run_name(upload, environment)} --yes"
+                )
         if part(state, SLOT_ERROR):
             lines.append(
                 f"The run's slot could not be given back ({part(state, SLOT_ERROR).get('Error')}): the abort guard "
@@ -192,6 +197,13 @@ def _cleanup_lines(
             f"--env {environment} (a dry run; docs/runbook.md says what to delete)",
         ]
     return [f"Cleanup: {describe_cleanup(cleanup)}"]
+
+
+def _run_name(upload: dict[str, Any], environment: str) -> str:
+    try:
+        return run_names(environment, upload["bucket"], upload["key"], upload.get("versionId")).execution_name
+    except (KeyError, ValueError):
+        return "<run>"
 
 
 def _job_name(upload: dict[str, Any], environment: str) -> str:

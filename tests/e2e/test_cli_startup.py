@@ -46,6 +46,7 @@ COMMANDS = [
     ["status", "--env", "dev"],
     ["status", "--env", "dev", "email-classifier-0123456789abcdef"],
     ["invoke", "--env", "dev", "--run", "email-classifier-0123456789abcdef", "hello"],
+    ["serve", "--env", "dev", "email-classifier-0123456789abcdef"],
     ["cost", "--env", "dev", "--base-model", "amazon.nova-micro-v1:0:128k", "--tokens-per-day", "2M"],
     ["cost", "--env", "dev", "--run", "email-classifier-0123456789abcdef", "--tokens-per-day", "2M"],
     ["compare", "--env", "dev", "email-classifier-0123456789abcdef", "email-classifier-fedcba9876543210"],

@@ -693,6 +693,12 @@ def test_a_failed_run_says_its_custom_model_was_kept_and_what_its_storage_costs(
         "The custom model above was kept: its storage bills (~$1.95/month) until it is deleted "
         "(python -m tools cleanup --env dev lists it)"
     ) in kept["message"].splitlines()
+    # Nothing serves it: the command that serves it again, under the run's name.
+    [serve] = [line for line in kept["message"].splitlines() if "python -m tools serve" in line]
+    assert serve.startswith(
+        "To serve it without training again, once the cause is fixed: python -m tools serve --env dev "
+    )
+    assert serve.endswith(" --yes") and "<run>" not in serve
     assert "custom model above was kept" not in before["message"]
 
 

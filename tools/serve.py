@@ -1,0 +1,141 @@
+"""`python -m tools serve RUN --env NAME [--yes]`: serve a run's custom model again.
+
+A run whose serving failed (a quota, a Region without capacity), was not promoted, or was
+cleaned up keeps its custom model, which cost a training job; serving it again used to mean
+uploading the dataset again and paying for that job twice. This serves the model the run
+trained, as the environment serves every run (cdk.json `serving`): under the run's own
+deterministic name and tags, so `invoke --run`, `status`, `cleanup` and the dev safety net
+find it as if the run had created it, and a second call finds the first one's serving instead
+of creating another. Without --yes it says what it would create and what that bills.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from customization.bedrock_errors import error_code
+from customization.naming import PROJECT, RunNames
+from customization.serving import NO_COMMITMENT, ON_DEMAND, PROVISIONED, create_serving, find_serving
+from customization.sweep import MAX_VARIANTS
+from tools.deployed import (
+    EXIT_OK,
+    EXIT_USAGE,
+    DeployedEnvironment,
+    UsageError,
+    aws_errors,
+    environment_arguments,
+    execution_arn,
+    names_of_execution,
+    session_for,
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("run_name", metavar="RUN", help="a run's name, as status lists it")
+    environment_arguments(parser)
+    parser.add_argument(
+        "--model", help="which of the run's custom models, when it kept several (a sweep with keepSweepModels)"
+    )
+    parser.add_argument("--yes", action="store_true", help="create the serving (without: say what would be created)")
+
+
+def run(args: argparse.Namespace, session: Any = None) -> int:
+    try:
+        environment = DeployedEnvironment.lookup(args.env, session)
+        plan = environment.config.serving.plan()
+        if not plan.serves:
+            raise UsageError(
+                f"{environment.name} serves nothing (serving.mode is none in cdk.json): set serving.mode to "
+                f"{ON_DEMAND} or {PROVISIONED} and deploy, then serve the run"
+            )
+        session = session_for(environment, session)
+        with aws_errors(f"finding the custom model of run {args.run_name}"):
+            names = _names_of_run(session, environment, args.run_name)
+            bedrock = session.client("bedrock")
+            model_arn = _model_of_run(bedrock, names, environment.name, args.model)
+            existing = find_serving(bedrock, names, plan.mode)
+        if existing is not None and existing["status"] == "Failed":
+            raise UsageError(
+                f"the run's serving {existing['arn']} failed: delete it (python -m tools cleanup --env "
+                f"{environment.name} --yes), then serve the run again"
+            )
+        if existing is not None:
+            print(f"already served: {existing['arn']} ({existing['status']})")
+            print(f"ask it: python -m tools invoke --env {environment.name} --run {args.run_name} 'your question'")
+            return EXIT_OK
+        if not args.yes:
+            print(f"would serve {model_arn}")
+            print(f"  as {plan.mode} {_what_it_bills(plan)}")
+            print("  under the run's name and tags; run again with --yes to create it")
+            return EXIT_OK
+        with aws_errors(f"serving the custom model of run {args.run_name}"):
+            served = create_serving(bedrock, names, model_arn, plan)
+    except UsageError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    print(f"serving requested: {served['arn']} ({plan.mode})")
+    print(
+        "it answers once ready (minutes for an on-demand deployment, longer for throughput): "
+        f"python -m tools invoke --env {environment.name} --run {args.run_name} 'your question'"
+    )
+    return EXIT_OK
+
+
+def _names_of_run(session: Any, environment: DeployedEnvironment, run_name: str) -> RunNames:
+    sfn = session.client("stepfunctions")
+    try:
+        execution = sfn.describe_execution(executionArn=execution_arn(environment.output("StateMachineArn"), run_name))
+    except ClientError as error:
+        if error_code(error) != "ExecutionDoesNotExist":
+            raise
+        raise UsageError(
+            f"no run {run_name!r} in {environment.name}: see python -m tools status --env {environment.name}"
+        ) from None
+    names = names_of_execution(environment, execution)
+    if names is None:
+        raise UsageError(f"run {run_name} was not started by an upload: it trained no custom model")
+    return names
+
+
+def _model_of_run(bedrock: Any, names: RunNames, environment: str, chosen: str | None) -> str:
+    """The run's one custom model (its job's, or the sweep variant's it kept), checked to carry
+    this environment's tags; `chosen` picks among several."""
+    ours = {names.custom_model_name, *(names.for_variant(n).custom_model_name for n in range(1, MAX_VARIANTS + 1))}
+    found = {
+        summary["modelArn"]: summary["modelName"]
+        for page in bedrock.get_paginator("list_custom_models").paginate(nameContains=names.run_id)
+        for summary in page.get("modelSummaries", [])
+        if summary.get("modelName") in ours
+    }
+    run = names.execution_name
+    if chosen is not None:
+        if chosen not in found:
+            raise UsageError(f"--model {chosen} is not a custom model of run {run}: its models are {_listed(found)}")
+        found = {chosen: found[chosen]}
+    if not found:
+        raise UsageError(
+            f"run {run} has no custom model: its job did not complete, or the model was deleted "
+            "(python -m tools status shows what happened); upload the dataset again to train one"
+        )
+    if len(found) > 1:
+        raise UsageError(f"run {run} kept {len(found)} custom models ({_listed(found)}): pick one with --model ARN")
+    [arn] = found
+    tags = {tag["key"]: tag["value"] for tag in bedrock.list_tags_for_resource(resourceARN=arn)["tags"]}
+    if tags.get("project") != PROJECT or tags.get("environment") != environment:
+        raise UsageError(f"{arn} is not tagged as a model of environment {environment!r}: it is not served from here")
+    return arn
+
+
+def _listed(found: dict[str, str]) -> str:
+    return ", ".join(sorted(found)) or "none"
+
+
+def _what_it_bills(plan: Any) -> str:
+    if plan.mode == ON_DEMAND:
+        return "(an on-demand deployment: billed per token when invoked, nothing while idle)"
+    term = "no commitment, deletable at will" if plan.commitment == NO_COMMITMENT else f"a {plan.commitment} commitment"
+    return f"({plan.model_units} model unit(s), {term}: billed every hour it exists; see python -m tools cost)"
