@@ -17,6 +17,8 @@ import json
 import logging
 import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -711,6 +713,16 @@ def run_tools(capsys, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def python_m_tools(aws: AwsOverHttp, *argv: str) -> subprocess.CompletedProcess:
+    """`python -m tools ARGV` in a process of its own, from the checkout, in a shell set up for
+    the emulated account (none of this shell's AWS settings)."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
+    env.update(aws.environ())
+    return subprocess.run(
+        [sys.executable, "-m", "tools", *argv], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
 
 
 def one_line_error(err: str) -> str:

@@ -5,18 +5,15 @@ a subprocess, against the emulated account over HTTP (tests/aws_world.py): a run
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
+from tests.aws_world import python_m_tools
 from tests.aws_world import (
     run_tools as run,
 )
 
 ENV = ["--env", "dev"]
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _table(out: str) -> dict[str, list[str]]:
@@ -93,24 +90,8 @@ def test_an_aws_error_is_one_line(deployed, capsys):
 
 
 def test_python_m_tools_compare_in_a_subprocess(deployed):
-    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
-    env.update(deployed.aws.environ())
-
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tools",
-            "compare",
-            *ENV,
-            deployed.succeeded.execution_name,
-            deployed.failed.execution_name,
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = python_m_tools(
+        deployed.aws, "compare", *ENV, deployed.succeeded.execution_name, deployed.failed.execution_name
     )
 
     assert result.returncode == 0, result.stderr

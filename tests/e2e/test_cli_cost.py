@@ -28,6 +28,7 @@ from tests.aws_world import (
     ROOT,
     closed_endpoint,
     one_line_error,
+    python_m_tools,
 )
 from tests.aws_world import (
     run_tools as run,
@@ -741,18 +742,9 @@ def test_a_bedrock_error_while_reading_the_job_is_one_line(deployed, capsys, mon
 
 
 def test_python_m_tools_cost_run_in_a_subprocess(deployed):
-    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
-    env.update(deployed.aws.environ())
     name = deployed.succeeded.execution_name
 
-    completed = subprocess.run(
-        [sys.executable, "-m", "tools", "cost", *ENV, "--run", name, "--tokens-per-day", "2M"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    completed = python_m_tools(deployed.aws, "cost", *ENV, "--run", name, "--tokens-per-day", "2M")
 
     assert (completed.returncode, completed.stderr) == (0, "")
     assert completed.stdout.splitlines()[0] == f"Run {name} in dev: Amazon Nova Micro ({MICRO}), served on demand now."

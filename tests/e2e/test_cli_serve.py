@@ -4,15 +4,10 @@ model but serves nothing is served again under its own name, once, and then answ
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
-from tests.aws_world import ANSWER, BASE_MODEL, PROMPT, one_line_error, run_tools, trained_model
+from tests.aws_world import ANSWER, BASE_MODEL, PROMPT, one_line_error, python_m_tools, run_tools, trained_model
 from tests.aws_world import _tags as run_tags
 
 ENV = ["--env", "dev"]
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _unserved_run(deployed, version: str):
@@ -73,17 +68,8 @@ def test_a_run_without_a_model_or_unknown_is_one_line(deployed, capsys):
 
 def test_python_m_tools_serve_in_a_subprocess(deployed):
     names, model = _unserved_run(deployed, "serve-3")
-    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
-    env.update(deployed.aws.environ())
 
-    result = subprocess.run(
-        [sys.executable, "-m", "tools", "serve", *ENV, names.execution_name],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = python_m_tools(deployed.aws, "serve", *ENV, names.execution_name)
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0] == f"would serve {model}"

@@ -14,9 +14,6 @@ in test_cli_aws_errors.py."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
@@ -26,8 +23,8 @@ from tests.aws_world import (
     COST_CEILING_CAUSE,
     PROMPT,
     REGION,
-    ROOT,
     one_line_error,
+    python_m_tools,
 )
 from tests.aws_world import (
     run_tools as run,
@@ -272,18 +269,11 @@ def test_preflight_json(deployed, capsys):
 
 
 def test_python_m_tools_in_a_subprocess(deployed):
-    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}
-    env.update(deployed.aws.environ())
     name = deployed.succeeded.execution_name
 
-    def python_m_tools(*argv: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "tools", *argv], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
-        )
-
-    listed = python_m_tools("status", *ENV)
-    asked = python_m_tools("invoke", *ENV, "--run", name, PROMPT)
-    missing = python_m_tools("status", *ENV, "nope")
+    listed = python_m_tools(deployed.aws, "status", *ENV)
+    asked = python_m_tools(deployed.aws, "invoke", *ENV, "--run", name, PROMPT)
+    missing = python_m_tools(deployed.aws, "status", *ENV, "nope")
 
     assert (listed.returncode, listed.stderr) == (0, "")
     assert listed.stdout.splitlines()[0].startswith("RUN ")
