@@ -108,11 +108,13 @@ class RunNames:
 
     def model_tags(self, *, dataset_version: str | None = None, parent: str | None = None) -> dict[str, str]:
         """The tags of the run's job and custom model: the run's, with the upload's S3 version
-        and, when it customizes an earlier run's model, `parentRun` (both folded to Bedrock's
-        TagValue pattern: S3 version ids and ARNs fit it as they are)."""
+        (S3's version ids fit Bedrock's TagValue pattern as they are) and, when it customizes an
+        earlier run's model, `parentRun` (folded to the pattern; an ARN fits it as it is)."""
         tags = dict(self.tags)
-        if dataset_version and dataset_version != "null":  # S3 names an unversioned object's version "null"
-            tags[DATASET_VERSION_TAG] = _tag_value(dataset_version)
+        # Only a version the tag holds as it is: S3 names an unversioned object's version "null",
+        # and a folded or cut id would be shown in a later run's lineage as if it were the real one.
+        if dataset_version and dataset_version != "null" and _tag_value(dataset_version) == dataset_version:
+            tags[DATASET_VERSION_TAG] = dataset_version
         if parent:
             tags[PARENT_RUN_TAG] = _tag_value(parent)
         return tags

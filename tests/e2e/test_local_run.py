@@ -706,7 +706,8 @@ def _seconds(duration: str) -> int:
 
 def test_the_local_run_stays_offline_whatever_the_shell_points_at(monkeypatch, tmp_path):
     """A shell set up for LocalStack or another account (endpoints in the environment and in the
-    profile's config file) runs the emulation all the same, and is left as it was."""
+    profile's config file, FIPS and dual-stack hosts, a session token) runs the emulation all the
+    same, and is left exactly as it was."""
     from tests.aws_world import closed_endpoint
     from tools.local_run.runner import run
 
@@ -718,11 +719,18 @@ def test_the_local_run_stays_offline_whatever_the_shell_points_at(monkeypatch, t
         "AWS_ENDPOINT_URL_STEPFUNCTIONS": closed_endpoint(),
         "AWS_PROFILE": "elsewhere",
         "AWS_CONFIG_FILE": str(config),
+        "AWS_USE_FIPS_ENDPOINT": "true",
+        "AWS_USE_DUALSTACK_ENDPOINT": "true",
+        "AWS_SESSION_TOKEN": "the-users-own-token",
+        # Anything that leaves the process meets a proxy where nothing listens.
+        "HTTPS_PROXY": closed_endpoint(),
+        "HTTP_PROXY": closed_endpoint(),
     }
     for name, value in shell.items():
         monkeypatch.setenv(name, value)
+    before = dict(os.environ)
 
     report = run(BY_NAME["happy-path"])
 
     assert report.statuses == ["SUCCEEDED"] and report.jobs_created == 1
-    assert {name: os.environ.get(name) for name in shell} == shell
+    assert dict(os.environ) == before

@@ -352,6 +352,9 @@ def test_a_parent_from_before_the_dataset_version_tag_still_resolves_without_a_v
     names = run_names("dev", "data-bucket", "datasets/mail/train.jsonl", None)
     tags = [{"key": k, "value": v} for k, v in names.model_tags(dataset_version="null").items()]
     assert "datasetVersion" not in {tag["key"] for tag in tags}  # S3's "null" version is no version
+    # A version the tag could only hold folded or cut is left out, not shown altered as the real one.
+    for unfit in ("v1~2", "x" * 300):
+        assert "datasetVersion" not in names.model_tags(dataset_version=unfit)
     parent_model = trained_model(emulator, names, NOVA_MICRO, tags=tags)
 
     summary = _validate(s3, emulator, {"baseRun": parent_model})

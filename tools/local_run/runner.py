@@ -437,27 +437,39 @@ class _interpreter_patches:
         logging.getLogger("moto").setLevel(self._moto_log_level)
 
 
-# What could send the run's requests somewhere other than the emulation: endpoints set in the
-# shell or a profile (LocalStack users set AWS_ENDPOINT_URL), and the profile that names them.
-_ACCOUNT_SETTINGS = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE")
+# The only AWS settings the run's process has: none of the shell's (endpoints, a LocalStack
+# URL, FIPS or dual-stack hosts, a profile, a session token), so every request stays in the
+# emulation and no credential of the user's travels with one.
+_OFFLINE_SETTINGS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+    # botocore's own switch: no endpoint from the environment or a config file.
+    "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true",
+}
 
 
 @contextlib.contextmanager
 def _offline() -> Iterator[None]:
-    """The run talks to the emulation only, whatever the shell it is typed in points at: botocore's
-    own switch AWS_IGNORE_CONFIGURED_ENDPOINT_URLS drops endpoints from the environment and the
-    config file, and no profile or config file of the user's is read. Restored afterwards."""
-    saved = dict(os.environ)
-    for name in [name for name in os.environ if name.startswith("AWS_ENDPOINT_URL") or name in _ACCOUNT_SETTINGS]:
-        del os.environ[name]
-    os.environ.update(
-        AWS_IGNORE_CONFIGURED_ENDPOINT_URLS="true", AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull
-    )
+    """The run talks to the emulation only, whatever the shell it is typed in is set up for: every
+    AWS_* variable is set aside for the run and put back afterwards (under the lock the handlers'
+    environment swaps take, so no thread sees it half restored)."""
+    with ENVIRONMENT_LOCK:
+        saved = {name: value for name, value in os.environ.items() if name.startswith("AWS_")}
+        for name in saved:
+            del os.environ[name]
+        os.environ.update(_OFFLINE_SETTINGS)
     try:
         yield
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        with ENVIRONMENT_LOCK:
+            for name in [name for name in os.environ if name.startswith("AWS_")]:
+                del os.environ[name]
+            os.environ.update(saved)
 
 
 def _invoker(deployment: LocalDeployment, emulator: BedrockEmulator, clock: SimulatedClock, timeline: _Timeline):
