@@ -131,14 +131,6 @@ class CustomizationConfig(_Settings):
             problem = invocation_logs.prefix_problem(prefix)
             if problem:
                 raise ValueError(f"invocationLogPrefixes: {problem}")
-        room = _log_access_characters(self.invocation_log_prefixes)
-        if room > LOG_ACCESS_POLICY_BUDGET:
-            raise ValueError(
-                f"invocationLogPrefixes: {len(self.invocation_log_prefixes)} prefixes take about {room:,} characters of "
-                f"the customization role's managed policy, more than the {LOG_ACCESS_POLICY_BUDGET:,} left for them "
-                "(IAM allows 6,144 in all, and the role's other statements use the rest): name fewer, shorter "
-                "prefixes, such as a common parent folder"
-            )
         if (self.invocation_log_prefixes or self.invocation_log_key_arn) and not self.teacher_models:
             raise ValueError(
                 "invocationLogPrefixes: invocation logs are a source of distillation prompts, and this environment "
@@ -542,19 +534,3 @@ def cdk_json_context(path: Path = CDK_JSON) -> dict[str, Any]:
     if not isinstance(context, dict) or not isinstance(context.get("environments"), dict):
         raise ConfigError(f'{path}: expected an object "context" holding an object "environments"')
     return context
-
-
-# IAM's managed policy holds at most 6,144 characters, whitespace aside (IAM and AWS STS quotas,
-# https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html, checked 2026-11-29).
-# The customization role's other statements take about 3,000 in the largest shipped environment
-# (dev, with its graders and teachers), so the log prefixes get what is left with a margin: past
-# it, synth says so instead of CloudFormation rolling the deployment back on PolicySize.
-LOG_ACCESS_POLICY_BUDGET = 2_500
-
-
-def _log_access_characters(prefixes: list[str]) -> int:
-    """What the prefixes add to the role's policy (customization_role: a GetObject resource
-    `arn:aws:s3:::<bucket>/<prefix>*` and an s3:prefix value each, one ListBucket statement per
-    bucket), a slight overestimate."""
-    buckets = {uri.removeprefix("s3://").split("/", 1)[0] for uri in prefixes}
-    return sum(2 * len(uri) + 24 for uri in prefixes) + 260 * len(buckets)

@@ -97,51 +97,25 @@ def test_an_environment_without_prefixes_grants_nothing_for_logs(tmp_path):
     assert not [sid for sid in statements if "InvocationLogs" in sid]
 
 
-# The longest value of each pseudo parameter an ARN is built from (aws-iso-b, a Region name, 12 digits).
-PSEUDO_PARAMETERS = {"AWS::Partition": 10, "AWS::Region": 14, "AWS::AccountId": 12, "AWS::URLSuffix": 20}
-
-
-def _within_budget() -> list[str]:
-    """As many prefixes of one long shape as the synth-time budget lets through, across buckets."""
-    from stacks.config import LOG_ACCESS_POLICY_BUDGET, _log_access_characters
-
-    prefixes: list[str] = []
-    while True:
-        candidate = (
-            f"s3://team-{len(prefixes) % 3}-bedrock-invocation-logs/bedrock/AWSLogs/111122223333/{len(prefixes):03}/"
+@pytest.mark.parametrize(
+    "prefixes",
+    [
+        [f"s3://team-{i % 3}-bedrock-invocation-logs/bedrock/AWSLogs/111122223333/{i:03}/" for i in range(40)],
+        # The shapes an estimate per prefix gets wrong: long bucket names, one prefix each...
+        [f"s3://{'b' * 55}{i:03}-logs/bedrock/{i}/" for i in range(20)],
+        # ...and a few very long prefixes (S3 keys run to 1,024 bytes).
+        [f"s3://team-bedrock-logs/{'folder/' * 140}{i}/" for i in range(4)],
+    ],
+    ids=["many", "long-buckets", "long-prefixes"],
+)
+def test_synth_refuses_a_role_policy_iam_would_refuse_naming_it(tmp_path, prefixes):
+    with pytest.raises(RuntimeError) as refused:
+        app, _, _ = _synthesized(
+            tmp_path, "dev", teacherModels=["amazon.nova-pro-v1:0"], invocationLogPrefixes=prefixes
         )
-        if _log_access_characters([*prefixes, candidate]) > LOG_ACCESS_POLICY_BUDGET:
-            return prefixes
-        prefixes.append(candidate)
+        app.synth()
 
-
-@pytest.mark.parametrize("environment", ["dev", "prod"])
-def test_prefixes_within_the_synth_budget_keep_the_role_policy_within_iams_limit(tmp_path, environment):
-    """The budget is a promise: the most the config check lets through still deploys, in dev (whose
-    role also invokes graders) and prod. The policy is measured as IAM counts it (no whitespace),
-    a pseudo parameter as its longest value and any other reference as 128 characters, more than
-    any ARN or name it stands for."""
-    prefixes = _within_budget()
-    _, stacks, _ = _synthesized(
-        tmp_path,
-        environment,
-        teacherModels=["amazon.nova-pro-v1:0"],
-        invocationLogPrefixes=prefixes,
-        invocationLogKeyArn=KEY if environment == "prod" else None,
-    )
-    policy = stacks.pipeline.customization_role.policy
-    document = Stack.of(policy).resolve(policy.document.to_json())
-
-    def measured(value) -> int:
-        if isinstance(value, dict) and "Fn::Join" in value:  # the literal parts, and each reference's longest value
-            return 2 + sum(len(part) if isinstance(part, str) else measured(part) - 2 for part in value["Fn::Join"][1])
-        if isinstance(value, dict) and len(value) == 1 and next(iter(value)).startswith(("Fn::", "Ref")):
-            return 2 + PSEUDO_PARAMETERS.get(value.get("Ref"), 128)
-        if isinstance(value, dict):
-            return 2 + sum(len(json.dumps(k)) + 1 + measured(v) + 1 for k, v in value.items())
-        if isinstance(value, list):
-            return 2 + sum(measured(v) + 1 for v in value)
-        return len(json.dumps(value))
-
-    assert len(prefixes) >= 10
-    assert measured(document) <= 6_144
+    message = str(refused.value)
+    assert "managed policy" in message and "CustomizationServiceRole/Policy takes about" in message
+    assert "over IAM's 6,144 for a managed policy" in message
+    assert "customization.invocationLogPrefixes" in message

@@ -240,10 +240,6 @@ def test_a_prefix_outside_the_environment_is_refused_before_bedrock_too():
         ({"invocationLogPrefixes": [PREFIX], "teacherModels": []}, "allows no teacher"),
         ({"invocationLogKeyArn": "arn:aws:kms:us-east-1:123456789012:key/abcd-1234"}, "set invocationLogPrefixes too"),
         ({"invocationLogPrefixes": [PREFIX], "invocationLogKeyArn": "alias/logs"}, "invocationLogKeyArn"),
-        (
-            {"invocationLogPrefixes": [f"s3://team-bedrock-logs/bedrock/AWSLogs/team-{i:02}/" for i in range(40)]},
-            "40 prefixes take about 4,980 characters of the customization role's managed policy, more than the 2,500",
-        ),
     ],
 )
 def test_the_environment_settings_are_checked_at_synth(customization, expected):
