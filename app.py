@@ -10,6 +10,7 @@ import stacks.node  # noqa: F401  (first: aws_cdk starts Node.js when imported)
 from aws_cdk import App, Environment
 
 from stacks.config import ConfigError
+from stacks.constructs.policy_size import oversized_managed_policies
 from stacks.deployment import add_compliance_checks, build_environments
 
 
@@ -25,7 +26,11 @@ def main() -> None:
     except ConfigError as error:
         sys.exit(f"error: {error}")
     add_compliance_checks(app)
-    app.synth()
+    assembly = app.synth()
+    # What IAM would refuse at deploy, refused here (stacks/constructs/policy_size.py).
+    oversized = oversized_managed_policies({stack.stack_name: stack.template for stack in assembly.stacks})
+    if oversized:
+        sys.exit("error: " + "\nerror: ".join(oversized))
 
 
 if __name__ == "__main__":

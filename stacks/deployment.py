@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from aws_cdk import App, Aspects, Environment, Tags, Validations
+from aws_cdk import App, Environment, Tags, Validations
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks, ServerlessChecks
 
 from customization.naming import PROJECT
@@ -16,7 +16,6 @@ from stacks.config import (
     select_environments,
     stack_id,
 )
-from stacks.constructs.policy_size import ManagedPoliciesFitInIam
 from stacks.delivery_stack import DeliveryStack
 from stacks.pipeline_stack import PipelineStack
 from stacks.storage_stack import StorageStack
@@ -38,8 +37,6 @@ def build_environments(app: App, *, default_env: Environment | None = None) -> l
     """
     environments = load_environments(app.node.try_get_context(CONTEXT_KEY))
     selected = select_environments(environments, app.node.try_get_context(SELECTOR_KEY))
-    # Synth refuses a managed policy IAM would refuse at deploy (stacks/constructs/policy_size.py).
-    Aspects.of(app).add(ManagedPoliciesFitInIam())
     return [build_environment(app, config, default_env=default_env) for config in selected]
 
 

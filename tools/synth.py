@@ -14,6 +14,7 @@ import stacks.node  # noqa: F401  (first: aws_cdk starts Node.js when imported)
 from aws_cdk import App, Environment
 
 from stacks.config import SELECTOR_KEY, cdk_json_context
+from stacks.constructs.policy_size import oversized_managed_policies
 from stacks.deployment import EnvironmentStacks, add_compliance_checks, build_environments
 from tools.assembly import CloudAssembly
 
@@ -43,7 +44,15 @@ def build_app(
     return app, environments
 
 
+class PolicyTooLarge(ValueError):
+    """A managed policy IAM would refuse at deploy (stacks/constructs/policy_size.py)."""
+
+
 def synthesize(outdir: Path, **options) -> tuple[CloudAssembly, list[EnvironmentStacks]]:
     app, environments = build_app(outdir, **options)
     app.synth()
-    return CloudAssembly(outdir), environments
+    assembly = CloudAssembly(outdir)
+    oversized = oversized_managed_policies({name: stack.template for name, stack in assembly.stacks.items()})
+    if oversized:
+        raise PolicyTooLarge("\n".join(oversized))
+    return assembly, environments

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from stacks.config import cdk_json_context
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.cli
@@ -61,3 +63,19 @@ def test_a_config_error_stops_synth_with_the_key_named(tmp_path):
     assert "environments.dev.retainData: got 'no' (str); allowed: a valid boolean" in result.stderr
     assert "environments.dev.storage: required key is missing" in result.stderr
     assert not list(tmp_path.glob("*.template.json"))
+
+
+def test_a_managed_policy_iam_would_refuse_stops_synth_naming_it(tmp_path):
+    environments = cdk_json_context()["environments"]
+    environments["dev"]["customization"].update(
+        teacherModels=["amazon.nova-pro-v1:0"],
+        invocationLogPrefixes=[f"s3://team-bedrock-logs/bedrock/AWSLogs/team-{i:02}/" for i in range(60)],
+    )
+
+    result = _cdk("-c", "env=dev", "-c", f"environments={json.dumps(environments)}", outdir=tmp_path)
+
+    assert result.returncode != 0
+    assert "error: managed policy BedrockCustomization-dev-Pipeline/CustomizationServiceRole/Policy takes about" in (
+        result.stderr
+    )
+    assert "over IAM's 6,144 for a managed policy" in result.stderr

@@ -12,7 +12,7 @@ from aws_cdk import Stack
 from cdk_nag import AwsSolutionsChecks, NIST80053R5Checks, ServerlessChecks
 
 from stacks.config import cdk_json_context
-from tools.synth import build_app
+from tools.synth import PolicyTooLarge, build_app, synthesize
 
 PREFIXES = ["s3://team-bedrock-logs/bedrock/AWSLogs/", "s3://team-bedrock-logs/eu/", "s3://audit-logs/bedrock/"]
 KEY = "arn:aws:kms:us-east-1:111122223333:key/1b4e2c4e-1111-4a4a-9b9b-123456789012"
@@ -109,11 +109,11 @@ def test_an_environment_without_prefixes_grants_nothing_for_logs(tmp_path):
     ids=["many", "long-buckets", "long-prefixes"],
 )
 def test_synth_refuses_a_role_policy_iam_would_refuse_naming_it(tmp_path, prefixes):
-    with pytest.raises(RuntimeError) as refused:
-        app, _, _ = _synthesized(
-            tmp_path, "dev", teacherModels=["amazon.nova-pro-v1:0"], invocationLogPrefixes=prefixes
-        )
-        app.synth()
+    environments = json.loads(json.dumps(cdk_json_context()["environments"]))
+    environments["dev"]["customization"].update(teacherModels=["amazon.nova-pro-v1:0"], invocationLogPrefixes=prefixes)
+
+    with pytest.raises(PolicyTooLarge) as refused:
+        synthesize(tmp_path, environment="dev", nag=False, context_overrides={"environments": environments})
 
     message = str(refused.value)
     assert "managed policy" in message and "CustomizationServiceRole/Policy takes about" in message
