@@ -137,5 +137,12 @@ def _listed(found: dict[str, str]) -> str:
 def _what_it_bills(plan: Any) -> str:
     if plan.mode == ON_DEMAND:
         return "(an on-demand deployment: billed per token when invoked, nothing while idle)"
-    term = "no commitment, deletable at will" if plan.commitment == NO_COMMITMENT else f"a {plan.commitment} commitment"
-    return f"({plan.model_units} model unit(s), {term}: billed every hour it exists; see python -m tools cost)"
+    if plan.commitment == NO_COMMITMENT:
+        return (
+            f"({plan.model_units} model unit(s), no commitment: billed every hour until deleted; "
+            "see python -m tools cost)"
+        )
+    return (
+        f"({plan.model_units} model unit(s), a {plan.commitment} commitment: billed for the whole term, which "
+        "cannot be ended early; see python -m tools cost)"
+    )

@@ -91,13 +91,3 @@ def test_a_sweep_that_kept_several_models_asks_which_and_serves_the_one_named(de
     )
     assert chosen_code == 0 and chosen.splitlines()[0] == f"would serve {models[1]}"
     assert wrong_code == 2 and f"--model {deployed.model_arn} is not a custom model of run" in wrong
-
-
-def test_throughput_says_it_bills_by_the_hour():
-    from customization.serving import ServingPlan
-    from tools.serve import _what_it_bills
-
-    assert _what_it_bills(ServingPlan("provisioned", 1, "none")) == (
-        "(1 model unit(s), no commitment, deletable at will: billed every hour it exists; see python -m tools cost)"
-    )
-    assert "a SixMonths commitment" in _what_it_bills(ServingPlan("provisioned", 2, "SixMonths"))
