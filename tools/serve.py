@@ -95,6 +95,12 @@ def _names_of_run(session: Any, environment: DeployedEnvironment, run_name: str)
         raise UsageError(
             f"no run {run_name!r} in {environment.name}: see python -m tools status --env {environment.name}"
         ) from None
+    if execution["status"] == "RUNNING":
+        # Its own steps create, judge and may delete its serving: a second hand would race them.
+        raise UsageError(
+            f"run {run_name} is still running: it serves its model itself if it can; follow it with "
+            f"python -m tools status --env {environment.name} {run_name}, and serve it once it has ended"
+        )
     names = names_of_execution(environment, execution)
     if names is None:
         raise UsageError(f"run {run_name} was not started by an upload: it trained no custom model")

@@ -1,9 +1,15 @@
-"""What `python -m tools serve` says a serving will bill, before --yes creates it."""
+"""`python -m tools serve`: what it says a serving will bill before --yes creates it, and a run it
+leaves alone."""
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from customization.serving import ServingPlan
-from tools.serve import _what_it_bills
+from tools.deployed import DeployedEnvironment, UsageError
+from tools.serve import _names_of_run, _what_it_bills
 
 
 def test_throughput_says_it_bills_by_the_hour():
@@ -12,4 +18,35 @@ def test_throughput_says_it_bills_by_the_hour():
     )
     assert _what_it_bills(ServingPlan("provisioned", 2, "SixMonths")).startswith(
         "(2 model unit(s), a SixMonths commitment: billed for the whole term, which cannot be ended early"
+    )
+
+
+class _Sfn:
+    class exceptions:
+        class ExecutionDoesNotExist(Exception):
+            pass
+
+    def describe_execution(self, executionArn):
+        return {
+            "status": "RUNNING",
+            "input": json.dumps({"upload": {"bucket": "b", "key": "datasets/mail/train.jsonl"}}),
+        }
+
+
+class _Session:
+    def client(self, service):
+        assert service == "stepfunctions", "nothing is asked of Bedrock for a run that is still running"
+        return _Sfn()
+
+
+def test_a_run_still_running_is_left_to_its_own_serving_step():
+    machine = "arn:aws:states:us-east-1:123456789012:stateMachine:BedrockCustomization-dev-Workflow"
+    environment = DeployedEnvironment("dev", "us-east-1", {"StateMachineArn": machine}, config=None)
+
+    with pytest.raises(UsageError) as refused:
+        _names_of_run(_Session(), environment, "mail-0123456789abcdef")
+
+    assert str(refused.value) == (
+        "run mail-0123456789abcdef is still running: it serves its model itself if it can; follow it with "
+        "python -m tools status --env dev mail-0123456789abcdef, and serve it once it has ended"
     )
