@@ -3,6 +3,7 @@
 
 import os
 import sys
+from pathlib import Path
 
 import stacks.node  # noqa: F401  (first: aws_cdk starts Node.js when imported)
 
@@ -30,6 +31,8 @@ def main() -> None:
     # What IAM would refuse at deploy, refused here (stacks/constructs/policy_size.py).
     oversized = oversized_managed_policies({stack.stack_name: stack.template for stack in assembly.stacks})
     if oversized:
+        # Not left deployable: `cdk deploy --app cdk.out` (or a CI artifact of it) would need the manifest.
+        (Path(assembly.directory) / "manifest.json").unlink(missing_ok=True)
         sys.exit("error: " + "\nerror: ".join(oversized))
 
 

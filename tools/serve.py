@@ -12,14 +12,27 @@ of creating another. Without --yes it says what it would create and what that bi
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime as dt
+import json
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from customization.bedrock_errors import error_code
+from customization.bedrock_errors import BedrockRequestRejected, BedrockThrottled, CapacityUnavailable, error_code
 from customization.naming import PROJECT, RunNames
-from customization.serving import NO_COMMITMENT, ON_DEMAND, PROVISIONED, create_serving, find_serving
+from customization.serving import (
+    NO_COMMITMENT,
+    ON_DEMAND,
+    PROVISIONED,
+    CustomModelFailed,
+    CustomModelNotReady,
+    create_serving,
+    delete_command,
+    find_serving,
+)
 from customization.sweep import MAX_VARIANTS
 from tools.deployed import (
     EXIT_OK,
@@ -53,36 +66,77 @@ def run(args: argparse.Namespace, session: Any = None) -> int:
                 f"{ON_DEMAND} or {PROVISIONED} and deploy, then serve the run"
             )
         session = session_for(environment, session)
-        with aws_errors(f"finding the custom model of run {args.run_name}"):
+        with aws_errors(f"finding the custom model of run {args.run_name}"), _refused("reading"):
             names = _names_of_run(session, environment, args.run_name)
             bedrock = session.client("bedrock")
             model_arn = _model_of_run(bedrock, names, environment.name, args.model)
             existing = find_serving(bedrock, names, plan.mode)
-        if existing is not None and existing["status"] == "Failed":
-            raise UsageError(
-                f"the run's serving {existing['arn']} failed: delete it (python -m tools cleanup --env "
-                f"{environment.name} --yes), then serve the run again"
-            )
+        outcome = {"run": args.run_name, "model": model_arn, "mode": plan.mode, "serving": None, "created": False}
         if existing is not None:
-            print(f"already served: {existing['arn']} ({existing['status']})")
-            print(f"ask it: python -m tools invoke --env {environment.name} --run {args.run_name} 'your question'")
-            return EXIT_OK
-        if not args.yes:
-            print(f"would serve {model_arn}")
-            print(f"  as {plan.mode} {_what_it_bills(plan)}")
-            print("  under the run's name and tags; run again with --yes to create it")
-            return EXIT_OK
-        with aws_errors(f"serving the custom model of run {args.run_name}"):
-            served = create_serving(bedrock, names, model_arn, plan)
+            _require_usable(existing, plan)
+            outcome["serving"] = existing["arn"]
+        elif args.yes:
+            with aws_errors(f"serving the custom model of run {args.run_name}"), _refused("serving"):
+                # A token of its own: the run's may have served (and lost) this name already.
+                again = "serve" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+                outcome["serving"] = create_serving(bedrock, names, model_arn, plan, again=again)["arn"]
+                outcome["created"] = True
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE
-    print(f"serving requested: {served['arn']} ({plan.mode})")
-    print(
-        "it answers once ready (minutes for an on-demand deployment, longer for throughput): "
-        f"python -m tools invoke --env {environment.name} --run {args.run_name} 'your question'"
-    )
+    if args.json:
+        print(json.dumps(outcome, indent=2))
+    else:
+        print(_render(outcome, existing, plan, environment.name))
     return EXIT_OK
+
+
+def _render(outcome: dict[str, Any], existing: dict[str, Any] | None, plan: Any, environment: str) -> str:
+    ask = f"python -m tools invoke --env {environment} --run {outcome['run']} 'your question'"
+    if existing is not None:
+        return f"already served: {existing['arn']} ({existing['status']})\nask it: {ask}"
+    if not outcome["created"]:
+        return "\n".join(
+            [
+                f"would serve {outcome['model']}",
+                f"  as {plan.mode} {_what_it_bills(plan)}",
+                "  under the run's name and tags; run again with --yes to create it",
+            ]
+        )
+    return (
+        f"serving requested: {outcome['serving']} ({plan.mode})\n"
+        f"it answers once ready (minutes for an on-demand deployment, longer for throughput): {ask}"
+    )
+
+
+def _require_usable(existing: dict[str, Any], plan: Any) -> None:
+    """A serving of the run that failed serves nothing and keeps the run's name taken."""
+    if existing["status"] != "Failed":
+        return
+    if existing.get("commitmentDuration"):
+        raise UsageError(
+            f"the run's serving {existing['arn']} failed and is under a {existing['commitmentDuration']} commitment, "
+            "which cannot be deleted before its term ends: ask AWS Support about it"
+        )
+    raise UsageError(
+        f"the run's serving {existing['arn']} failed and keeps the run's name: delete it "
+        f"(aws bedrock {delete_command(plan.mode)} {existing['arn']}), then serve the run again"
+    )
+
+
+@contextlib.contextmanager
+def _refused(doing: str) -> Iterator[None]:
+    """What Bedrock refuses, said in one line (the runtime's exceptions carry Bedrock's words)."""
+    try:
+        yield
+    except CustomModelNotReady as error:
+        raise UsageError(f"{error}: serve the run once the model is Active (minutes, usually)") from None
+    except CustomModelFailed as error:
+        raise UsageError(f"{error}: a failed model cannot be served; train again") from None
+    except CapacityUnavailable as error:
+        raise UsageError(f"Bedrock refused {doing}: {error} (a quota: python -m tools preflight shows it)") from None
+    except (BedrockThrottled, BedrockRequestRejected) as error:
+        raise UsageError(f"Bedrock refused {doing}: {error}") from None
 
 
 def _names_of_run(session: Any, environment: DeployedEnvironment, run_name: str) -> RunNames:

@@ -54,5 +54,6 @@ def synthesize(outdir: Path, **options) -> tuple[CloudAssembly, list[Environment
     assembly = CloudAssembly(outdir)
     oversized = oversized_managed_policies({name: stack.template for name, stack in assembly.stacks.items()})
     if oversized:
+        (Path(outdir) / "manifest.json").unlink(missing_ok=True)  # not left deployable
         raise PolicyTooLarge("\n".join(oversized))
     return assembly, environments

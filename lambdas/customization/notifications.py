@@ -124,7 +124,11 @@ def compose(outcome: str, state: dict[str, Any], execution_arn: str, environment
                 f"The custom model above was kept: its storage bills{price} until it is deleted "
                 f"(python -m tools cleanup --env {environment} lists it)"
             )
-            if not serving.get("arn") or serving_deleted(state):
+            servable = (
+                failure.get("Error") != "CustomModelFailed"
+                and (validation.get("settings") or {}).get("servingMode") != "none"
+            )  # a failed model cannot be served; a run (or environment) that serves nothing
+            if servable and (not serving.get("arn") or serving_deleted(state)):
                 lines.append(
                     "To serve it without training again, once the cause is fixed: "
                     f"python -m tools serve --env {environment} {_run_name(upload, environment)} --yes"

@@ -97,9 +97,16 @@ def require_active_model(bedrock: Any, model_arn: str) -> None:
         raise CustomModelFailed(f"{model_arn} failed ({reason}); nothing was served")
 
 
-def create_serving(bedrock: Any, names: RunNames, model_arn: str, plan: ServingPlan) -> dict[str, Any]:
-    """Request the throughput or deployment of the run's model (idempotent), once the model is Active."""
+def create_serving(
+    bedrock: Any, names: RunNames, model_arn: str, plan: ServingPlan, *, again: str | None = None
+) -> dict[str, Any]:
+    """Request the throughput or deployment of the run's model (idempotent), once the model is Active.
+
+    `again`: a request after the run's own (`python -m tools serve`), with a token of its own:
+    Bedrock could otherwise answer it as a repeat of the run's request and create nothing after
+    that serving was deleted. Its name stays the run's, which keeps it from being created twice."""
     require_active_model(bedrock, model_arn)
+    suffix = f"-{again}" if again else ""
     tags = [{"key": key, "value": value} for key, value in names.tags.items()]
     try:
         if plan.mode == PROVISIONED:
@@ -107,7 +114,7 @@ def create_serving(bedrock: Any, names: RunNames, model_arn: str, plan: ServingP
                 "modelUnits": plan.model_units,
                 "provisionedModelName": names.provisioned_model_name,
                 "modelId": model_arn,
-                "clientRequestToken": names.client_token("pt"),
+                "clientRequestToken": names.client_token("pt") + suffix,
                 "tags": tags,
             }
             if plan.commitment != NO_COMMITMENT:
@@ -117,7 +124,7 @@ def create_serving(bedrock: Any, names: RunNames, model_arn: str, plan: ServingP
             arn = bedrock.create_custom_model_deployment(
                 modelDeploymentName=names.deployment_name,
                 modelArn=model_arn,
-                clientRequestToken=names.client_token("deploy"),
+                clientRequestToken=names.client_token("deploy") + suffix,
                 tags=tags,
                 # The slug, not the raw name: the description takes no line breaks and 200 characters.
                 description=f"Bedrock customization pipeline, dataset {names.slug[:64]}, run {names.run_id}",
@@ -168,7 +175,7 @@ def poll_serving(bedrock: Any, serving: dict[str, Any]) -> dict[str, Any]:
     return {**serving, "status": status}
 
 
-def _delete_command(mode: str) -> str:
+def delete_command(mode: str) -> str:
     if mode == PROVISIONED:
         return "delete-provisioned-model-throughput --provisioned-model-id"
     return "delete-custom-model-deployment --custom-model-deployment-identifier"
@@ -239,6 +246,6 @@ def delete_serving(bedrock: Any, names: RunNames, plan: ServingPlan) -> dict[str
             raise translated from None  # retried on the step's throttling schedule
         raise BedrockRequestRejected(
             f"could not delete the run's {plan.mode} serving {arn}: {error_message(error)}; delete it by hand "
-            f"(aws bedrock {_delete_command(plan.mode)} {arn})"
+            f"(aws bedrock {delete_command(plan.mode)} {arn})"
         ) from None
     return {"deleted": True, "arn": arn}

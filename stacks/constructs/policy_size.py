@@ -16,6 +16,7 @@ literal documents, not the references most of our ARNs are built from.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -24,25 +25,47 @@ MANAGED_POLICY_MAX_CHARACTERS = 6_144
 PSEUDO_PARAMETERS = {"AWS::Partition": 10, "AWS::Region": 14, "AWS::AccountId": 12, "AWS::URLSuffix": 20}
 # Any other reference (a bucket or function ARN, a key ARN): more than any of ours resolves to.
 UNRESOLVED = 128
+_SUB_REFERENCE = re.compile(r"\$\{([^}!][^}]*)\}")
 # Where a policy that grows comes from, for the message.
 GROWING_LISTS = "cdk.json customization.invocationLogPrefixes, customization.teacherModels, otherBaseModels and graders"
 
 
 def policy_characters(document: Any) -> int:
     """The characters IAM counts in a CloudFormation policy document (compact JSON), with each
-    reference counted as the longest value it can resolve to."""
-    if isinstance(document, dict) and "Fn::Join" in document:
-        separator, parts = document["Fn::Join"]
-        literal = sum(len(part) if isinstance(part, str) else policy_characters(part) - 2 for part in parts)
-        return 2 + literal + len(separator) * max(len(parts) - 1, 0)
-    if isinstance(document, dict) and len(document) == 1 and next(iter(document)).startswith(("Fn::", "Ref")):
-        return 2 + PSEUDO_PARAMETERS.get(document.get("Ref"), UNRESOLVED)
+    reference counted as the longest value it can resolve to, and a condition's branches as the
+    longer one."""
+    if isinstance(document, dict) and len(document) == 1:
+        (key, value), *_ = document.items()
+        if key == "Fn::Join":
+            separator, parts = value
+            joined = sum(_string_characters(part) for part in parts) + len(separator) * max(len(parts) - 1, 0)
+            return 2 + joined
+        if key == "Fn::Sub":
+            template = value if isinstance(value, str) else value[0]
+            return 2 + _sub_characters(template)
+        if key == "Fn::If":
+            return max(policy_characters(value[1]), policy_characters(value[2]))
+        if key == "Ref" or key.startswith("Fn::"):
+            # Ref, GetAtt, ImportValue and any other intrinsic: a string at most this long.
+            return 2 + (PSEUDO_PARAMETERS.get(value, UNRESOLVED) if key == "Ref" else UNRESOLVED)
     if isinstance(document, dict):
         pairs = sum(len(json.dumps(key)) + 1 + policy_characters(value) + 1 for key, value in document.items())
         return 1 + pairs + (0 if document else 1)
     if isinstance(document, list):
         return 1 + sum(policy_characters(value) + 1 for value in document) + (0 if document else 1)
     return len(json.dumps(document))
+
+
+def _string_characters(part: Any) -> int:
+    """A part of a joined string, without the quotes it would have on its own (escapes kept)."""
+    return policy_characters(part) - 2
+
+
+def _sub_characters(template: str) -> int:
+    """Fn::Sub's text, each ${Name} at its longest value (escapes kept)."""
+    literal = _SUB_REFERENCE.sub("", template)
+    references = _SUB_REFERENCE.findall(template)
+    return len(json.dumps(literal)) - 2 + sum(PSEUDO_PARAMETERS.get(name, UNRESOLVED) for name in references)
 
 
 def oversized_managed_policies(templates: Mapping[str, Mapping[str, Any]]) -> list[str]:

@@ -4,6 +4,8 @@ model but serves nothing is served again under its own name, once, and then answ
 
 from __future__ import annotations
 
+import json
+
 from tests.aws_world import ANSWER, BASE_MODEL, PROMPT, one_line_error, python_m_tools, run_tools, trained_model
 from tests.aws_world import _tags as run_tags
 
@@ -43,6 +45,9 @@ def test_with_yes_it_serves_under_the_runs_name_once_and_the_run_answers(deploye
     assert serving.request["modelArn"] == model
     # The run's tags: cleanup, the safety net and IAM's conditions see it as the run's own.
     assert {tag["key"]: tag["value"] for tag in serving.request["tags"]} == names.tags
+    # A token of its own: Bedrock must not take it for a repeat of the run's own request.
+    token = serving.request["clientRequestToken"]
+    assert token.startswith(names.client_token("deploy") + "-serve") and token != names.client_token("deploy")
     assert again_code == 0 and again.startswith(f"already served: {serving.arn}")
     assert [s.name for s in deployed.aws.emulator.servings.values()].count(names.deployment_name) == 1
     deployed.aws.emulator.clock.sleep(3600)  # the deployment becomes Active
@@ -91,3 +96,40 @@ def test_a_sweep_that_kept_several_models_asks_which_and_serves_the_one_named(de
     )
     assert chosen_code == 0 and chosen.splitlines()[0] == f"would serve {models[1]}"
     assert wrong_code == 2 and f"--model {deployed.model_arn} is not a custom model of run" in wrong
+
+
+def test_what_bedrock_refuses_is_one_line_and_nothing_is_created(deployed, capsys):
+    names, _ = _unserved_run(deployed, "serve-5")
+    deployed.aws.faults["CreateCustomModelDeployment"] = (
+        400,
+        "ServiceQuotaExceededException",
+        "You have reached the maximum number of custom model deployments.",
+    )
+    code, out, err = run_tools(capsys, "serve", *ENV, names.execution_name, "--yes")
+    deployed.aws.faults.clear()
+    deployed.aws.faults["GetCustomModel"] = (403, "AccessDeniedException", "User is not authorized")
+    denied_code, _, denied = run_tools(capsys, "serve", *ENV, names.execution_name, "--yes")
+
+    assert (code, out) == (2, "")
+    assert one_line_error(err) == (
+        "error: Bedrock refused serving: You have reached the maximum number of custom model deployments. "
+        "(a quota: python -m tools preflight shows it)"
+    )
+    assert denied_code == 2
+    assert one_line_error(denied) == "error: Bedrock refused serving: AccessDeniedException: User is not authorized"
+    assert names.deployment_name not in deployed.aws.emulator.servings
+
+
+def test_json_says_what_was_served(deployed, capsys):
+    names, model = _unserved_run(deployed, "serve-6")
+
+    code, out, _ = run_tools(capsys, "serve", *ENV, names.execution_name, "--json")
+
+    assert code == 0
+    assert json.loads(out) == {
+        "run": names.execution_name,
+        "model": model,
+        "mode": "on-demand",
+        "serving": None,
+        "created": False,
+    }

@@ -79,3 +79,4 @@ def test_a_managed_policy_iam_would_refuse_stops_synth_naming_it(tmp_path):
         result.stderr
     )
     assert "over IAM's 6,144 for a managed policy" in result.stderr
+    assert not (tmp_path / "manifest.json").exists()  # `cdk deploy --app` of what is left fails

@@ -116,6 +116,7 @@ def test_synth_refuses_a_role_policy_iam_would_refuse_naming_it(tmp_path, prefix
         synthesize(tmp_path, environment="dev", nag=False, context_overrides={"environments": environments})
 
     message = str(refused.value)
+    assert not (tmp_path / "manifest.json").exists()
     assert "managed policy" in message and "CustomizationServiceRole/Policy takes about" in message
     assert "over IAM's 6,144 for a managed policy" in message
     assert "customization.invocationLogPrefixes" in message

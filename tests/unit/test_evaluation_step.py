@@ -699,6 +699,13 @@ def test_a_failed_run_says_its_custom_model_was_kept_and_what_its_storage_costs(
         "To serve it without training again, once the cause is fixed: python -m tools serve --env dev "
     )
     assert serve.endswith(" --yes") and "<run>" not in serve
+    # Not where it cannot work: a model Bedrock failed, a run (or environment) that serves nothing.
+    for failed_state in (
+        {"failure": {"Error": "CustomModelFailed"}},
+        {"failure": {"Error": "X"}, "validation": {**validation, "settings": {"servingMode": "none"}}},
+    ):
+        message = _message("failed", **{"validation": validation, "result": {"customModelArn": model}, **failed_state})
+        assert "python -m tools serve" not in message["message"]
     assert "custom model above was kept" not in before["message"]
 
 

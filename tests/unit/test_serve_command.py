@@ -7,9 +7,10 @@ import json
 
 import pytest
 
-from customization.serving import ServingPlan
+from customization.bedrock_errors import BedrockThrottled
+from customization.serving import CustomModelFailed, CustomModelNotReady, ServingPlan
 from tools.deployed import DeployedEnvironment, UsageError
-from tools.serve import _names_of_run, _what_it_bills
+from tools.serve import _names_of_run, _refused, _require_usable, _what_it_bills
 
 
 def test_throughput_says_it_bills_by_the_hour():
@@ -50,3 +51,36 @@ def test_a_run_still_running_is_left_to_its_own_serving_step():
         "run mail-0123456789abcdef is still running: it serves its model itself if it can; follow it with "
         "python -m tools status --env dev mail-0123456789abcdef, and serve it once it has ended"
     )
+
+
+@pytest.mark.parametrize(
+    ("raised", "expected"),
+    [
+        (CustomModelNotReady("arn:m is Creating: serving waits until it is Active"), "once the model is Active"),
+        (CustomModelFailed("arn:m failed (bad data); nothing was served"), "a failed model cannot be served"),
+        (BedrockThrottled("ThrottlingException: Rate exceeded"), "Bedrock refused serving: ThrottlingException"),
+    ],
+)
+def test_what_bedrock_refuses_becomes_one_usage_line(raised, expected):
+    with pytest.raises(UsageError) as refused, _refused("serving"):
+        raise raised
+
+    assert expected in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_a_failed_serving_names_the_one_command_that_deletes_it():
+    arn = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abc123"
+    with pytest.raises(UsageError) as failed:
+        _require_usable({"arn": arn, "status": "Failed"}, ServingPlan("on-demand"))
+    committed = "arn:aws:bedrock:us-east-1:123456789012:provisioned-model/abc123"
+    with pytest.raises(UsageError) as stuck:
+        _require_usable(
+            {"arn": committed, "status": "Failed", "commitmentDuration": "OneMonth"}, ServingPlan("provisioned")
+        )
+
+    assert f"(aws bedrock delete-custom-model-deployment --custom-model-deployment-identifier {arn})" in str(
+        failed.value
+    )
+    assert "cleanup" not in str(failed.value)  # which would delete more than this one serving
+    assert "OneMonth commitment, which cannot be deleted before its term ends" in str(stuck.value)
+    _require_usable({"arn": arn, "status": "Creating"}, ServingPlan("on-demand"))  # usable: no error
