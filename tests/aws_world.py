@@ -354,7 +354,7 @@ class DeployedWorld:
     def _uploaded(self, bucket: str, key: str, version: str | None) -> None:
         upload = {"bucket": bucket, "key": key, "versionId": version}
         names = run_names(self.environment, bucket, key, version)
-        trained_model(self.aws.emulator, names, BASE_MODEL, _tags(names))  # the run's job trains
+        trained_model(self.aws.emulator, names, BASE_MODEL, run_tags(names))  # the run's job trains
         self.submitted.append(self.start_run(upload))
 
 
@@ -377,18 +377,18 @@ def deployed_world(aws: AwsOverHttp, environment: str = "dev") -> DeployedWorld:
     earlier run's nine days old, and another team's deployment."""
     emulator, bedrock = aws.emulator, aws.emulator.client()
     earlier = run_names(environment, EARLIER_UPLOAD["bucket"], EARLIER_UPLOAD["key"], EARLIER_UPLOAD["versionId"])
-    earlier_model = trained_model(emulator, earlier, BASE_MODEL, _tags(earlier))
+    earlier_model = trained_model(emulator, earlier, BASE_MODEL, run_tags(earlier))
     earlier_deployment = bedrock.create_custom_model_deployment(
-        modelDeploymentName=earlier.deployment_name, modelArn=earlier_model, tags=_tags(earlier)
+        modelDeploymentName=earlier.deployment_name, modelArn=earlier_model, tags=run_tags(earlier)
     )["customModelDeploymentArn"]
     strangers = bedrock.create_custom_model_deployment(
         modelDeploymentName="search-team-serving", modelArn=earlier_model, tags=[{"key": "team", "value": "search"}]
     )["customModelDeploymentArn"]
     emulator.clock.sleep(9 * 86400)
     succeeded = run_names(environment, UPLOAD["bucket"], UPLOAD["key"], UPLOAD["versionId"])
-    model = trained_model(emulator, succeeded, BASE_MODEL, _tags(succeeded))
+    model = trained_model(emulator, succeeded, BASE_MODEL, run_tags(succeeded))
     deployment = bedrock.create_custom_model_deployment(
-        modelDeploymentName=succeeded.deployment_name, modelArn=model, tags=_tags(succeeded)
+        modelDeploymentName=succeeded.deployment_name, modelArn=model, tags=run_tags(succeeded)
     )["customModelDeploymentArn"]
     emulator.clock.sleep(3600)  # the deployments are Active
 
@@ -437,7 +437,8 @@ def deployed_world(aws: AwsOverHttp, environment: str = "dev") -> DeployedWorld:
     return world
 
 
-def _tags(names: RunNames) -> list[dict[str, str]]:
+def run_tags(names: RunNames) -> list[dict[str, str]]:
+    """The tags a run puts on what it creates, as Bedrock takes them."""
     return [{"key": key, "value": value} for key, value in names.tags.items()]
 
 

@@ -8,7 +8,9 @@ import json
 
 import pytest
 
-from tests.aws_world import python_m_tools
+from customization.naming import run_names
+from customization.sweep import select_winner
+from tests.aws_world import BASE_MODEL, python_m_tools, run_tags, trained_model
 from tests.aws_world import (
     run_tools as run,
 )
@@ -129,3 +131,38 @@ def test_a_re_fine_tuned_run_shows_its_lineage_in_status_and_compare(deployed, c
         "-",
         f"{parent.execution_name} (dataset version {lineage['parentDatasetVersion']})",
     ]
+
+
+def test_status_of_a_sweep_run_shows_every_variant(deployed, capsys):
+    """`status --env dev RUN` of a run that swept three variants: its state is what SelectWinner
+    (the real function, against the emulated Bedrock) made of the Map's outcomes, the losers'
+    models deleted; the command shows the table, the winner and what became of each model."""
+    upload = {"bucket": "data-bucket", "key": "datasets/email-classifier/train.jsonl", "versionId": "sweep-1"}
+    names = run_names("dev", upload["bucket"], upload["key"], upload["versionId"])
+    bedrock = deployed.aws.emulator.client()
+    outcomes = []
+    for index, (rate, loss) in enumerate([("0.00002", 0.1712), ("0.00001", 0.1388), ("0.00003", 0.1521)], start=1):
+        variant = names.for_variant(index)
+        model = trained_model(deployed.aws.emulator, variant, BASE_MODEL, run_tags(names))
+        outcomes.append(
+            {
+                "variant": {"index": index, "sweep": {"learningRate": rate}, "jobName": variant.job_name},
+                "job": {"jobName": variant.job_name},
+                "result": {"customModelArn": model, "validationLoss": loss, "status": "Completed"},
+                "curves": {"verdict": "healthy", "bestValidationLoss": loss},
+            }
+        )
+    state = select_winner(bedrock, {"upload": upload, "validation": {"valid": True, "settings": {}}, "sweep": outcomes})
+    deployed.start_run(upload, state)
+
+    code, out, err = run(capsys, "status", *ENV, names.execution_name)
+    json_code, json_out, _ = run(capsys, "status", *ENV, names.execution_name, "--json")
+
+    assert (code, err) == (0, "")
+    lines = out.splitlines()
+    assert "Sweep: 3 variants, winner v2 (lowest validationLoss)" in lines
+    rows = {line.split(" | ")[0].lstrip("| "): line for line in lines if line.startswith("| v")}
+    assert sorted(rows) == ["v1", "v2", "v3"]
+    assert rows["v2"].startswith("| v2 | learningRate=0.00001 | 0.1388 |") and rows["v2"].endswith("| yes |")
+    assert "model deleted" in rows["v1"] and "model deleted" in rows["v3"]
+    assert json_code == 0 and json.loads(json_out)["sweep"] == state["sweep"]

@@ -6,8 +6,16 @@ from __future__ import annotations
 
 import json
 
-from tests.aws_world import ANSWER, BASE_MODEL, PROMPT, one_line_error, python_m_tools, run_tools, trained_model
-from tests.aws_world import _tags as run_tags
+from tests.aws_world import (
+    ANSWER,
+    BASE_MODEL,
+    PROMPT,
+    one_line_error,
+    python_m_tools,
+    run_tags,
+    run_tools,
+    trained_model,
+)
 
 ENV = ["--env", "dev"]
 

@@ -3,12 +3,6 @@ a Map trains the variants, SelectWinner serves only the best, and nothing is lef
 
 from __future__ import annotations
 
-import json
-
-import pytest
-
-from tests.aws_world import run_tools
-
 
 def _created_jobs(report) -> list[str]:
     return [e.text.split()[-1] for e in report.timeline if e.text.startswith("CreateModelCustomizationJob ")]
@@ -79,39 +73,3 @@ def test_a_sweep_over_the_ceiling_starts_nothing(reports):
     assert report.jobs_created == 0
     assert "the sweep's 4 variants together" in execution["cause"]
     _nothing_left(report)
-
-
-@pytest.fixture(scope="module")
-def sweep_execution(reports):
-    """The sweep scenario's execution, run before the module's account exists: a local run
-    resets moto's in-process backends, which the account over HTTP shares."""
-    [execution] = reports("sweep").executions
-    return execution
-
-
-def test_status_of_a_sweep_run_shows_every_variant_through_the_command(sweep_execution, deployed, capsys):
-    """`python -m tools status --env dev RUN` of a run whose state is the sweep scenario's (the
-    table SelectWinner wrote, each variant's losses and what became of its model), read over
-    HTTP from the deployed account's Step Functions."""
-    execution = sweep_execution
-    upload = {"bucket": "data-bucket", "key": "datasets/email-classifier-sweep/train.jsonl", "versionId": "s1"}
-    state = {
-        "validation": {"valid": True, "settings": {"baseModel": "amazon.nova-micro-v1:0:128k"}},
-        "job": {"jobName": execution["jobName"]},
-        "result": {"customModelArn": execution["customModelArn"], "status": "Completed"},
-        "sweep": execution["sweep"],
-    }
-    names = deployed.start_run(upload, state)
-
-    code, out, err = run_tools(capsys, "status", "--env", "dev", names.execution_name)
-    json_code, json_out, _ = run_tools(capsys, "status", "--env", "dev", names.execution_name, "--json")
-
-    assert (code, err) == (0, "")
-    lines = out.splitlines()
-    assert "Sweep: 3 variants, winner v2 (lowest validationLoss)" in lines
-    rows = {line.split(" | ")[0].lstrip("| "): line for line in lines if line.startswith("| v")}
-    assert sorted(rows) == ["v1", "v2", "v3"]
-    assert rows["v2"].startswith("| v2 | learningRate=0.00001 | 0.1388 |") and rows["v2"].endswith("| yes |")
-    assert "model deleted" in rows["v1"] and "model deleted" in rows["v3"]
-    assert json_code == 0
-    assert json.loads(json_out)["sweep"] == execution["sweep"]
