@@ -36,7 +36,10 @@ spec = json.loads(Path("stacks.json").read_text())
 if "fail" in spec:
     sys.exit(spec["fail"])
 if spec.get("hang"):
-    Path(os.environ["REVIEW_TEST_PID"]).write_text(str(os.getpid()))
+    # Written then renamed: the test waits for the file and must never read it half written.
+    pid_file = Path(os.environ["REVIEW_TEST_PID"])
+    pid_file.with_suffix(".tmp").write_text(str(os.getpid()))
+    pid_file.with_suffix(".tmp").rename(pid_file)
     time.sleep(60)
 selected = json.loads(os.environ["CDK_CONTEXT_JSON"]).get("env")
 out = Path(os.environ["CDK_OUTDIR"])
