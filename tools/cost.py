@@ -45,8 +45,8 @@ from tools.deployed import (
     UsageError,
     aws_errors,
     bedrock_job,
+    describe_run,
     environment_config,
-    execution_arn,
     names_of_execution,
     session_for,
     usd,
@@ -324,13 +324,7 @@ def of_run(env: str, run_name: str, session: Any = None) -> Subject:
     environment = DeployedEnvironment.lookup(env, session)
     session = session_for(environment, session)
     with aws_errors(f"reading run {run_name}"):
-        sfn = session.client("stepfunctions")
-        try:
-            execution = sfn.describe_execution(
-                executionArn=execution_arn(environment.output("StateMachineArn"), run_name)
-            )
-        except sfn.exceptions.ExecutionDoesNotExist:
-            raise UsageError(f"no run {run_name!r} in {env}: see python -m tools status --env {env}") from None
+        execution = describe_run(session, environment, run_name)
         output = json.loads(execution.get("output") or "{}")
         model_id = run_settings(output).get("baseModel") or _base_model_of_job(session, environment, execution)
     if not model_id:

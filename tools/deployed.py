@@ -185,6 +185,20 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
     return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
 
 
+def describe_run(session: Any, environment: DeployedEnvironment, run_name: str) -> dict[str, Any]:
+    """The run's execution as Step Functions describes it; a UsageError naming the run when the
+    environment has none of that name (any other AWS error is the caller's `aws_errors`)."""
+    sfn = session.client("stepfunctions")
+    try:
+        return sfn.describe_execution(executionArn=execution_arn(environment.output("StateMachineArn"), run_name))
+    except ClientError as error:
+        if error_code(error) != "ExecutionDoesNotExist":
+            raise
+        raise UsageError(
+            f"no run {run_name!r} in {environment.name}: see python -m tools status --env {environment.name}"
+        ) from None
+
+
 def names_of_execution(environment: DeployedEnvironment, execution: dict[str, Any]) -> RunNames | None:
     """The run's names (job, model, ...) from the upload in the execution's input, if it has one."""
     upload = json.loads(execution.get("input") or "{}").get("upload", {})

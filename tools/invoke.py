@@ -25,8 +25,8 @@ from tools.deployed import (
     DeployedEnvironment,
     UsageError,
     aws_errors,
+    describe_run,
     environment_arguments,
-    execution_arn,
     names_of_execution,
     session_for,
 )
@@ -94,16 +94,7 @@ def run(args: argparse.Namespace, session: Any = None) -> int:
 def served_model_of_run(session, environment: DeployedEnvironment, run: str) -> str:
     """The ARN of the run's ready throughput or deployment; otherwise a UsageError saying why not."""
     mode = environment.config.serving.mode
-    sfn = session.client("stepfunctions")
-    machine = environment.output("StateMachineArn")
-    try:
-        execution = sfn.describe_execution(executionArn=execution_arn(machine, run))
-    except ClientError as error:
-        if error_code(error) != "ExecutionDoesNotExist":
-            raise  # AWS's answer: aws_errors says it in one line
-        raise UsageError(
-            f"no run {run!r} in {environment.name}: see python -m tools status --env {environment.name}"
-        ) from None
+    execution = describe_run(session, environment, run)
     if mode == "none":
         raise UsageError(
             f"run {run} has no served model: {environment.name} serves none (serving.mode is none in cdk.json)"

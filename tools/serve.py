@@ -19,9 +19,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from customization.bedrock_errors import BedrockRequestRejected, BedrockThrottled, CapacityUnavailable, error_code
+from customization.bedrock_errors import BedrockRequestRejected, BedrockThrottled, CapacityUnavailable
 from customization.naming import PROJECT, RunNames
 from customization.serving import (
     NO_COMMITMENT,
@@ -40,8 +38,8 @@ from tools.deployed import (
     DeployedEnvironment,
     UsageError,
     aws_errors,
+    describe_run,
     environment_arguments,
-    execution_arn,
     names_of_execution,
     session_for,
 )
@@ -140,15 +138,7 @@ def _refused(doing: str) -> Iterator[None]:
 
 
 def _names_of_run(session: Any, environment: DeployedEnvironment, run_name: str) -> RunNames:
-    sfn = session.client("stepfunctions")
-    try:
-        execution = sfn.describe_execution(executionArn=execution_arn(environment.output("StateMachineArn"), run_name))
-    except ClientError as error:
-        if error_code(error) != "ExecutionDoesNotExist":
-            raise
-        raise UsageError(
-            f"no run {run_name!r} in {environment.name}: see python -m tools status --env {environment.name}"
-        ) from None
+    execution = describe_run(session, environment, run_name)
     if execution["status"] == "RUNNING":
         # Its own steps create, judge and may delete its serving: a second hand would race them.
         raise UsageError(

@@ -22,6 +22,7 @@ from tools.deployed import (
     UsageError,
     aws_errors,
     bedrock_job,
+    describe_run,
     environment_arguments,
     execution_arn,
     names_of_execution,
@@ -89,13 +90,8 @@ def _row(execution: dict[str, Any], names, job: dict[str, Any]) -> dict[str, Any
 def run_detail(session: Any, environment: DeployedEnvironment, run_name: str) -> dict[str, Any]:
     """One run: its states with times, the Bedrock job, the failure and where to look."""
     sfn = session.client("stepfunctions")
+    execution = describe_run(session, environment, run_name)
     arn = execution_arn(environment.output("StateMachineArn"), run_name)
-    try:
-        execution = sfn.describe_execution(executionArn=arn)
-    except sfn.exceptions.ExecutionDoesNotExist:
-        raise UsageError(
-            f"no run {run_name!r} in {environment.name}: see python -m tools status --env {environment.name}"
-        ) from None
     history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
     timeline = [
         {"time": e["timestamp"].isoformat(), "state": e["stateEnteredEventDetails"]["name"]}

@@ -292,10 +292,6 @@ def test_bedrock_refuses_a_parent_that_is_not_active():
 
 
 class _Sfn:
-    class exceptions:
-        class ExecutionDoesNotExist(Exception):
-            pass
-
     def __init__(self, output: dict) -> None:
         self.output = output
 

@@ -23,10 +23,6 @@ def test_throughput_says_it_bills_by_the_hour():
 
 
 class _Sfn:
-    class exceptions:
-        class ExecutionDoesNotExist(Exception):
-            pass
-
     def describe_execution(self, executionArn):
         return {
             "status": "RUNNING",
