@@ -31,7 +31,7 @@ from customization.serving import (
     delete_command,
     find_serving,
 )
-from customization.sweep import MAX_VARIANTS
+from customization.sweep import run_models
 from tools.deployed import (
     EXIT_OK,
     EXIT_USAGE,
@@ -154,13 +154,7 @@ def _names_of_run(session: Any, environment: DeployedEnvironment, run_name: str)
 def _model_of_run(bedrock: Any, names: RunNames, environment: str, chosen: str | None) -> str:
     """The run's one custom model (its job's, or the sweep variant's it kept), checked to carry
     this environment's tags; `chosen` picks among several."""
-    ours = {names.custom_model_name, *(names.for_variant(n).custom_model_name for n in range(1, MAX_VARIANTS + 1))}
-    found = {
-        summary["modelArn"]: summary["modelName"]
-        for page in bedrock.get_paginator("list_custom_models").paginate(nameContains=names.run_id)
-        for summary in page.get("modelSummaries", [])
-        if summary.get("modelName") in ours
-    }
+    found = run_models(bedrock, names)
     run = names.execution_name
     if chosen is not None:
         if chosen not in found:

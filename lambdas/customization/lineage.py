@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 
 from customization.bedrock_errors import error_code, translated_error
 from customization.naming import DATASET_VERSION_TAG, PROJECT, RunNames, slugify
+from customization.sweep import run_models
 
 KEY = "baseRun"
 # A run's name is its execution's: the dataset's slug (ASCII letters, digits, single dashes),
@@ -103,12 +104,7 @@ def resolve_parent(bedrock: Any, reference: str, environment: str) -> Parent:
     where = f"{KEY} {reference!r}"
     run_match = RUN_NAME.fullmatch(reference)
     if run_match:
-        arn = _model_of_run(bedrock, run_match["run_id"], environment)
-        if arn is None:
-            raise ParentProblem(
-                f"{where}: no custom model of that run in environment {environment!r} (a run has one once its job "
-                f"completed and it was not deleted): pick one from `python -m tools status --env {environment}`"
-            )
+        arn = _model_of_run(bedrock, reference, run_match["run_id"], environment)
     elif CUSTOM_MODEL_ARN.fullmatch(reference):
         arn = reference
     else:
@@ -146,17 +142,22 @@ def resolve_parent(bedrock: Any, reference: str, environment: str) -> Parent:
     )
 
 
-def _model_of_run(bedrock: Any, run_id: str, environment: str) -> str | None:
-    suffix = f"{environment}-model-{run_id}"
-    try:
-        for page in bedrock.get_paginator("list_custom_models").paginate(nameContains=run_id):
-            for summary in page.get("modelSummaries", []):
-                name = summary.get("modelName", "")
-                if name == suffix or name.endswith(f"-{suffix}"):
-                    return summary["modelArn"]
-    except ClientError as error:
-        raise translated_error(error) from None
-    return None
+def _model_of_run(bedrock: Any, run: str, run_id: str, environment: str) -> str:
+    """The one custom model the run left: its job's, or its sweep's winner (sweep.run_models)."""
+    slug = run[: -len(run_id) - 1]  # a run's name is `<slug>-<run id>` (customization.naming)
+    models = run_models(bedrock, RunNames(environment, slug, slug, run_id))
+    where = f"{KEY} {run!r}"
+    if not models:
+        raise ParentProblem(
+            f"{where}: no custom model of that run in environment {environment!r} (a run has one once its job "
+            f"completed and it was not deleted): pick one from `python -m tools status --env {environment}`"
+        )
+    if len(models) > 1:
+        raise ParentProblem(
+            f"{where}: that run kept {len(models)} custom models (a sweep with keepSweepModels): name the one to "
+            f"customize by its ARN in {KEY} ({', '.join(sorted(models))})"
+        )
+    return next(iter(models))
 
 
 def _tags(bedrock: Any, arn: str, where: str, environment: str) -> dict[str, str]:

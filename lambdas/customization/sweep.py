@@ -86,6 +86,26 @@ def run_jobs(bedrock: Any, names: RunNames) -> list[dict[str, Any]]:
     return found
 
 
+def run_models(bedrock: Any, names: RunNames) -> dict[str, str]:
+    """The run's custom models as Bedrock lists them, ARN -> name: its job's, or the models a
+    sweep's variants left (`-v<n>`: the winner's, and the others' with keepSweepModels), by
+    their exact names only, as run_jobs finds its jobs."""
+    ours = {names.custom_model_name, *(names.for_variant(n).custom_model_name for n in range(1, MAX_VARIANTS + 1))}
+    found: dict[str, str] = {}
+    try:
+        for page in bedrock.get_paginator("list_custom_models").paginate(nameContains=names.run_id):
+            found.update(
+                {
+                    model["modelArn"]: model["modelName"]
+                    for model in page["modelSummaries"]
+                    if model["modelName"] in ours
+                }
+            )
+    except ClientError as error:
+        raise translated_error(error) from None
+    return found
+
+
 def _row(outcome: dict[str, Any], metric: str) -> dict[str, Any]:
     variant, result, curves = outcome["variant"], outcome.get("result") or {}, outcome.get("curves") or {}
     failure = outcome.get("failure")

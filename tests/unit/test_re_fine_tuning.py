@@ -185,6 +185,21 @@ def test_a_custom_model_arn_resolves_and_names_its_run_from_the_tags(s3):
     assert summary["settings"]["baseRun"] == parent_model
 
 
+def test_a_sweep_run_resolves_to_its_winners_model_and_one_that_kept_several_asks_for_the_arn(s3):
+    emulator = _emulator()
+    names = run_names("dev", *PARENT_UPLOAD)
+    tags = [{"key": k, "value": v} for k, v in names.tags.items()]
+    winner = trained_model(emulator, names.for_variant(2), NOVA_MICRO, tags=tags)
+
+    summary = _validate(s3, emulator, {"baseRun": names.execution_name})
+    other = trained_model(emulator, names.for_variant(3), NOVA_MICRO, tags=tags)  # keepSweepModels kept it
+    line = _refusal(s3, emulator, {"baseRun": names.execution_name})
+
+    assert summary["lineage"]["parentModel"] == winner
+    assert "that run kept 2 custom models (a sweep with keepSweepModels): name the one to customize by its ARN" in line
+    assert winner in line and other in line
+
+
 def test_an_unknown_run_is_refused_naming_it(s3):
     line = _refusal(s3, _emulator(), {"baseRun": "mail-0123456789abcdef"})
 
