@@ -110,7 +110,7 @@ def compose(outcome: str, state: dict[str, Any], execution_arn: str, environment
         lines += ["", f"Failed with {failure.get('Error', 'an error')}:", cause_message(failure.get("Cause"))]
         if part(state, CLEANUP) or part(state, CLEANUP_ERROR):
             # The stop command takes the job's name too, which the run fixes whatever step failed.
-            job_name = _job_name(upload, environment)
+            job_name = _name_of_run(upload, environment, "job_name")
             lines += _cleanup_lines(part(state, CLEANUP), part(state, CLEANUP_ERROR), job, job_name, environment)
         if serving.get("arn") and not serving_deleted(state):
             lines.append(
@@ -129,9 +129,10 @@ def compose(outcome: str, state: dict[str, Any], execution_arn: str, environment
                 and (validation.get("settings") or {}).get("servingMode") != "none"
             )  # a failed model cannot be served; a run (or environment) that serves nothing
             if servable and (not serving.get("arn") or serving_deleted(state)):
+                run = _name_of_run(upload, environment, "execution_name")
                 lines.append(
-                    "To serve it without training again, once the cause is fixed: "
-                    f"python -m tools serve --env {environment} {_run_name(upload, environment)} --yes"
+                    f"To serve it without training again, once the cause is fixed: python -m tools serve --env "
+                    f"{environment} {run} --yes"
                 )
         if part(state, SLOT_ERROR):
             lines.append(
@@ -203,18 +204,13 @@ def _cleanup_lines(
     return [f"Cleanup: {describe_cleanup(cleanup)}"]
 
 
-def _run_name(upload: dict[str, Any], environment: str) -> str:
+def _name_of_run(upload: dict[str, Any], environment: str, name: str) -> str:
+    """One of the run's names (`job_name`, `execution_name`, ...), or a placeholder for an upload
+    the notification cannot name it from."""
     try:
-        return run_names(environment, upload["bucket"], upload["key"], upload.get("versionId")).execution_name
+        return getattr(run_names(environment, upload["bucket"], upload["key"], upload.get("versionId")), name)
     except (KeyError, ValueError):
-        return "<run>"
-
-
-def _job_name(upload: dict[str, Any], environment: str) -> str:
-    try:
-        return run_names(environment, upload["bucket"], upload["key"], upload.get("versionId")).job_name
-    except (KeyError, ValueError):
-        return "<the run's job name>"
+        return f"<the run's {name.replace('_', ' ')}>"
 
 
 def describe_cleanup(cleanup: dict[str, Any]) -> str:
