@@ -425,6 +425,11 @@ class Tuning:
         except (KeyError, ValueError):
             return spec.default
 
+    def scaled(self, name: str, factor: float) -> Change | None:
+        """`name` set to `factor` times what the run used, within bounds; None when it has no value."""
+        current = self.current(name)
+        return self.change(name, current * factor) if current is not None else None
+
     def change(self, name: str, value: float) -> Change | None:
         """`name` set to `value`, kept within the catalog's bounds; None when that changes nothing."""
         spec, current = self.specs.get(name), self.current(name)
@@ -641,9 +646,8 @@ def _overfitting(validation: Curve | None, base: int, tuning: Tuning, details: d
 def _lower_learning_rate(tuning: Tuning) -> Change | None:
     """Half the learning rate (Claude 3 Haiku calls it learningRateMultiplier), within bounds."""
     for name in ("learningRate", "learningRateMultiplier"):
-        current = tuning.current(name)
-        if current is not None:
-            return tuning.change(name, current / 2)
+        if tuning.current(name) is not None:
+            return tuning.scaled(name, 0.5)
     return None
 
 
@@ -725,8 +729,7 @@ def _unstable_advice(summary: str, tuning: Tuning, details: dict) -> Diagnosis:
             f"(now {change.current}, half of it; allowed {change.allowed})"
         )
         return Diagnosis(UNSTABLE, summary, advice, change, details)
-    batch = tuning.current("batchSize")
-    change = tuning.change("batchSize", batch * 2) if batch is not None else None
+    change = tuning.scaled("batchSize", 2)
     if change is not None:
         advice = (
             f"the learning rate is at its lowest: set batchSize to {change.value} in job.json "
@@ -797,8 +800,7 @@ def _underfitting(training: Curve, validation: Curve | None, tuning: Tuning, det
         fell += " (no validation curve: judged on training loss alone)"
     details.update(scratch)
     summary = f"underfitting: {fell} over the last {TAIL_SHARE:.0%} of the run and were still falling at the end"
-    epochs = tuning.current("epochCount")
-    change = tuning.change("epochCount", epochs * 2) if epochs is not None else None
+    change = tuning.scaled("epochCount", 2)
     if change is not None:
         advice = (
             f"train for more epochs: set epochCount to {change.value} in job.json "
@@ -806,8 +808,7 @@ def _underfitting(training: Curve, validation: Curve | None, tuning: Tuning, det
         )
         return Diagnosis(UNDERFITTING, summary, advice, change, details)
     for name in ("learningRate", "learningRateMultiplier"):
-        current = tuning.current(name)
-        change = tuning.change(name, current * 2) if current is not None else None
+        change = tuning.scaled(name, 2)
         if change is not None:
             advice = (
                 f"epochCount is at its largest: set {name} to {change.value} in job.json "
