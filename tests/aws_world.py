@@ -126,6 +126,18 @@ def finished_run(definition: dict, name: str) -> None:
         time.sleep(0.02)
 
 
+class CapturingBedrock:
+    """A Bedrock client that keeps each CreateModelCustomizationJob request and accepts it: what
+    StartCustomizationJob would send, without an emulation."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict] = []
+
+    def create_model_customization_job(self, **request):
+        self.requests.append(request)
+        return {"jobArn": "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/abc123def456"}
+
+
 def trained_model(
     emulator: BedrockEmulator, names, base_model: str, tags: list | None = None, kms_key: str | None = None
 ) -> str:

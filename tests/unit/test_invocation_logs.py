@@ -16,6 +16,7 @@ from customization.serving import ServingPlan
 from customization.training import CostCeilingExceeded, JobEnvironment, check_cost, start_job
 from customization.validation.jobspec import RunDefaults
 from stacks.config import ConfigError, cdk_json_context, load_environments
+from tests.aws_world import CapturingBedrock
 from tools.datasets import check_with_environment
 from tools.local_run.strict import validate
 
@@ -192,22 +193,13 @@ ENV = JobEnvironment(
 )
 
 
-class _CapturingBedrock:
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-
-    def create_model_customization_job(self, **request):
-        self.requests.append(request)
-        return {"jobArn": "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/abc123def456"}
-
-
 def _summary(logs: dict) -> dict:
     settings = {**JOB, "hyperParameters": {}, "invocationLogs": logs}
     return {"settings": settings, "prepared": {"trainUri": "s3://data/prepared/run/train.jsonl"}, "cost": {}}
 
 
 def test_the_job_reads_the_logs_instead_of_a_file():
-    bedrock = _CapturingBedrock()
+    bedrock = CapturingBedrock()
     logs = {**LOGS, "requestMetadataFilters": {"equals": {"project": "support"}}}
 
     start_job(bedrock, RunNames("dev", "replies", "replies", "0123456789abcdef"), _summary(logs), ENV)
@@ -225,7 +217,7 @@ def test_the_job_reads_the_logs_instead_of_a_file():
 def test_a_prefix_outside_the_environment_is_refused_before_bedrock_too():
     with pytest.raises(Exception, match="not under this environment's log prefixes"):
         start_job(
-            _CapturingBedrock(),
+            CapturingBedrock(),
             RunNames("dev", "replies", "replies", "0123456789abcdef"),
             _summary({"s3Uri": "s3://other/logs/"}),
             ENV,

@@ -19,6 +19,7 @@ from customization.serving import ServingPlan
 from customization.training import JobEnvironment, method_request, start_job
 from customization.validation.jobspec import RunDefaults
 from stacks.config import cdk_json_context, load_environments
+from tests.aws_world import CapturingBedrock
 from tools.datasets import check_with_environment
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -257,21 +258,12 @@ ENV = JobEnvironment(
 )
 
 
-class _CapturingBedrock:
-    def __init__(self) -> None:
-        self.requests: list[dict] = []
-
-    def create_model_customization_job(self, **request):
-        self.requests.append(request)
-        return {"jobArn": "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/abc123def456"}
-
-
 def _summary(settings: dict) -> dict:
     return {"settings": settings, "prepared": {"trainUri": "s3://data/prepared/run/train.jsonl"}, "cost": {}}
 
 
 def test_rft_sends_the_grader_arn_and_typed_hyperparameters():
-    bedrock = _CapturingBedrock()
+    bedrock = CapturingBedrock()
     settings = {
         **RFT_JOB,
         "grader": "exact-match",

@@ -55,12 +55,7 @@ class LocalDeployment:
         self.state_machine_arn: str | None = None
         self.pinned_account = self.pipeline.account
         self.functions = {
-            logical_id: DeployedFunction(
-                logical_id=logical_id,
-                name=self.pipeline.construct_path(logical_id).removesuffix("/Function").rsplit("/", 1)[-1],
-                handler=resource["Properties"]["Handler"],
-                variables=resource["Properties"].get("Environment", {}).get("Variables", {}),
-            )
+            logical_id: self._deployed_function(logical_id, resource)
             for logical_id, resource in self.pipeline.resources.items()
             if resource["Type"] == "AWS::Lambda::Function"
             and "Handler" in resource["Properties"]
@@ -68,16 +63,21 @@ class LocalDeployment:
         }
         # Reward functions (handler "graders.<module>.handler"), by the ARN a job names them with.
         self.graders = {
-            self._physical(self.pipeline, logical_id): DeployedFunction(
-                logical_id=logical_id,
-                name=self.pipeline.construct_path(logical_id).removesuffix("/Function").rsplit("/", 1)[-1],
-                handler=resource["Properties"]["Handler"],
-                variables=resource["Properties"].get("Environment", {}).get("Variables", {}),
-            )
+            self._physical(self.pipeline, logical_id): self._deployed_function(logical_id, resource)
             for logical_id, resource in self.pipeline.resources.items()
             if resource["Type"] == "AWS::Lambda::Function"
             and str(resource["Properties"].get("Handler", "")).startswith("graders.")
         }
+
+    def _deployed_function(self, logical_id: str, resource: dict[str, Any]) -> DeployedFunction:
+        """A function of the template as the local run invokes it: its handler, its variables, and
+        the name its construct path gives it (`.../ValidateDataset/Function` -> ValidateDataset)."""
+        return DeployedFunction(
+            logical_id=logical_id,
+            name=self.pipeline.construct_path(logical_id).removesuffix("/Function").rsplit("/", 1)[-1],
+            handler=resource["Properties"]["Handler"],
+            variables=resource["Properties"].get("Environment", {}).get("Variables", {}),
+        )
 
     # -- names of emulated resources ------------------------------------------------------------
 
