@@ -175,6 +175,14 @@ class _Record:
                 f"allowed: {', '.join(sorted(allowed))}",
             )
 
+    def message(self, message: object, path: str, allowed: frozenset[str]) -> bool:
+        """A chat message is an object of the format's fields; False (said) when it is not an object."""
+        if not isinstance(message, dict):
+            self.error(R_TYPE, f"{path} must be an object with role and content, got {_kind(message)}")
+            return False
+        self.fields(message, allowed, path)
+        return True
+
     def required(self, record: dict, name: str, path: str = "") -> object:
         if name not in record:
             self.error(R_REQUIRED, f"{path + '.' if path else ''}{name} is missing")
@@ -263,10 +271,8 @@ def check_claude_messages(obj: dict, line: int, context: RecordContext) -> list[
     roles = []
     for index, message in enumerate(messages):
         path = f"messages[{index}]"
-        if not isinstance(message, dict):
-            record.error(R_TYPE, f"{path} must be an object with role and content, got {_kind(message)}")
+        if not record.message(message, path, _CLAUDE_MESSAGE_FIELDS):
             return None
-        record.fields(message, _CLAUDE_MESSAGE_FIELDS, path)
         roles.append(record.required(message, "role", path))
         if "content" in message:
             record.text(message["content"], f"{path}.content", texts)
@@ -371,10 +377,8 @@ def _check_conversation(obj: dict, line: int, context: RecordContext) -> list[st
     roles, media = [], _MediaCount()
     for index, message in enumerate(messages):
         path = f"messages[{index}]"
-        if not isinstance(message, dict):
-            record.error(R_TYPE, f"{path} must be an object with role and content, got {_kind(message)}")
+        if not record.message(message, path, _CONVERSATION_MESSAGE_FIELDS):
             return None
-        record.fields(message, _CONVERSATION_MESSAGE_FIELDS, path)
         role = record.required(message, "role", path)
         roles.append(role)
         content = message.get("content")
@@ -510,10 +514,8 @@ def check_distillation_prompts(obj: dict, line: int, context: RecordContext) -> 
         return None
     for index, message in enumerate(messages):
         path = f"messages[{index}]"
-        if not isinstance(message, dict):
-            record.error(R_TYPE, f"{path} must be an object with role and content, got {_kind(message)}")
+        if not record.message(message, path, _CONVERSATION_MESSAGE_FIELDS):
             return None
-        record.fields(message, _CONVERSATION_MESSAGE_FIELDS, path)
         role, expected = message.get("role"), _DISTILLATION_ROLES[index % 2]
         if role != expected:
             record.error(
@@ -562,10 +564,8 @@ def check_rft_prompts(obj: dict, line: int, context: RecordContext) -> list[str]
         return None
     for index, message in enumerate(messages):
         path = f"messages[{index}]"
-        if not isinstance(message, dict):
-            record.error(R_TYPE, f"{path} must be an object with role and content, got {_kind(message)}")
+        if not record.message(message, path, _CLAUDE_MESSAGE_FIELDS):
             return None
-        record.fields(message, _CLAUDE_MESSAGE_FIELDS, path)
         role = message.get("role")
         if role not in _RFT_ROLES:
             record.error(R_ROLE, f"{path}.role is {show(role)}; allowed: {', '.join(_RFT_ROLES)}")
