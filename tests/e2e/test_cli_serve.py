@@ -16,6 +16,7 @@ from tests.aws_world import (
     run_tools,
     trained_model,
 )
+from tools.local_run.strict import strict_validation, validate
 
 ENV = ["--env", "dev"]
 
@@ -44,8 +45,10 @@ def test_without_yes_it_says_what_it_would_serve_and_creates_nothing(deployed, c
 def test_with_yes_it_serves_under_the_runs_name_once_and_the_run_answers(deployed, capsys):
     names, model = _unserved_run(deployed, "serve-2")
 
-    code, out, err = run_tools(capsys, "serve", *ENV, names.execution_name, "--yes")
-    again_code, again, _ = run_tools(capsys, "serve", *ENV, names.execution_name, "--yes")
+    # Every request checked as AWS checks it (patterns, lengths), the new token included.
+    with strict_validation():
+        code, out, err = run_tools(capsys, "serve", *ENV, names.execution_name, "--yes")
+        again_code, again, _ = run_tools(capsys, "serve", *ENV, names.execution_name, "--yes")
 
     assert (code, err) == (0, "")
     serving = deployed.aws.emulator.servings[names.deployment_name]
@@ -54,6 +57,7 @@ def test_with_yes_it_serves_under_the_runs_name_once_and_the_run_answers(deploye
     # The run's tags: cleanup, the safety net and IAM's conditions see it as the run's own.
     assert {tag["key"]: tag["value"] for tag in serving.request["tags"]} == names.tags
     # A token of its own: Bedrock must not take it for a repeat of the run's own request.
+    assert validate("bedrock", "CreateCustomModelDeployment", serving.request) == []
     token = serving.request["clientRequestToken"]
     assert token.startswith(names.client_token("deploy") + "-serve") and token != names.client_token("deploy")
     assert again_code == 0 and again.startswith(f"already served: {serving.arn}")
